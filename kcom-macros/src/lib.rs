@@ -1,0 +1,1 @@
+//! Procedural macros for `kcom`. Use them through `kcom`'s re-exports.

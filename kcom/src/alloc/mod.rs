@@ -1,0 +1,297 @@
+//! Allocators for kernel code: the [`Allocator`] trait, [`GlobalAllocator`],
+//! the kernel pool allocator `WdkAllocator`, allocation strategies and boxes.
+//!
+//! # The contract in one paragraph
+//!
+//! An [`Allocator`] hands out raw blocks described by a [`Layout`] and takes
+//! them back with the *same* layout. Failure is a null pointer, never a panic.
+//! Zero-sized layouts are valid requests: an implementation returns either
+//! null or a pointer that must later be given back to `dealloc` with that
+//! same zero-sized layout. Allocators are stored inside the allocations they
+//! made (`ComObject`, `KBox`) and moved out with `ptr::read` before the free,
+//! so they must be bitwise-movable and must not borrow from the block being
+//! freed: prefer small `Copy` handles such as [`GlobalAllocator`] or a shared
+//! reference `&A`.
+
+use core::alloc::Layout;
+use core::ptr;
+
+/// A minimal, object-safe allocator interface for kernel code.
+///
+/// It mirrors [`core::alloc::GlobalAlloc`] but is not tied to the global
+/// allocator, can be used as `&dyn Allocator`, and is implemented for `&A`.
+///
+/// # Safety
+///
+/// Implementing this trait is `unsafe` because safe abstractions (`KBox`,
+/// `ComObject`, the `allocator-api2` bridge) trust what it returns:
+///
+/// * a non-null pointer returned by `alloc`, `alloc_zeroed`, `grow` or
+///   `shrink` points to a block of at least `layout.size()` bytes aligned to
+///   `layout.align()`, that does not overlap any other live block of this
+///   allocator, and stays valid until it is passed to `dealloc` (or to a
+///   successful `grow`/`shrink`) or the allocator is dropped;
+/// * `alloc_zeroed` returns zeroed memory;
+/// * moving the allocator (bitwise) does not invalidate live blocks.
+pub unsafe trait Allocator {
+    /// Allocates a block for `layout`; returns null on failure.
+    ///
+    /// # Safety
+    ///
+    /// `layout` must be a valid layout (guaranteed by the `Layout` type); the
+    /// caller must eventually free the block with `dealloc` on this allocator
+    /// with the same layout, and must not access it past `layout.size()`.
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8;
+
+    /// Allocates a zeroed block for `layout`; returns null on failure.
+    ///
+    /// The default calls [`alloc`](Self::alloc) and zeroes the block.
+    ///
+    /// # Safety
+    ///
+    /// As for [`alloc`](Self::alloc).
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: the caller upholds `alloc`'s contract, which is ours.
+        let p = unsafe { self.alloc(layout) };
+        if !p.is_null() {
+            // SAFETY: `alloc` returned a non-null block of at least
+            // `layout.size()` writable bytes.
+            unsafe { ptr::write_bytes(p, 0, layout.size()) };
+        }
+        p
+    }
+
+    /// Frees a block.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` must be a block currently allocated by this allocator (returned
+    /// by `alloc`, `alloc_zeroed`, `grow` or `shrink` and not freed since),
+    /// and `layout` must be the layout it was allocated with (for a block
+    /// that was grown or shrunk: the latest layout).
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout);
+
+    /// Grows a block to `new_layout`, preserving its first
+    /// `old_layout.size()` bytes; returns null on failure, in which case the
+    /// old block is untouched and still allocated.
+    ///
+    /// The default allocates a new block, copies and frees the old one.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` must be currently allocated by this allocator with `old_layout`,
+    /// `new_layout.size() >= old_layout.size()`, and
+    /// `new_layout.align() == old_layout.align()`. On success the old pointer
+    /// must no longer be used.
+    unsafe fn grow(&self, ptr: *mut u8, old_layout: Layout, new_layout: Layout) -> *mut u8 {
+        debug_assert!(new_layout.size() >= old_layout.size());
+        debug_assert_eq!(new_layout.align(), old_layout.align());
+        // SAFETY: forwarded contract; see `realloc_by_copy`.
+        unsafe { realloc_by_copy(self, ptr, old_layout, new_layout) }
+    }
+
+    /// Like [`grow`](Self::grow), and the bytes past `old_layout.size()` are
+    /// zeroed.
+    ///
+    /// # Safety
+    ///
+    /// As for [`grow`](Self::grow).
+    unsafe fn grow_zeroed(
+        &self,
+        ptr: *mut u8,
+        old_layout: Layout,
+        new_layout: Layout,
+    ) -> *mut u8 {
+        // SAFETY: same contract as `grow`, forwarded.
+        let p = unsafe { self.grow(ptr, old_layout, new_layout) };
+        if !p.is_null() {
+            // SAFETY: the grown block holds `new_layout.size()` bytes, of
+            // which the tail past the old size is ours to initialise.
+            unsafe {
+                ptr::write_bytes(
+                    p.add(old_layout.size()),
+                    0,
+                    new_layout.size() - old_layout.size(),
+                )
+            };
+        }
+        p
+    }
+
+    /// Shrinks a block to `new_layout`, preserving its first
+    /// `new_layout.size()` bytes; returns null on failure, in which case the
+    /// old block is untouched and still allocated.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` must be currently allocated by this allocator with `old_layout`,
+    /// `new_layout.size() <= old_layout.size()`, and
+    /// `new_layout.align() == old_layout.align()`. On success the old pointer
+    /// must no longer be used.
+    unsafe fn shrink(&self, ptr: *mut u8, old_layout: Layout, new_layout: Layout) -> *mut u8 {
+        debug_assert!(new_layout.size() <= old_layout.size());
+        debug_assert_eq!(new_layout.align(), old_layout.align());
+        // SAFETY: forwarded contract; see `realloc_by_copy`.
+        unsafe { realloc_by_copy(self, ptr, old_layout, new_layout) }
+    }
+}
+
+/// Allocate `new_layout`, copy the common prefix, free the old block.
+///
+/// # Safety
+///
+/// `ptr` must be currently allocated by `a` with `old_layout`.
+unsafe fn realloc_by_copy<A: Allocator + ?Sized>(
+    a: &A,
+    ptr: *mut u8,
+    old_layout: Layout,
+    new_layout: Layout,
+) -> *mut u8 {
+    // SAFETY: `new_layout` is a valid layout; the new block is freed by the
+    // caller with `new_layout` (that is the contract of grow/shrink).
+    let new = unsafe { a.alloc(new_layout) };
+    if !new.is_null() {
+        let n = old_layout.size().min(new_layout.size());
+        // SAFETY: both blocks are live, hold at least `n` bytes, and do not
+        // overlap (the old one is still allocated while the new one is made).
+        unsafe { ptr::copy_nonoverlapping(ptr, new, n) };
+        // SAFETY: `ptr` is currently allocated by `a` with `old_layout`.
+        unsafe { a.dealloc(ptr, old_layout) };
+    }
+    new
+}
+
+// SAFETY: every method forwards to `A`, which upholds the contract; a shared
+// reference is `Copy`, so moving it never moves the allocator's state.
+unsafe impl<A: Allocator + ?Sized> Allocator for &A {
+    #[inline]
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: forwarded contract.
+        unsafe { (**self).alloc(layout) }
+    }
+    #[inline]
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: forwarded contract.
+        unsafe { (**self).alloc_zeroed(layout) }
+    }
+    #[inline]
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: forwarded contract.
+        unsafe { (**self).dealloc(ptr, layout) }
+    }
+    #[inline]
+    unsafe fn grow(&self, ptr: *mut u8, old_layout: Layout, new_layout: Layout) -> *mut u8 {
+        // SAFETY: forwarded contract.
+        unsafe { (**self).grow(ptr, old_layout, new_layout) }
+    }
+    #[inline]
+    unsafe fn grow_zeroed(
+        &self,
+        ptr: *mut u8,
+        old_layout: Layout,
+        new_layout: Layout,
+    ) -> *mut u8 {
+        // SAFETY: forwarded contract.
+        unsafe { (**self).grow_zeroed(ptr, old_layout, new_layout) }
+    }
+    #[inline]
+    unsafe fn shrink(&self, ptr: *mut u8, old_layout: Layout, new_layout: Layout) -> *mut u8 {
+        // SAFETY: forwarded contract.
+        unsafe { (**self).shrink(ptr, old_layout, new_layout) }
+    }
+}
+
+/// Frees a single `T` allocated from `alloc` with `Layout::new::<T>()`.
+///
+/// Does **not** run `T`'s destructor.
+///
+/// # Safety
+///
+/// `ptr` must have been allocated by `alloc` with `Layout::new::<T>()` and
+/// not freed since.
+pub unsafe fn dealloc_value_in<T, A: Allocator + ?Sized>(alloc: &A, ptr: *mut T) {
+    // SAFETY: the caller guarantees `ptr` came from `alloc` with this layout.
+    unsafe { alloc.dealloc(ptr.cast(), Layout::new::<T>()) }
+}
+
+/// Frees an array of `len` `T`s allocated from `alloc` with
+/// `Layout::array::<T>(len)`.
+///
+/// Does **not** run the elements' destructors.
+///
+/// # Safety
+///
+/// `ptr` must have been allocated by `alloc` with `Layout::array::<T>(len)`
+/// (so that layout is valid) and not freed since.
+pub unsafe fn dealloc_slice_in<T, A: Allocator + ?Sized>(alloc: &A, ptr: *mut T, len: usize) {
+    // The layout was valid when the block was allocated, so this cannot fail
+    // for a caller that upholds the contract; refuse to free otherwise.
+    let Ok(layout) = Layout::array::<T>(len) else {
+        debug_assert!(false, "dealloc_slice_in: invalid length {len}");
+        return;
+    };
+    // SAFETY: the caller guarantees `ptr` came from `alloc` with this layout.
+    unsafe { alloc.dealloc(ptr.cast(), layout) }
+}
+
+/// The default allocator of `ComObject`, `KBox` and `InitBox`.
+///
+/// * Driver builds (feature `driver`): `WdkAllocator` with
+///   `PoolType::NonPagedNx` and the tag [`GlobalAllocator::TAG`].
+/// * Host and Miri builds: the Rust global allocator (`alloc::alloc`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct GlobalAllocator;
+
+impl GlobalAllocator {
+    /// Pool tag used by the driver-build `GlobalAllocator` (`'kcom'`, shown
+    /// as `kcom` by `!poolused`).
+    pub const TAG: u32 = u32::from_le_bytes(*b"kcom");
+}
+
+#[cfg(not(feature = "driver"))]
+// SAFETY: forwards to the Rust global allocator, which upholds the
+// `GlobalAlloc` contract for non-zero sizes; zero-sized requests are served
+// as 1-byte requests with the same alignment, so they are real, unique blocks.
+unsafe impl Allocator for GlobalAllocator {
+    #[inline]
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: `host_layout` has non-zero size.
+        unsafe { ::std_alloc::alloc::alloc(host_layout(layout)) }
+    }
+    #[inline]
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: `host_layout` has non-zero size.
+        unsafe { ::std_alloc::alloc::alloc_zeroed(host_layout(layout)) }
+    }
+    #[inline]
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` was allocated above with `host_layout(layout)`.
+        unsafe { ::std_alloc::alloc::dealloc(ptr, host_layout(layout)) }
+    }
+    #[inline]
+    unsafe fn grow(&self, ptr: *mut u8, old_layout: Layout, new_layout: Layout) -> *mut u8 {
+        // SAFETY: `ptr` was allocated with `host_layout(old_layout)`; the new
+        // size is non-zero and, rounded up to the alignment, does not
+        // overflow `isize` because `new_layout` is a valid `Layout`.
+        unsafe { ::std_alloc::alloc::realloc(ptr, host_layout(old_layout), new_layout.size().max(1)) }
+    }
+    #[inline]
+    unsafe fn shrink(&self, ptr: *mut u8, old_layout: Layout, new_layout: Layout) -> *mut u8 {
+        // SAFETY: as for `grow`.
+        unsafe { ::std_alloc::alloc::realloc(ptr, host_layout(old_layout), new_layout.size().max(1)) }
+    }
+}
+
+/// The host global allocator forbids zero-sized requests: serve them as one
+/// byte with the same alignment.
+#[cfg(not(feature = "driver"))]
+#[inline]
+pub(crate) const fn host_layout(layout: Layout) -> Layout {
+    if layout.size() == 0 {
+        // SAFETY: size 1 rounded up to `align` cannot overflow `isize`
+        // because `align` is a valid alignment of an existing layout.
+        unsafe { Layout::from_size_align_unchecked(1, layout.align()) }
+    } else {
+        layout
+    }
+}
