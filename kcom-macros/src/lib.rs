@@ -1,1 +1,690 @@
-//! Procedural macros for `kcom`. Use them through `kcom`'s re-exports.
+//! Procedural macros behind `kcom::declare_com_interface!` and
+//! `kcom::implement_com!`. Use them through `kcom`: the `kcom` macros pass
+//! their own `$crate` path in, so the generated code names `kcom` items
+//! correctly however the dependency is renamed, and depends on no feature of
+//! the calling crate.
+
+use proc_macro::TokenStream;
+use proc_macro2::{Span, TokenStream as TokenStream2, TokenTree};
+use quote::{format_ident, quote, quote_spanned};
+use syn::parse::{Parse, ParseStream};
+use syn::punctuated::Punctuated;
+use syn::spanned::Spanned;
+use syn::{
+    Attribute, Expr, FnArg, GenericArgument, Ident, ItemTrait, Pat, Path, PathArguments,
+    ReturnType, Token, TraitItem, Type, TypeParamBound, Visibility,
+};
+
+/// Splits `[<krate path>] rest…` into the crate path and the rest.
+fn split_krate(input: TokenStream) -> syn::Result<(TokenStream2, TokenStream2)> {
+    let mut iter = TokenStream2::from(input).into_iter();
+    match iter.next() {
+        Some(TokenTree::Group(g)) if g.delimiter() == proc_macro2::Delimiter::Bracket => {
+            Ok((g.stream(), iter.collect()))
+        }
+        _ => Err(syn::Error::new(
+            Span::call_site(),
+            "internal kcom macro: call it through `kcom::declare_com_interface!` or `kcom::implement_com!`",
+        )),
+    }
+}
+
+/// Implementation of `kcom::declare_com_interface!`. Not for direct use.
+#[doc(hidden)]
+#[proc_macro]
+pub fn __declare_com_interface(input: TokenStream) -> TokenStream {
+    let result = split_krate(input).and_then(|(krate, rest)| {
+        let item: ItemTrait = syn::parse2(rest)?;
+        declare(krate, item)
+    });
+    match result {
+        Ok(ts) => ts.into(),
+        Err(e) => e.to_compile_error().into(),
+    }
+}
+
+/// Implementation of `kcom::implement_com!`. Not for direct use.
+#[doc(hidden)]
+#[proc_macro]
+pub fn __implement_com(input: TokenStream) -> TokenStream {
+    let result = split_krate(input).and_then(|(krate, rest)| {
+        let spec: ImplementSpec = syn::parse2(rest)?;
+        implement(krate, spec)
+    });
+    match result {
+        Ok(ts) => ts.into(),
+        Err(e) => e.to_compile_error().into(),
+    }
+}
+
+/// How a method's declared return type crosses the ABI.
+enum RetKind {
+    /// `NTSTATUS`, `Result<(), NTSTATUS>` or `()`: mapped with `IntoNtStatus`.
+    Status(Box<Type>),
+    /// `Result<X, NTSTATUS>` with `X != ()`: an extra `*mut X` out parameter.
+    Retval { ok: Box<Type>, full: Box<Type> },
+}
+
+struct Method {
+    attrs: Vec<Attribute>,
+    name: Ident,
+    is_async: bool,
+    args: Vec<(Ident, Type)>,
+    ret: RetKind,
+}
+
+/// The last path segment's identifier with `suffix` appended, same prefix.
+fn with_suffix(path: &Path, suffix: &str) -> Path {
+    let mut p = path.clone();
+    if let Some(last) = p.segments.last_mut() {
+        last.ident = format_ident!("{}{}", last.ident, suffix);
+        last.arguments = PathArguments::None;
+    }
+    p
+}
+
+fn is_unit(ty: &Type) -> bool {
+    matches!(ty, Type::Tuple(t) if t.elems.is_empty())
+}
+
+fn classify_return(ret: &ReturnType) -> syn::Result<RetKind> {
+    let ty = match ret {
+        ReturnType::Default => {
+            return Err(syn::Error::new(
+                ret.span(),
+                "a COM method must return NTSTATUS, Result<(), NTSTATUS> or Result<T, NTSTATUS>",
+            ));
+        }
+        ReturnType::Type(_, ty) => (**ty).clone(),
+    };
+    if let Type::Path(tp) = &ty
+        && let Some(last) = tp.path.segments.last()
+        && last.ident == "Result"
+        && let PathArguments::AngleBracketed(ab) = &last.arguments
+    {
+        let tys: Vec<&Type> = ab
+            .args
+            .iter()
+            .filter_map(|a| match a {
+                GenericArgument::Type(t) => Some(t),
+                _ => None,
+            })
+            .collect();
+        if tys.len() == 2 && !is_unit(tys[0]) {
+            return Ok(RetKind::Retval {
+                ok: Box::new(tys[0].clone()),
+                full: Box::new(ty.clone()),
+            });
+        }
+    }
+    Ok(RetKind::Status(Box::new(ty)))
+}
+
+fn parse_method(f: &syn::TraitItemFn) -> syn::Result<Method> {
+    let sig = &f.sig;
+    if let Some(body) = &f.default {
+        return Err(syn::Error::new(
+            body.span(),
+            "COM interface methods cannot have a default body: implement them in the type",
+        ));
+    }
+    if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
+        return Err(syn::Error::new(
+            sig.generics.span(),
+            "COM interface methods cannot be generic: a vtable entry has one signature",
+        ));
+    }
+    if let Some(abi) = &sig.abi {
+        return Err(syn::Error::new(
+            abi.span(),
+            "do not give an ABI: the macro generates the `extern \"system\"` shims",
+        ));
+    }
+    if let Some(u) = &sig.unsafety {
+        return Err(syn::Error::new(
+            u.span(),
+            "COM interface methods are declared safe; the generated shims carry the unsafety",
+        ));
+    }
+    if let Some(v) = &sig.variadic {
+        return Err(syn::Error::new(
+            v.span(),
+            "variadic COM methods are not supported",
+        ));
+    }
+    let mut inputs = sig.inputs.iter();
+    match inputs.next() {
+        Some(FnArg::Receiver(r)) if r.reference.is_some() && r.mutability.is_none() => {}
+        Some(other) => {
+            return Err(syn::Error::new(
+                other.span(),
+                "a COM method takes `&self`: the object is shared by every interface pointer",
+            ));
+        }
+        None => {
+            return Err(syn::Error::new(
+                sig.paren_token.span.join(),
+                "a COM method takes `&self`",
+            ));
+        }
+    }
+    let mut args = Vec::new();
+    for arg in inputs {
+        let FnArg::Typed(pt) = arg else {
+            return Err(syn::Error::new(arg.span(), "unexpected receiver"));
+        };
+        let Pat::Ident(pi) = &*pt.pat else {
+            return Err(syn::Error::new(
+                pt.pat.span(),
+                "COM method arguments must be plain names (`value: u32`)",
+            ));
+        };
+        if pi.by_ref.is_some() || pi.subpat.is_some() {
+            return Err(syn::Error::new(
+                pt.pat.span(),
+                "COM method arguments must be plain names (`value: u32`)",
+            ));
+        }
+        if let Type::Reference(r) = &*pt.ty {
+            return Err(syn::Error::new(
+                r.span(),
+                "COM method arguments cross an `extern \"system\"` ABI: use a Copy FFI-safe type (a raw pointer instead of a reference)",
+            ));
+        }
+        args.push((pi.ident.clone(), (*pt.ty).clone()));
+    }
+    Ok(Method {
+        attrs: f.attrs.clone(),
+        name: sig.ident.clone(),
+        is_async: sig.asyncness.is_some(),
+        args,
+        ret: classify_return(&sig.output)?,
+    })
+}
+
+fn declare(krate: TokenStream2, item: ItemTrait) -> syn::Result<TokenStream2> {
+    if !item.generics.params.is_empty() || item.generics.where_clause.is_some() {
+        return Err(syn::Error::new(
+            item.generics.span(),
+            "COM interfaces cannot be generic",
+        ));
+    }
+    if let Some(u) = &item.unsafety {
+        return Err(syn::Error::new(
+            u.span(),
+            "COM interfaces are declared without `unsafe`",
+        ));
+    }
+    // Supertraits: exactly one interface (the parent), plus optional Send + Sync.
+    let mut parent: Option<Path> = None;
+    let mut send = false;
+    let mut sync = false;
+    for b in &item.supertraits {
+        let TypeParamBound::Trait(tb) = b else {
+            return Err(syn::Error::new(
+                b.span(),
+                "only a parent interface and `Send + Sync` are allowed here",
+            ));
+        };
+        let p = &tb.path;
+        if p.is_ident("Send") {
+            send = true;
+        } else if p.is_ident("Sync") {
+            sync = true;
+        } else if parent.is_none() {
+            parent = Some(p.clone());
+        } else {
+            return Err(syn::Error::new(
+                p.span(),
+                "a COM interface has exactly one parent interface (COM has single inheritance)",
+            ));
+        }
+    }
+    let Some(parent) = parent else {
+        return Err(syn::Error::new(
+            item.ident.span(),
+            "a COM interface must name its parent interface: `trait IFoo: IUnknown { … }`",
+        ));
+    };
+    if send != sync {
+        return Err(syn::Error::new(
+            item.supertraits.span(),
+            "declare a thread-safe interface with both `Send + Sync`, or neither",
+        ));
+    }
+    let thread_safe = send && sync;
+
+    let mut iid: Option<(Type, Expr)> = None;
+    let mut methods = Vec::new();
+    for ti in &item.items {
+        match ti {
+            TraitItem::Const(c) if c.ident == "IID" => {
+                let Some((_, e)) = &c.default else {
+                    return Err(syn::Error::new(
+                        c.span(),
+                        "the IID needs a value: `const IID: GUID = kcom::guid!(\"…\");`",
+                    ));
+                };
+                iid = Some((c.ty.clone(), e.clone()));
+            }
+            TraitItem::Fn(f) => methods.push(parse_method(f)?),
+            other => {
+                return Err(syn::Error::new(
+                    other.span(),
+                    "a COM interface holds `const IID: GUID = …;` and methods only",
+                ));
+            }
+        }
+    }
+    let Some((iid_ty, iid_expr)) = iid else {
+        return Err(syn::Error::new(
+            item.ident.span(),
+            "a COM interface needs an interface id: `const IID: GUID = kcom::guid!(\"…\");`",
+        ));
+    };
+
+    let vis: &Visibility = &item.vis;
+    let name = &item.ident;
+    let trait_attrs = &item.attrs;
+    let vtbl = format_ident!("{}Vtbl", name);
+    let iface = format_ident!("{}Interface", name);
+    let is_unknown_parent = parent.is_ident("IUnknown")
+        || parent
+            .segments
+            .last()
+            .is_some_and(|s| s.ident == "IUnknown" && parent.segments.len() > 1);
+    let (parent_vtbl, parent_iface): (TokenStream2, TokenStream2) = if is_unknown_parent {
+        (
+            quote!(#krate::IUnknownVtbl),
+            quote!(#krate::IUnknownInterface),
+        )
+    } else {
+        let v = with_suffix(&parent, "Vtbl");
+        let i = with_suffix(&parent, "Interface");
+        (quote!(#v), quote!(#i))
+    };
+    let send_sync = if thread_safe {
+        quote!(+ ::core::marker::Send + ::core::marker::Sync)
+    } else {
+        quote!()
+    };
+
+    let mut trait_fns = Vec::new();
+    let mut vtbl_fields = Vec::new();
+    let mut vtbl_inits = Vec::new();
+    let mut shims = Vec::new();
+    let mut client_fns = Vec::new();
+    let mut checks = Vec::new();
+    let mut any_async = false;
+
+    for m in &methods {
+        let mname = &m.name;
+        let attrs = &m.attrs;
+        let arg_names: Vec<&Ident> = m.args.iter().map(|(n, _)| n).collect();
+        let arg_tys: Vec<&Type> = m.args.iter().map(|(_, t)| t).collect();
+        for t in &arg_tys {
+            checks.push(quote_spanned! {t.span()=>
+                #krate::com::__private::assert_copy::<#t>();
+            });
+        }
+        let decl_ret: Type = match &m.ret {
+            RetKind::Status(t) => (**t).clone(),
+            RetKind::Retval { full, .. } => (**full).clone(),
+        };
+        // The trait method as the implementer writes it.
+        if m.is_async {
+            any_async = true;
+            trait_fns.push(quote! {
+                #(#attrs)*
+                fn #mname(&self #(, #arg_names: #arg_tys)*)
+                    -> ::core::pin::Pin<#krate::com::__private::Box<
+                        dyn ::core::future::Future<Output = #decl_ret> + ::core::marker::Send + '_>>;
+            });
+        } else {
+            trait_fns.push(quote! {
+                #(#attrs)*
+                fn #mname(&self #(, #arg_names: #arg_tys)*) -> #decl_ret;
+            });
+        }
+        let shim = format_ident!("shim_{}_{}", name, mname);
+        let shim_at = format_ident!("__kcom_shim_{}_{}", name, mname);
+        let call = if m.is_async {
+            quote!(#krate::com::__private::block_on(obj.#mname(#(#arg_names),*)))
+        } else {
+            quote!(obj.#mname(#(#arg_names),*))
+        };
+        let shim_doc = format!(
+            "`extern \"system\"` shim of `{name}::{mname}` for objects of type `T` (primary interface slot)."
+        );
+        match &m.ret {
+            RetKind::Status(_) => {
+                vtbl_fields.push(quote! {
+                    #[doc = concat!("`", stringify!(#name), "::", stringify!(#mname), "`")]
+                    pub #mname: unsafe extern "system" fn(
+                        this: *mut ::core::ffi::c_void #(, #arg_names: #arg_tys)*
+                    ) -> #krate::NTSTATUS
+                });
+                shims.push(quote! {
+                    #[doc = #shim_doc]
+                    ///
+                    /// # Safety
+                    ///
+                    /// `this` must be an interface pointer of a live kcom object whose
+                    /// value has type `T`, in its primary slot.
+                    #[allow(non_snake_case, dead_code)]
+                    #vis unsafe extern "system" fn #shim<T: #name>(
+                        this: *mut ::core::ffi::c_void #(, #arg_names: #arg_tys)*
+                    ) -> #krate::NTSTATUS {
+                        // SAFETY: forwarded contract (slot 0 is the primary slot).
+                        unsafe { #shim_at::<T, 0>(this #(, #arg_names)*) }
+                    }
+                    #[doc(hidden)]
+                    #[allow(non_snake_case, dead_code)]
+                    #vis unsafe extern "system" fn #shim_at<T: #name, const SLOT: usize>(
+                        this: *mut ::core::ffi::c_void #(, #arg_names: #arg_tys)*
+                    ) -> #krate::NTSTATUS {
+                        let guard = #krate::com::__private::ShimGuard::enter(this);
+                        // SAFETY: the vtable holding this shim was built for a kcom object
+                        // with value type `T` and `this` in slot `SLOT`, and the caller holds
+                        // a reference, so the object is alive.
+                        let obj: &T = unsafe { #krate::com::__private::value_ref::<T, SLOT>(this) };
+                        let status = #krate::IntoNtStatus::into_ntstatus(#call);
+                        guard.leave();
+                        status
+                    }
+                });
+                let client_call = quote! {
+                    let vtbl = <Self as #krate::com::ComInterface>::vtable(self);
+                    let this = <Self as #krate::com::ComInterface>::as_raw(self);
+                    // SAFETY: `self` wraps a live interface pointer whose vtable starts
+                    // with `#vtbl` (the `ComInterface` contract); the callee gets `this`
+                    // and the arguments by value.
+                    let status = unsafe { (vtbl.#mname)(this #(, #arg_names)*) };
+                    <#decl_ret as #krate::FromNtStatus>::from_ntstatus(status)
+                };
+                client_fns.push(quote! {
+                    #(#attrs)*
+                    #[allow(dead_code)]
+                    pub fn #mname(&self #(, #arg_names: #arg_tys)*) -> #decl_ret { #client_call }
+                });
+            }
+            RetKind::Retval { ok, full } => {
+                checks.push(quote_spanned! {ok.span()=>
+                    #krate::com::__private::assert_retval::<#ok>();
+                });
+                vtbl_fields.push(quote! {
+                    #[doc = concat!("`", stringify!(#name), "::", stringify!(#mname), "`; the value is written to `out` on success")]
+                    pub #mname: unsafe extern "system" fn(
+                        this: *mut ::core::ffi::c_void #(, #arg_names: #arg_tys)*, out: *mut #ok
+                    ) -> #krate::NTSTATUS
+                });
+                shims.push(quote! {
+                    #[doc = #shim_doc]
+                    ///
+                    /// # Safety
+                    ///
+                    /// `this` must be an interface pointer of a live kcom object whose
+                    /// value has type `T`, in its primary slot; `out` must be null or
+                    /// valid for a write of the result.
+                    #[allow(non_snake_case, dead_code)]
+                    #vis unsafe extern "system" fn #shim<T: #name>(
+                        this: *mut ::core::ffi::c_void #(, #arg_names: #arg_tys)*, out: *mut #ok
+                    ) -> #krate::NTSTATUS {
+                        // SAFETY: forwarded contract (slot 0 is the primary slot).
+                        unsafe { #shim_at::<T, 0>(this #(, #arg_names)*, out) }
+                    }
+                    #[doc(hidden)]
+                    #[allow(non_snake_case, dead_code)]
+                    #vis unsafe extern "system" fn #shim_at<T: #name, const SLOT: usize>(
+                        this: *mut ::core::ffi::c_void #(, #arg_names: #arg_tys)*, out: *mut #ok
+                    ) -> #krate::NTSTATUS {
+                        if out.is_null() {
+                            return #krate::STATUS_INVALID_PARAMETER;
+                        }
+                        let guard = #krate::com::__private::ShimGuard::enter(this);
+                        // SAFETY: as for every shim: `this` is slot `SLOT` of a live object
+                        // whose value has type `T`.
+                        let obj: &T = unsafe { #krate::com::__private::value_ref::<T, SLOT>(this) };
+                        let result: #full = #call;
+                        let status = match result {
+                            ::core::result::Result::Ok(v) => {
+                                // SAFETY: `out` is non-null and, by the caller's contract,
+                                // valid for a write of the result.
+                                unsafe { out.write(v) };
+                                #krate::STATUS_SUCCESS
+                            }
+                            ::core::result::Result::Err(e) => #krate::IntoNtStatus::into_ntstatus(
+                                ::core::result::Result::<(), _>::Err(e),
+                            ),
+                        };
+                        guard.leave();
+                        status
+                    }
+                });
+                client_fns.push(quote! {
+                    #(#attrs)*
+                    #[allow(dead_code)]
+                    pub fn #mname(&self #(, #arg_names: #arg_tys)*) -> #full {
+                        let vtbl = <Self as #krate::com::ComInterface>::vtable(self);
+                        let this = <Self as #krate::com::ComInterface>::as_raw(self);
+                        // Initialised up front so a misbehaving callee that reports
+                        // success without writing cannot make us read garbage.
+                        let mut out: #ok = ::core::default::Default::default();
+                        // SAFETY: `self` wraps a live interface pointer whose vtable starts
+                        // with the interface's vtable; `out` is a valid, writable local.
+                        let status = unsafe { (vtbl.#mname)(this #(, #arg_names)*, &mut out) };
+                        if #krate::nt_success(status) {
+                            ::core::result::Result::Ok(out)
+                        } else {
+                            ::core::result::Result::Err(status)
+                        }
+                    }
+                });
+            }
+        }
+        vtbl_inits.push(quote!(#mname: #shim_at::<T, SLOT>));
+    }
+
+    let async_check = if any_async {
+        quote!(#krate::__kcom_require_async_com!();)
+    } else {
+        quote!()
+    };
+    let thread_safe_impl = if thread_safe {
+        quote! {
+            // SAFETY: the trait requires `Send + Sync` of every implementer, so the
+            // object behind any pointer to this interface may be shared and released
+            // from any thread.
+            unsafe impl #krate::com::ThreadSafeInterface for #iface {}
+        }
+    } else {
+        quote!()
+    };
+    let vtbl_doc =
+        format!("The vtable of `{name}`: the parent's vtable first, then one entry per method.");
+    let iface_doc = format!(
+        "`{name}` as seen by callers: its interface id, and safe method calls on a live interface pointer (reached through `ComRc<{iface}>`)."
+    );
+    let for_slot_doc = "Builds the vtable whose shims serve slot `SLOT` of objects of type `T`.";
+
+    Ok(quote! {
+        #async_check
+
+        #(#trait_attrs)*
+        #vis trait #name: #parent #send_sync {
+            #(#trait_fns)*
+        }
+
+        #[doc = #vtbl_doc]
+        #[repr(C)]
+        #[derive(Clone, Copy, Debug)]
+        #[allow(non_snake_case, dead_code)]
+        #vis struct #vtbl {
+            /// The parent interface's vtable.
+            pub parent: #parent_vtbl,
+            #(#vtbl_fields,)*
+        }
+
+        #[allow(dead_code)]
+        impl #vtbl {
+            #[doc = #for_slot_doc]
+            #[doc(hidden)]
+            pub const fn __for_slot<T: #name, const SLOT: usize>() -> Self {
+                #vtbl {
+                    parent: #parent_vtbl::__for_slot::<T, SLOT>(),
+                    #(#vtbl_inits,)*
+                }
+            }
+        }
+
+        #[doc = #iface_doc]
+        #[repr(transparent)]
+        #[allow(dead_code)]
+        #vis struct #iface {
+            raw: #krate::com::__private::RawInterface,
+        }
+
+        impl #krate::ComInterfaceInfo for #iface {
+            const IID: #iid_ty = #iid_expr;
+            type Vtbl = #vtbl;
+            type Parent = #parent_iface;
+            fn matches(iid: &#krate::GUID) -> bool {
+                *iid == <Self as #krate::ComInterfaceInfo>::IID
+                    || <#parent_iface as #krate::ComInterfaceInfo>::matches(iid)
+            }
+        }
+
+        // SAFETY: `#iface` is `repr(transparent)` over `RawInterface` (itself
+        // transparent over a non-null pointer), and `#vtbl` is `repr(C)` with the
+        // parent's vtable first, so it starts with `IUnknownVtbl`.
+        unsafe impl #krate::com::ComInterface for #iface {}
+
+        #thread_safe_impl
+
+        #[allow(dead_code)]
+        impl #iface {
+            #(#client_fns)*
+        }
+
+        impl ::core::ops::Deref for #iface {
+            type Target = #parent_iface;
+            fn deref(&self) -> &#parent_iface {
+                #krate::com::__private::upcast::<Self, #parent_iface>(self)
+            }
+        }
+
+        impl ::core::fmt::Debug for #iface {
+            fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                f.debug_tuple(stringify!(#iface))
+                    .field(&<Self as #krate::com::ComInterface>::as_raw(self))
+                    .finish()
+            }
+        }
+
+        #(#shims)*
+
+        const _: () = {
+            #[allow(dead_code)]
+            fn __kcom_checks() {
+                #(#checks)*
+            }
+        };
+    })
+}
+
+/// `Type: IFoo, IBar, …`
+struct ImplementSpec {
+    ty: Type,
+    ifaces: Vec<Path>,
+}
+
+impl Parse for ImplementSpec {
+    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        let ty: Type = input.parse()?;
+        input.parse::<Token![:]>().map_err(|e| {
+            syn::Error::new(
+                e.span(),
+                "expected `Type: IFirst, ISecond, …` (the type, a colon, then its interfaces)",
+            )
+        })?;
+        let list: Punctuated<Path, Token![,]> = Punctuated::parse_terminated(input)?;
+        if list.is_empty() {
+            return Err(syn::Error::new(
+                Span::call_site(),
+                "name at least one interface: `implement_com!(Type: IFoo)`",
+            ));
+        }
+        Ok(ImplementSpec {
+            ty,
+            ifaces: list.into_iter().collect(),
+        })
+    }
+}
+
+fn implement(krate: TokenStream2, spec: ImplementSpec) -> syn::Result<TokenStream2> {
+    let ty = &spec.ty;
+    for (i, a) in spec.ifaces.iter().enumerate() {
+        if a.is_ident("IUnknown") {
+            return Err(syn::Error::new(
+                a.span(),
+                "IUnknown is implemented for every object: list only the interfaces you declared",
+            ));
+        }
+        for b in &spec.ifaces[..i] {
+            if quote!(#a).to_string() == quote!(#b).to_string() {
+                return Err(syn::Error::new(a.span(), "interface listed twice"));
+            }
+        }
+    }
+    let n_secondary = spec.ifaces.len() - 1;
+    let primary_iface = with_suffix(&spec.ifaces[0], "Interface");
+    let primary_vtbl = with_suffix(&spec.ifaces[0], "Vtbl");
+    let mut secondaries = Vec::new();
+    let mut qi_arms = Vec::new();
+    let mut bounds = Vec::new();
+    for (slot, p) in spec.ifaces.iter().enumerate() {
+        let iface = with_suffix(p, "Interface");
+        let vtbl = with_suffix(p, "Vtbl");
+        bounds.push(quote_spanned! {p.span()=> #ty: #p, });
+        if slot > 0 {
+            secondaries.push(quote! {
+                &#vtbl::__for_slot::<#ty, #slot>() as *const #vtbl as *const ::core::ffi::c_void
+            });
+        }
+        qi_arms.push(quote! {
+            if <#iface as #krate::ComInterfaceInfo>::matches(riid) {
+                // SAFETY: `base` is the base of a live object of this class, whose
+                // slot `#slot` holds this interface's vtable pointer.
+                return ::core::option::Option::Some(unsafe {
+                    #krate::com::__private::slot_ptr::<#ty>(base, #slot)
+                });
+            }
+        });
+    }
+    Ok(quote! {
+        // SAFETY: the slots are built from the declared interfaces' `__for_slot`
+        // vtables with matching slot numbers, and `query` returns only the object's
+        // own base or slot pointers.
+        unsafe impl #krate::com::ComClass for #ty {
+            type Primary = #primary_iface;
+            type Secondaries = [*const ::core::ffi::c_void; #n_secondary];
+            const PRIMARY_VTABLE: &'static #primary_vtbl = &#primary_vtbl::__for_slot::<#ty, 0>();
+            const SECONDARIES: Self::Secondaries = [#(#secondaries),*];
+            unsafe fn query(
+                base: *mut ::core::ffi::c_void,
+                riid: &#krate::GUID,
+            ) -> ::core::option::Option<*mut ::core::ffi::c_void> {
+                if *riid == <#krate::IUnknownInterface as #krate::ComInterfaceInfo>::IID {
+                    return ::core::option::Option::Some(base);
+                }
+                #(#qi_arms)*
+                ::core::option::Option::None
+            }
+        }
+        const _: () = {
+            // A readable error when the type does not implement a listed interface.
+            #[allow(dead_code)]
+            fn __kcom_implements() where #(#bounds)* {}
+        };
+    })
+}

@@ -17,7 +17,14 @@ extern crate self as kcom;
 
 pub mod alloc;
 pub mod com;
+#[macro_use]
+#[path = "com/macros.rs"]
+mod macros;
 
 pub use crate::alloc::{Allocator, GlobalAllocator, dealloc_slice_in, dealloc_value_in};
 pub use crate::com::guid::{GUID, GuidParseError};
 pub use crate::com::status::*;
+pub use crate::com::{
+    ComClass, ComImpl, ComInterface, ComInterfaceInfo, ComObject, ComRc, IUnknown,
+    IUnknownInterface, IUnknownVtbl, ThreadSafeInterface,
+};

@@ -157,7 +157,7 @@ mod tests {
     fn values_match_ntstatus_h() {
         assert_eq!(STATUS_NOINTERFACE as u32, 0xC000_02B9);
         assert_eq!(STATUS_INSUFFICIENT_RESOURCES as u32, 0xC000_009A);
-        assert!(STATUS_INVALID_PARAMETER < 0);
+        assert!(!nt_success(STATUS_INVALID_PARAMETER));
         assert!(nt_success(STATUS_PENDING));
         assert!(!nt_success(STATUS_BUFFER_OVERFLOW));
     }
@@ -184,6 +184,9 @@ mod tests {
             <Result<(), NTSTATUS>>::from_ntstatus(STATUS_NOINTERFACE),
             Err(STATUS_NOINTERFACE)
         );
-        assert_eq!(<Result<(), NTSTATUS>>::from_ntstatus(STATUS_SUCCESS), Ok(()));
+        assert_eq!(
+            <Result<(), NTSTATUS>>::from_ntstatus(STATUS_SUCCESS),
+            Ok(())
+        );
     }
 }

@@ -1,0 +1,473 @@
+//! The COM runtime's contract: inheritance, `Result` mapping, the
+//! `QueryInterface` rules on single- and multi-interface objects, reference
+//! counts, destruction through the object's own allocator, allocation
+//! failure, and reference counting from many threads.
+
+use core::alloc::Layout;
+use core::ffi::c_void;
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use kcom::{
+    Allocator, ComClass, ComImpl, ComInterface, ComInterfaceInfo, ComObject, ComRc, GUID,
+    GlobalAllocator, IUnknown, IUnknownInterface, IUnknownVtbl, NTSTATUS, STATUS_ACCESS_DENIED,
+    STATUS_INSUFFICIENT_RESOURCES, STATUS_INVALID_PARAMETER, STATUS_NOINTERFACE, STATUS_SUCCESS,
+    declare_com_interface, impl_com_object, implement_com,
+};
+
+declare_com_interface! {
+    /// A base interface.
+    pub trait IBase: IUnknown + Send + Sync {
+        const IID: GUID = kcom::guid!("6f1d2c3b-0000-4000-8000-000000000001");
+        /// Returns the stored value.
+        fn value(&self) -> Result<u32, NTSTATUS>;
+    }
+}
+
+declare_com_interface! {
+    /// Derives from `IBase`.
+    pub trait IDerived: IBase + Send + Sync {
+        const IID: GUID = kcom::guid!("6f1d2c3b-0000-4000-8000-000000000002");
+        /// `Ok` when `x` is even, `STATUS_ACCESS_DENIED` otherwise.
+        fn check_even(&self, x: u64) -> Result<(), NTSTATUS>;
+        /// Returns the status it is given.
+        fn echo(&self, s: NTSTATUS) -> NTSTATUS;
+    }
+}
+
+declare_com_interface! {
+    /// An unrelated interface.
+    pub trait IOther: IUnknown + Send + Sync {
+        const IID: GUID = kcom::guid!("6f1d2c3b-0000-4000-8000-000000000003");
+        /// Adds one to `x`.
+        fn add_one(&self, x: i64) -> Result<i64, NTSTATUS>;
+    }
+}
+
+declare_com_interface! {
+    /// Implemented by nobody.
+    pub trait INobody: IUnknown {
+        const IID: GUID = kcom::guid!("6f1d2c3b-0000-4000-8000-000000000004");
+        /// Never called.
+        fn nothing(&self) -> NTSTATUS;
+    }
+}
+
+/// Counts drops of values, so a test can assert "exactly once".
+#[derive(Clone, Default)]
+struct DropCounter(Arc<AtomicUsize>);
+impl DropCounter {
+    fn count(&self) -> usize {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+struct Multi {
+    value: u32,
+    drops: DropCounter,
+}
+impl Drop for Multi {
+    fn drop(&mut self) {
+        self.drops.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+impl IBase for Multi {
+    fn value(&self) -> Result<u32, NTSTATUS> {
+        Ok(self.value)
+    }
+}
+impl IDerived for Multi {
+    fn check_even(&self, x: u64) -> Result<(), NTSTATUS> {
+        if x.is_multiple_of(2) {
+            Ok(())
+        } else {
+            Err(STATUS_ACCESS_DENIED)
+        }
+    }
+    fn echo(&self, s: NTSTATUS) -> NTSTATUS {
+        s
+    }
+}
+impl IOther for Multi {
+    fn add_one(&self, x: i64) -> Result<i64, NTSTATUS> {
+        x.checked_add(1).ok_or(kcom::STATUS_INTEGER_OVERFLOW)
+    }
+}
+implement_com!(Multi: IDerived, IOther);
+
+fn multi(value: u32) -> (ComRc<IDerivedInterface>, DropCounter) {
+    let drops = DropCounter::default();
+    let rc = Multi::try_create(Multi {
+        value,
+        drops: drops.clone(),
+    })
+    .expect("allocation");
+    (rc, drops)
+}
+
+/// AddRef + Release through the raw vtable; returns the count after AddRef.
+fn count_of<I: ComInterface>(rc: &ComRc<I>) -> u32 {
+    let unk = rc.unknown_vtable();
+    // SAFETY: `rc` holds a reference, so the object is alive; we give back
+    // the reference we add.
+    unsafe {
+        let n = (unk.AddRef)(rc.as_raw());
+        (unk.Release)(rc.as_raw());
+        n - 1
+    }
+}
+
+#[test]
+fn safe_client_calls_and_inheritance() {
+    let (d, drops) = multi(41);
+    assert_eq!(
+        d.value(),
+        Ok(41),
+        "base method through the derived interface"
+    );
+    assert_eq!(d.check_even(4), Ok(()));
+    assert_eq!(d.check_even(5), Err(STATUS_ACCESS_DENIED));
+    assert_eq!(d.echo(STATUS_NOINTERFACE), STATUS_NOINTERFACE);
+    let base = d.query_interface::<IBaseInterface>().unwrap();
+    assert_eq!(base.value(), Ok(41));
+    assert_eq!(
+        base.as_raw(),
+        d.as_raw(),
+        "IBase is served by IDerived's slot (its vtable starts with IBase's)"
+    );
+    drop((d, base));
+    assert_eq!(drops.count(), 1);
+}
+
+#[test]
+fn vtable_layout_is_parent_first() {
+    assert_eq!(core::mem::offset_of!(IDerivedVtbl, parent), 0);
+    assert_eq!(core::mem::offset_of!(IBaseVtbl, parent), 0);
+    assert_eq!(
+        core::mem::size_of::<IBaseVtbl>(),
+        core::mem::size_of::<IUnknownVtbl>() + core::mem::size_of::<usize>()
+    );
+    assert_eq!(
+        core::mem::size_of::<IDerivedVtbl>(),
+        core::mem::size_of::<IBaseVtbl>() + 2 * core::mem::size_of::<usize>()
+    );
+}
+
+#[test]
+fn result_mapping_across_the_abi() {
+    let (d, _drops) = multi(7);
+    let vtbl: &IDerivedVtbl = d.vtable();
+    // SAFETY: `d` keeps the object alive; arguments are valid locals.
+    unsafe {
+        assert_eq!((vtbl.check_even)(d.as_raw(), 2), STATUS_SUCCESS);
+        assert_eq!((vtbl.check_even)(d.as_raw(), 3), STATUS_ACCESS_DENIED);
+        assert_eq!((vtbl.echo)(d.as_raw(), -5), -5);
+        let mut out = 0u32;
+        assert_eq!((vtbl.parent.value)(d.as_raw(), &mut out), STATUS_SUCCESS);
+        assert_eq!(out, 7);
+        assert_eq!(
+            (vtbl.parent.value)(d.as_raw(), core::ptr::null_mut()),
+            STATUS_INVALID_PARAMETER,
+            "a null out pointer is refused"
+        );
+    }
+    let other = d.query_interface::<IOtherInterface>().unwrap();
+    assert_eq!(other.add_one(1), Ok(2));
+    assert_eq!(other.add_one(i64::MAX), Err(kcom::STATUS_INTEGER_OVERFLOW));
+    let ovtbl: &IOtherVtbl = other.vtable();
+    let mut out = 99i64;
+    // SAFETY: as above.
+    let s = unsafe { (ovtbl.add_one)(other.as_raw(), i64::MAX, &mut out) };
+    assert_eq!(s, kcom::STATUS_INTEGER_OVERFLOW);
+    assert_eq!(out, 99, "the out value is written only on success");
+}
+
+#[test]
+fn query_interface_rules_on_a_multi_interface_object() {
+    let (d, drops) = multi(1);
+    let o = d.query_interface::<IOtherInterface>().unwrap();
+    assert_ne!(
+        o.as_raw(),
+        d.as_raw(),
+        "a secondary interface has its own pointer"
+    );
+
+    // Identity: IUnknown from any interface is the same pointer.
+    let u1 = d.query_interface::<IUnknownInterface>().unwrap();
+    let u2 = o.query_interface::<IUnknownInterface>().unwrap();
+    assert_eq!(u1.as_raw(), u2.as_raw());
+    assert_eq!(u1.as_raw(), d.as_raw(), "the primary slot is the identity");
+    assert!(o.same_object(&d));
+
+    // Reflexive: QI for an interface through itself gives itself.
+    assert_eq!(
+        o.query_interface::<IOtherInterface>().unwrap().as_raw(),
+        o.as_raw()
+    );
+    assert_eq!(
+        d.query_interface::<IDerivedInterface>().unwrap().as_raw(),
+        d.as_raw()
+    );
+    // Symmetric: D -> O -> D.
+    assert_eq!(
+        o.query_interface::<IDerivedInterface>().unwrap().as_raw(),
+        d.as_raw()
+    );
+    // Transitive: O -> U -> Base equals O -> Base.
+    let via_u = u2.query_interface::<IBaseInterface>().unwrap();
+    let direct = o.query_interface::<IBaseInterface>().unwrap();
+    assert_eq!(via_u.as_raw(), direct.as_raw());
+    // Unknown interfaces are refused.
+    assert_eq!(
+        o.query_interface::<INobodyInterface>().unwrap_err(),
+        STATUS_NOINTERFACE
+    );
+    // Calls through the secondary pointer reach the same value.
+    assert_eq!(direct.value(), Ok(1));
+    assert_eq!(o.add_one(41), Ok(42));
+
+    // One shared count: d, o, u1, u2, via_u, direct.
+    assert_eq!(count_of(&o), 6);
+    assert_eq!(count_of(&d), 6);
+    drop((u1, u2, via_u, direct));
+    assert_eq!(count_of(&o), 2);
+    drop(d);
+    assert_eq!(
+        drops.count(),
+        0,
+        "still referenced through the secondary pointer"
+    );
+    assert_eq!(count_of(&o), 1);
+    drop(o);
+    assert_eq!(drops.count(), 1);
+}
+
+#[test]
+fn add_ref_and_release_through_any_slot_share_one_count() {
+    let (d, drops) = multi(3);
+    let o = d.query_interface::<IOtherInterface>().unwrap();
+    let unk_o = o.unknown_vtable();
+    let unk_d = d.unknown_vtable();
+    // SAFETY: we hold references through `d` and `o`; every AddRef below is
+    // balanced by a Release.
+    unsafe {
+        assert_eq!((unk_o.AddRef)(o.as_raw()), 3);
+        assert_eq!((unk_d.AddRef)(d.as_raw()), 4);
+        assert_eq!((unk_d.Release)(d.as_raw()), 3);
+        assert_eq!((unk_o.Release)(o.as_raw()), 2);
+    }
+    let raw = o.into_raw();
+    // SAFETY: `raw` carries the reference `o` owned.
+    let o = unsafe { ComRc::<IOtherInterface>::from_raw(raw) }.unwrap();
+    let o2 = o.clone();
+    assert_eq!(count_of(&d), 3);
+    drop((o, o2, d));
+    assert_eq!(drops.count(), 1);
+}
+
+/// An allocator that records every block and can be told to fail.
+#[derive(Default)]
+struct Recording {
+    live: Mutex<Vec<(usize, Layout)>>,
+    allocs: AtomicUsize,
+    deallocs: AtomicUsize,
+    fail: std::sync::atomic::AtomicBool,
+}
+
+// SAFETY: forwards to `GlobalAllocator`, only adding bookkeeping; failure is
+// reported as null.
+unsafe impl Allocator for Recording {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if self.fail.load(Ordering::SeqCst) {
+            return core::ptr::null_mut();
+        }
+        // SAFETY: forwarded contract.
+        let p = unsafe { GlobalAllocator.alloc(layout) };
+        if !p.is_null() {
+            self.allocs.fetch_add(1, Ordering::SeqCst);
+            self.live.lock().unwrap().push((p as usize, layout));
+        }
+        p
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        let mut live = self.live.lock().unwrap();
+        let i = live
+            .iter()
+            .position(|&(p, l)| p == ptr as usize && l == layout)
+            .expect("dealloc of a block this allocator did not make, or with another layout");
+        live.swap_remove(i);
+        self.deallocs.fetch_add(1, Ordering::SeqCst);
+        // SAFETY: the block was allocated above with this layout.
+        unsafe { GlobalAllocator.dealloc(ptr, layout) }
+    }
+}
+
+#[test]
+fn objects_are_freed_by_their_own_allocator_with_the_same_layout() {
+    let rec = Recording::default();
+    let drops = DropCounter::default();
+    // SAFETY: every reference is released below, while `rec` is alive and on
+    // this thread.
+    let rc = unsafe {
+        Multi::try_create_in_unchecked(
+            Multi {
+                value: 9,
+                drops: drops.clone(),
+            },
+            &rec,
+        )
+    }
+    .unwrap();
+    assert_eq!(rec.allocs.load(Ordering::SeqCst), 1);
+    assert_eq!(rc.value(), Ok(9));
+    let o = rc.query_interface::<IOtherInterface>().unwrap();
+    drop(rc);
+    assert_eq!(rec.deallocs.load(Ordering::SeqCst), 0);
+    drop(o);
+    assert_eq!(drops.count(), 1);
+    assert_eq!(rec.deallocs.load(Ordering::SeqCst), 1);
+    assert!(rec.live.lock().unwrap().is_empty());
+}
+
+#[test]
+fn allocation_failure_is_an_error_and_drops_the_value() {
+    let rec = Recording::default();
+    rec.fail.store(true, Ordering::SeqCst);
+    let drops = DropCounter::default();
+    // SAFETY: nothing is created, so nothing outlives `rec`.
+    let r = unsafe {
+        Multi::try_create_in_unchecked(
+            Multi {
+                value: 1,
+                drops: drops.clone(),
+            },
+            &rec,
+        )
+    };
+    assert_eq!(r.unwrap_err(), STATUS_INSUFFICIENT_RESOURCES);
+    assert_eq!(drops.count(), 1, "the value is dropped, not leaked");
+    assert_eq!(rec.deallocs.load(Ordering::SeqCst), 0);
+}
+
+// ---- hand-written (seed style) objects with a custom allocator ----
+
+declare_com_interface! {
+    pub trait IPing: IUnknown {
+        const IID: GUID = kcom::guid!("6f1d2c3b-0000-4000-8000-000000000010");
+        fn ping(&self, v: u32) -> NTSTATUS;
+    }
+}
+
+struct Pinger(DropCounter);
+impl Drop for Pinger {
+    fn drop(&mut self) {
+        self.0.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+impl IPing for Pinger {
+    fn ping(&self, v: u32) -> NTSTATUS {
+        if v == 0 {
+            STATUS_INVALID_PARAMETER
+        } else {
+            STATUS_SUCCESS
+        }
+    }
+}
+impl ComImpl<IPingVtbl> for Pinger {
+    const VTABLE: &'static IPingVtbl = &IPingVtbl {
+        parent: *<Pinger as ComImpl<IUnknownVtbl>>::VTABLE,
+        ping: shim_IPing_ping::<Pinger>,
+    };
+    fn query_interface(&self, this: *mut c_void, riid: &GUID) -> Option<*mut c_void> {
+        if *riid == <IPingInterface as ComInterfaceInfo>::IID {
+            Some(this)
+        } else {
+            <Pinger as ComImpl<IUnknownVtbl>>::query_interface(self, this, riid)
+        }
+    }
+}
+impl_com_object!(Pinger, IPingVtbl);
+
+#[test]
+fn seed_style_object_in_a_custom_allocator() {
+    let rec = Recording::default();
+    let drops = DropCounter::default();
+    let raw = Pinger::try_new_com_in(Pinger(drops.clone()), &rec).unwrap();
+    assert_eq!(rec.allocs.load(Ordering::SeqCst), 1);
+    // SAFETY: `raw` owns one reference; the ComRc takes it over.
+    let rc = unsafe { ComRc::<IPingInterface>::from_raw(raw) }.unwrap();
+    assert_eq!(rc.ping(1), STATUS_SUCCESS);
+    assert_eq!(rc.ping(0), STATUS_INVALID_PARAMETER);
+    let unk = rc.query_interface::<IUnknownInterface>().unwrap();
+    assert_eq!(unk.as_raw(), rc.as_raw());
+    drop((rc, unk));
+    assert_eq!(drops.count(), 1);
+    assert_eq!(rec.deallocs.load(Ordering::SeqCst), 1);
+    assert!(rec.live.lock().unwrap().is_empty());
+
+    rec.fail.store(true, Ordering::SeqCst);
+    let drops2 = DropCounter::default();
+    assert_eq!(
+        Pinger::try_new_com_in(Pinger(drops2.clone()), &rec).unwrap_err(),
+        STATUS_INSUFFICIENT_RESOURCES
+    );
+    assert_eq!(drops2.count(), 1);
+}
+
+#[test]
+fn seed_style_object_with_the_global_allocator() {
+    let drops = DropCounter::default();
+    let raw = Pinger::try_new_com(Pinger(drops.clone())).unwrap();
+    // SAFETY: `raw` is live until the last Release below.
+    unsafe {
+        assert_eq!(ComObject::<Pinger, IPingVtbl>::shim_add_ref(raw), 2);
+        assert_eq!(ComObject::<Pinger, IPingVtbl>::shim_release(raw), 1);
+        assert_eq!(drops.count(), 0);
+        assert_eq!(ComObject::<Pinger, IPingVtbl>::shim_release(raw), 0);
+    }
+    assert_eq!(drops.count(), 1);
+}
+
+#[test]
+fn many_threads_add_ref_and_release_one_object() {
+    const THREADS: usize = 8;
+    let per_thread: usize = if cfg!(miri) { 200 } else { 100_000 };
+    let (d, drops) = multi(0);
+    std::thread::scope(|s| {
+        for t in 0..THREADS {
+            let local = d.clone();
+            s.spawn(move || {
+                for i in 0..per_thread {
+                    if (i + t) % 2 == 0 {
+                        let c = local.clone();
+                        drop(c);
+                    } else {
+                        let unk = local.unknown_vtable();
+                        // SAFETY: `local` holds a reference; balanced pair.
+                        unsafe {
+                            (unk.AddRef)(local.as_raw());
+                            (unk.Release)(local.as_raw());
+                        }
+                    }
+                }
+                drop(local);
+            });
+        }
+    });
+    assert_eq!(count_of(&d), 1);
+    assert_eq!(drops.count(), 0);
+    drop(d);
+    assert_eq!(drops.count(), 1, "dropped exactly once");
+}
+
+#[test]
+fn com_rc_is_send_and_sync_for_thread_safe_interfaces() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<ComRc<IDerivedInterface>>();
+    assert_send_sync::<ComRc<IOtherInterface>>();
+    let (d, drops) = multi(5);
+    let handle = std::thread::spawn(move || d.value());
+    assert_eq!(handle.join().unwrap(), Ok(5));
+    assert_eq!(drops.count(), 1, "released on the other thread");
+}
