@@ -313,6 +313,11 @@ fn declare(krate: TokenStream2, item: ItemTrait) -> syn::Result<TokenStream2> {
     let mut vtbl_fields = Vec::new();
     let mut vtbl_inits = Vec::new();
     let mut shims = Vec::new();
+    // Client methods are safe even with raw-pointer arguments: they pass the
+    // arguments to the object's implementation of the same *safe* trait
+    // method, which may not dereference an arbitrary pointer on its own
+    // either (anyone can call it directly with any pointer), so the wrapper
+    // adds no capability safe code did not have.
     let mut client_fns = Vec::new();
     let mut checks = Vec::new();
     let mut any_async = false;
@@ -404,7 +409,7 @@ fn declare(krate: TokenStream2, item: ItemTrait) -> syn::Result<TokenStream2> {
                 };
                 client_fns.push(quote! {
                     #(#attrs)*
-                    #[allow(dead_code)]
+                    #[allow(dead_code, clippy::not_unsafe_ptr_arg_deref)]
                     pub fn #mname(&self #(, #arg_names: #arg_tys)*) -> #decl_ret { #client_call }
                 });
             }
@@ -463,7 +468,7 @@ fn declare(krate: TokenStream2, item: ItemTrait) -> syn::Result<TokenStream2> {
                 });
                 client_fns.push(quote! {
                     #(#attrs)*
-                    #[allow(dead_code)]
+                    #[allow(dead_code, clippy::not_unsafe_ptr_arg_deref)]
                     pub fn #mname(&self #(, #arg_names: #arg_tys)*) -> #full {
                         let vtbl = <Self as #krate::com::ComInterface>::vtable(self);
                         let this = <Self as #krate::com::ComInterface>::as_raw(self);

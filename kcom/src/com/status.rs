@@ -86,6 +86,10 @@ pub const fn nt_success(status: NTSTATUS) -> bool {
 ///
 /// Implemented for [`NTSTATUS`] (returned as is), `Result<(), NTSTATUS>`
 /// (`Ok` → [`STATUS_SUCCESS`], `Err(s)` → `s`) and `()` (always success).
+#[diagnostic::on_unimplemented(
+    message = "a COM method cannot return `{Self}`",
+    label = "return NTSTATUS, Result<(), NTSTATUS> or Result<T, NTSTATUS> (T: Copy + Default)"
+)]
 pub trait IntoNtStatus {
     /// The status to return across the ABI.
     fn into_ntstatus(self) -> NTSTATUS;
@@ -121,6 +125,10 @@ impl IntoNtStatus for Result<(), NTSTATUS> {
 
 /// The inverse of [`IntoNtStatus`], used by the safe client-side method
 /// wrappers to turn the ABI status back into the declared return type.
+#[diagnostic::on_unimplemented(
+    message = "a COM method cannot return `{Self}`",
+    label = "return NTSTATUS, Result<(), NTSTATUS> or Result<T, NTSTATUS> (T: Copy + Default)"
+)]
 pub trait FromNtStatus {
     /// Rebuilds the declared return value from the status.
     fn from_ntstatus(status: NTSTATUS) -> Self;
