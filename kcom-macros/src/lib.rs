@@ -354,7 +354,7 @@ fn declare(krate: TokenStream2, item: ItemTrait) -> syn::Result<TokenStream2> {
         let shim = format_ident!("shim_{}_{}", name, mname);
         let shim_at = format_ident!("__kcom_shim_{}_{}", name, mname);
         let call = if m.is_async {
-            quote!(#krate::com::__private::block_on(obj.#mname(#(#arg_names),*)))
+            quote!(#krate::async_com::__block_on_com(obj.#mname(#(#arg_names),*)))
         } else {
             quote!(obj.#mname(#(#arg_names),*))
         };
@@ -692,4 +692,68 @@ fn implement(krate: TokenStream2, spec: ImplementSpec) -> syn::Result<TokenStrea
             fn __kcom_implements() where #(#bounds)* {}
         };
     })
+}
+
+/// `#[kcom::async_impl]` on an `impl IFoo for T` block: every `async fn`
+/// becomes the boxed form the interface declares,
+/// `fn m(&self, …) -> Pin<Box<dyn Future<Output = R> + Send + '_>>`, with
+/// the body moved into `Box::pin(async move { … })`.
+#[doc(hidden)]
+#[proc_macro_attribute]
+pub fn __async_impl(attr: TokenStream, item: TokenStream) -> TokenStream {
+    // Re-exported as `kcom::async_impl`, so it is named through `::kcom`.
+    let attr = TokenStream2::from(attr);
+    let result = if attr.is_empty() {
+        syn::parse::<syn::ItemImpl>(item).and_then(|item| async_impl(quote!(::kcom), item))
+    } else {
+        Err(syn::Error::new(
+            attr.span(),
+            "`async_impl` takes no arguments",
+        ))
+    };
+    match result {
+        Ok(ts) => ts.into(),
+        Err(e) => e.to_compile_error().into(),
+    }
+}
+
+fn async_impl(krate: TokenStream2, mut item: syn::ItemImpl) -> syn::Result<TokenStream2> {
+    for ii in &mut item.items {
+        let syn::ImplItem::Fn(f) = ii else { continue };
+        if f.sig.asyncness.is_none() {
+            continue;
+        }
+        f.sig.asyncness = None;
+        let out = match &f.sig.output {
+            ReturnType::Default => quote!(()),
+            ReturnType::Type(_, t) => quote!(#t),
+        };
+        // Arguments must be plain names so they can be moved into the future.
+        for (i, arg) in f.sig.inputs.iter_mut().enumerate() {
+            if let FnArg::Typed(pt) = arg {
+                match &*pt.pat {
+                    Pat::Ident(pi) if pi.by_ref.is_none() && pi.subpat.is_none() => {}
+                    Pat::Wild(_) => {
+                        let name = format_ident!("__kcom_arg{}", i);
+                        *pt.pat = syn::parse_quote!(#name);
+                    }
+                    other => {
+                        return Err(syn::Error::new(
+                            other.span(),
+                            "async COM method arguments must be plain names",
+                        ));
+                    }
+                }
+            }
+        }
+        f.sig.output = syn::parse_quote! {
+            -> ::core::pin::Pin<#krate::com::__private::Box<
+                dyn ::core::future::Future<Output = #out> + ::core::marker::Send + '_>>
+        };
+        let body = &f.block;
+        f.block = syn::parse_quote! {{
+            #krate::com::__private::Box::pin(async move #body)
+        }};
+    }
+    Ok(quote!(#item))
 }

@@ -144,6 +144,17 @@ macro_rules! __kcom_require_async_com {
     () => {};
 }
 
+/// Without the `async-com` feature an `async fn` in an interface is a
+/// compile error that names the feature:
+///
+/// ```compile_fail
+/// kcom::declare_com_interface! {
+///     pub trait IFoo: kcom::IUnknown {
+///         const IID: kcom::GUID = kcom::guid!("00000001-0000-0000-0000-000000000001");
+///         async fn init(&self) -> kcom::NTSTATUS;
+///     }
+/// }
+/// ```
 #[cfg(not(feature = "async-com"))]
 #[doc(hidden)]
 #[macro_export]

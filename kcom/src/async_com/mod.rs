@@ -1,0 +1,222 @@
+//! Async COM methods (feature `async-com`): the blocking executor behind the
+//! `extern "system"` shims of `async fn` interface methods.
+//!
+//! A caller across the ABI sees an ordinary synchronous method: the shim
+//! polls the method's future and, while it is pending, blocks the calling
+//! thread until the future's waker fires, then returns the method's status.
+//!
+//! * Host builds park the thread (`std::thread::park`); a wake from any
+//!   thread, before or after the poll returns `Pending`, is never lost.
+//! * Driver builds (`async-com-kernel`) wait on a `KEVENT` owned by the
+//!   waker with `KeWaitForSingleObject`. At `DISPATCH_LEVEL` or above the
+//!   call is refused (debug assertion, then `STATUS_INVALID_DEVICE_STATE`):
+//!   it never waits at DISPATCH.
+//! * Debug builds have a watchdog: a wait longer than
+//!   [`watchdog_timeout_ms`] is reported as a probable deadlock (a trace and
+//!   `STATUS_POSSIBLE_DEADLOCK`) instead of hanging forever.
+//! * The waker's state is allocated with [`GlobalAllocator`] (non-paged pool
+//!   in driver builds); if that fails the call returns
+//!   `STATUS_INSUFFICIENT_RESOURCES`.
+//!
+//! # Blocking caveat
+//!
+//! The calling thread blocks while the future is pending. A future that
+//! needs the calling thread to make progress (for example by awaiting a
+//! re-entrant COM call that is itself waiting on this thread) deadlocks.
+//! Design async methods to complete on other threads, work items or DPCs.
+//! Each call allocates the waker state, and the method's future is boxed:
+//! use async methods on control paths (init, create, configuration), not
+//! on hot paths.
+
+use core::future::Future;
+use core::mem::ManuallyDrop;
+use core::pin::pin;
+use core::ptr::{self, NonNull};
+use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering, fence};
+use core::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
+
+use crate::alloc::{Allocator, GlobalAllocator};
+use crate::com::failfast::{FailFastReason, fail_fast};
+use crate::{NTSTATUS, STATUS_INSUFFICIENT_RESOURCES};
+
+#[cfg(not(feature = "driver"))]
+#[path = "host.rs"]
+mod platform;
+#[cfg(feature = "driver")]
+#[path = "kernel.rs"]
+mod platform;
+
+/// What an async method's shim returns when the executor itself fails
+/// (waker allocation, IRQL too high, watchdog): implemented for `NTSTATUS`
+/// (the status) and `Result<T, NTSTATUS>` (`Err(status)`).
+#[diagnostic::on_unimplemented(
+    message = "an async COM method cannot return `{Self}`",
+    label = "return NTSTATUS or Result<T, NTSTATUS>, so executor failures can be reported"
+)]
+pub trait AsyncReturn: Sized {
+    /// The value standing for an executor failure with `status`.
+    fn from_executor_error(status: NTSTATUS) -> Self;
+}
+
+impl AsyncReturn for NTSTATUS {
+    fn from_executor_error(status: NTSTATUS) -> Self {
+        status
+    }
+}
+
+impl<T> AsyncReturn for Result<T, NTSTATUS> {
+    fn from_executor_error(status: NTSTATUS) -> Self {
+        Err(status)
+    }
+}
+
+/// Default watchdog timeout of debug builds, in milliseconds.
+pub const DEFAULT_WATCHDOG_MS: u32 = 30_000;
+
+static WATCHDOG_MS: AtomicU32 = AtomicU32::new(DEFAULT_WATCHDOG_MS);
+
+/// Sets the debug-build watchdog timeout in milliseconds (0 disables it).
+/// Release builds have no watchdog.
+pub fn set_watchdog_timeout_ms(ms: u32) {
+    // Relaxed: a configuration value read independently by each call; it
+    // publishes no other data.
+    WATCHDOG_MS.store(ms, Ordering::Relaxed);
+}
+
+/// The watchdog timeout in force: `None` in release builds or when disabled.
+pub fn watchdog_timeout_ms() -> Option<u32> {
+    if !cfg!(debug_assertions) {
+        return None;
+    }
+    match WATCHDOG_MS.load(Ordering::Relaxed) {
+        0 => None,
+        ms => Some(ms),
+    }
+}
+
+/// Drives `fut` to completion on the calling thread, blocking while it is
+/// pending; the waker's state comes from [`GlobalAllocator`].
+///
+/// Errors: `STATUS_INSUFFICIENT_RESOURCES` (waker allocation),
+/// `STATUS_INVALID_DEVICE_STATE` (driver builds, IRQL ≥ DISPATCH_LEVEL),
+/// `STATUS_POSSIBLE_DEADLOCK` (debug watchdog). On an error the future is
+/// dropped.
+pub fn block_on<F: Future>(fut: F) -> Result<F::Output, NTSTATUS> {
+    block_on_in(fut, GlobalAllocator)
+}
+
+/// [`block_on`] with the waker's state allocated from `alloc`, which is kept
+/// alive until the last clone of the waker is dropped (possibly on another
+/// thread, after this call returns).
+pub fn block_on_in<F, A>(fut: F, alloc: A) -> Result<F::Output, NTSTATUS>
+where
+    F: Future,
+    A: Allocator + Send + Sync + 'static,
+{
+    platform::check_can_block()?;
+    let block = WakerBlock::try_new(alloc)?;
+    // SAFETY: `block` is live with one reference, which the waker takes
+    // over; the vtable matches the block's type.
+    let waker = unsafe {
+        Waker::from_raw(RawWaker::new(
+            block.as_ptr().cast(),
+            &WakerBlock::<A>::VTABLE,
+        ))
+    };
+    let mut cx = Context::from_waker(&waker);
+    let timeout = watchdog_timeout_ms();
+    let mut fut = pin!(fut);
+    loop {
+        if let Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
+            return Ok(v);
+        }
+        // SAFETY: `waker` holds a reference to the block for the whole loop.
+        let signal = unsafe { &(*block.as_ptr()).signal };
+        signal.wait(timeout)?;
+    }
+}
+
+/// The shims' entry point: executor failures become the method's error.
+#[doc(hidden)]
+pub fn __block_on_com<R: AsyncReturn>(fut: impl Future<Output = R>) -> R {
+    match block_on(fut) {
+        Ok(r) => r,
+        Err(status) => R::from_executor_error(status),
+    }
+}
+
+/// The state shared by a `block_on` call and every clone of its waker.
+struct WakerBlock<A: Allocator> {
+    refs: AtomicUsize,
+    signal: platform::Signal,
+    alloc: ManuallyDrop<A>,
+}
+
+impl<A: Allocator + Send + Sync + 'static> WakerBlock<A> {
+    const VTABLE: RawWakerVTable = RawWakerVTable::new(
+        Self::clone_raw,
+        Self::wake_raw,
+        Self::wake_by_ref_raw,
+        Self::drop_raw,
+    );
+
+    fn try_new(alloc: A) -> Result<NonNull<Self>, NTSTATUS> {
+        let layout = core::alloc::Layout::new::<Self>();
+        // SAFETY: a valid non-zero-sized layout; freed in `drop_raw` with
+        // the same layout by the same allocator.
+        let p = unsafe { alloc.alloc(layout) }.cast::<Self>();
+        let Some(p) = NonNull::new(p) else {
+            return Err(STATUS_INSUFFICIENT_RESOURCES);
+        };
+        // SAFETY: `p` is a fresh, aligned block for `Self`; the fields are
+        // written in place (the kernel signal must not move once initialised).
+        unsafe {
+            ptr::write(&raw mut (*p.as_ptr()).refs, AtomicUsize::new(1));
+            ptr::write(&raw mut (*p.as_ptr()).alloc, ManuallyDrop::new(alloc));
+            platform::Signal::init(&raw mut (*p.as_ptr()).signal);
+        }
+        Ok(p)
+    }
+
+    unsafe fn clone_raw(data: *const ()) -> RawWaker {
+        // SAFETY: `data` is a live block (the waker contract).
+        let this = unsafe { &*data.cast::<Self>() };
+        // Relaxed: a new reference is made from an existing one.
+        if this.refs.fetch_add(1, Ordering::Relaxed) > isize::MAX as usize {
+            fail_fast(FailFastReason::RefcountOverflow);
+        }
+        RawWaker::new(data, &Self::VTABLE)
+    }
+
+    unsafe fn wake_raw(data: *const ()) {
+        // SAFETY: forwarded waker contract; `wake` consumes the reference.
+        unsafe {
+            Self::wake_by_ref_raw(data);
+            Self::drop_raw(data);
+        }
+    }
+
+    unsafe fn wake_by_ref_raw(data: *const ()) {
+        // SAFETY: `data` is a live block (the waker contract).
+        unsafe { &*data.cast::<Self>() }.signal.notify();
+    }
+
+    unsafe fn drop_raw(data: *const ()) {
+        let p = data.cast_mut().cast::<Self>();
+        // SAFETY: `data` is a live block and we own one reference.
+        let old = unsafe { &*p }.refs.fetch_sub(1, Ordering::Release);
+        if old != 1 {
+            return;
+        }
+        // Acquire: every other holder's last use happens-before the free.
+        fence(Ordering::Acquire);
+        // SAFETY: the last reference: the block is ours alone; the
+        // allocator is moved out before the block is freed with the layout
+        // it was allocated with.
+        unsafe {
+            let alloc = ManuallyDrop::into_inner(ptr::read(&raw const (*p).alloc));
+            platform::Signal::destroy(&raw mut (*p).signal);
+            alloc.dealloc(p.cast(), core::alloc::Layout::new::<Self>());
+        }
+    }
+}
