@@ -18,6 +18,9 @@ extern crate self as kcom;
 pub mod alloc;
 pub mod com;
 
+pub use crate::alloc::{
+    AllocError, InitBox, KBox, PinInit, PoolType, WdkAllocator, init_ex_allocate_pool2,
+};
 pub use crate::alloc::{Allocator, GlobalAllocator, dealloc_slice_in, dealloc_value_in};
 pub use crate::com::guid::{GUID, GuidParseError};
 pub use crate::com::status::*;

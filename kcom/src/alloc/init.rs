@@ -1,0 +1,372 @@
+//! Fallible, in-place, pinned initialisation: [`PinInit`], [`InitBox`] and
+//! [`pin_init!`](crate::pin_init).
+//!
+//! A [`PinInit<T, E>`] writes a `T` directly into its final (pinned)
+//! memory, or fails with `E` leaving that memory uninitialised. This lets
+//! self-referential or large values be built without a move and lets
+//! constructors fail cleanly:
+//!
+//! ```
+//! use kcom::alloc::{InitBox, PinInit};
+//! use kcom::{NTSTATUS, STATUS_INVALID_PARAMETER, pin_init};
+//!
+//! struct Device {
+//!     id: u32,
+//!     name: [u8; 8],
+//! }
+//!
+//! fn device(id: u32) -> impl PinInit<Device, NTSTATUS> {
+//!     pin_init!(Device {
+//!         id: if id == 0 { return Err(STATUS_INVALID_PARAMETER) } else { id },
+//!         name <- *b"device00",
+//!     }? NTSTATUS)
+//! }
+//!
+//! let d = InitBox::try_pin_init(device(7)).unwrap();
+//! assert_eq!(d.id, 7);
+//! assert_eq!(InitBox::try_pin_init(device(0)).err(), Some(STATUS_INVALID_PARAMETER));
+//! ```
+
+use core::convert::Infallible;
+use core::marker::PhantomData;
+use core::mem::ManuallyDrop;
+use core::pin::Pin;
+use core::ptr;
+
+use super::kbox::{AllocError, KBox, KBoxInner};
+use super::{Allocator, GlobalAllocator};
+use crate::com::status::{NTSTATUS, STATUS_INSUFFICIENT_RESOURCES};
+
+/// Initialises a `T` in place, in memory that will be pinned.
+///
+/// # Safety
+///
+/// Implementing this trait is `unsafe` because callers trust
+/// [`__pinned_init`](Self::__pinned_init): when it returns `Ok(())` the
+/// slot holds a fully initialised `T`; when it returns `Err` the slot is
+/// left uninitialised (anything written to it was already dropped by the
+/// implementation), so the caller frees the memory without running `T`'s
+/// destructor.
+pub unsafe trait PinInit<T, E = Infallible>: Sized {
+    /// Writes a `T` into `slot`.
+    ///
+    /// # Safety
+    ///
+    /// `slot` must be valid for writes of a `T`, aligned and uninitialised
+    /// (nothing there is dropped). On `Ok(())` the caller must treat the
+    /// value as pinned: it may not be moved until it is dropped in place.
+    unsafe fn __pinned_init(self, slot: *mut T) -> Result<(), E>;
+}
+
+// SAFETY: writes the whole value and never fails.
+unsafe impl<T, E> PinInit<T, E> for T {
+    #[inline]
+    unsafe fn __pinned_init(self, slot: *mut T) -> Result<(), E> {
+        // SAFETY: the caller guarantees `slot` is valid for writes.
+        unsafe { slot.write(self) };
+        Ok(())
+    }
+}
+
+/// The signature a [`FnInit`] closure has (used for variance only).
+type InitFn<T, E> = fn(*mut T) -> Result<(), E>;
+
+/// A [`PinInit`] built from a closure; see [`pin_init_from_closure`].
+pub struct FnInit<F, T, E> {
+    f: F,
+    _marker: PhantomData<InitFn<T, E>>,
+}
+
+impl<F, T, E> core::fmt::Debug for FnInit<F, T, E> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("FnInit")
+    }
+}
+
+// SAFETY: `pin_init_from_closure`'s caller promised that `f` follows the
+// `PinInit` contract.
+unsafe impl<F, T, E> PinInit<T, E> for FnInit<F, T, E>
+where
+    F: FnOnce(*mut T) -> Result<(), E>,
+{
+    #[inline]
+    unsafe fn __pinned_init(self, slot: *mut T) -> Result<(), E> {
+        (self.f)(slot)
+    }
+}
+
+/// Turns a closure that initialises `*slot` into a [`PinInit`].
+///
+/// # Safety
+///
+/// `f` must follow the [`PinInit`] contract: given a valid, aligned,
+/// uninitialised slot it either fully initialises it and returns `Ok(())`,
+/// or returns `Err` with the slot uninitialised (having dropped whatever it
+/// wrote); on success it must not rely on the value not moving unless `T`
+/// really is going to be pinned, which [`InitBox`] guarantees.
+#[inline]
+pub const unsafe fn pin_init_from_closure<T, E, F>(f: F) -> FnInit<F, T, E>
+where
+    F: FnOnce(*mut T) -> Result<(), E>,
+{
+    FnInit {
+        f,
+        _marker: PhantomData,
+    }
+}
+
+/// A [`PinInit`] from a fallible constructor returning the value: the value
+/// is built on the stack, then moved into place.
+pub fn try_init<T, E>(f: impl FnOnce() -> Result<T, E>) -> impl PinInit<T, E> {
+    let init = move |slot: *mut T| {
+        let value = f()?;
+        // SAFETY: `PinInit` callers pass a slot valid for writes.
+        unsafe { slot.write(value) };
+        Ok(())
+    };
+    // SAFETY: the closure writes a whole `T` or returns the error without
+    // touching the slot.
+    unsafe { pin_init_from_closure(init) }
+}
+
+/// Error types that can stand for an allocation failure, so
+/// [`InitBox::try_pin_init_in`] can report it through the initialiser's own
+/// error type.
+///
+/// Implemented for [`AllocError`], for [`NTSTATUS`]
+/// (`STATUS_INSUFFICIENT_RESOURCES`) and for every `E: From<AllocError>`.
+pub trait FromAllocError {
+    /// The error that reports `err`.
+    fn from_alloc_error(err: AllocError) -> Self;
+}
+
+impl<E: From<AllocError>> FromAllocError for E {
+    #[inline]
+    fn from_alloc_error(err: AllocError) -> Self {
+        E::from(err)
+    }
+}
+
+impl FromAllocError for NTSTATUS {
+    #[inline]
+    fn from_alloc_error(_: AllocError) -> Self {
+        STATUS_INSUFFICIENT_RESOURCES
+    }
+}
+
+/// Allocates pinned boxes initialised in place by a [`PinInit`].
+///
+/// The result is a `Pin<KBox<T, A>>`: the allocator lives in the block, as
+/// for [`KBox`].
+#[derive(Debug)]
+pub struct InitBox(Infallible);
+
+impl InitBox {
+    /// Allocates a block from `alloc` and runs `init` on it.
+    ///
+    /// * allocation failure: `E::from_alloc_error(AllocError)`, `init` is
+    ///   not run (and is dropped);
+    /// * `init` fails: the block is freed without running `T`'s destructor
+    ///   and its error is returned;
+    /// * `init` panics: the block is freed, then the panic continues.
+    pub fn try_pin_init_in<T, E, A, I>(init: I, alloc: A) -> Result<Pin<KBox<T, A>>, E>
+    where
+        A: Allocator,
+        I: PinInit<T, E>,
+        E: FromAllocError,
+    {
+        let inner = KBox::<T, A>::allocate_inner(alloc).map_err(E::from_alloc_error)?;
+
+        /// Frees the block if `init` fails or panics.
+        struct Free<T, A: Allocator>(*mut KBoxInner<T, A>);
+        impl<T, A: Allocator> Drop for Free<T, A> {
+            fn drop(&mut self) {
+                // SAFETY: the block is live, its allocator initialised and
+                // its value not (the initialiser failed or unwound).
+                unsafe { KBox::<T, A>::free_block(self.0) }
+            }
+        }
+        let guard = Free(inner.as_ptr());
+        // SAFETY: the value field is valid for writes, aligned and
+        // uninitialised; on success the value is owned by a pinned box, so
+        // it never moves before being dropped in place.
+        unsafe { init.__pinned_init(ptr::addr_of_mut!((*inner.as_ptr()).value))? };
+        let _ = ManuallyDrop::new(guard);
+        // SAFETY: value and allocator are now initialised.
+        Ok(KBox::into_pin(unsafe { KBox::from_inner(inner) }))
+    }
+
+    /// [`try_pin_init_in`](Self::try_pin_init_in) with [`GlobalAllocator`].
+    pub fn try_pin_init<T, E, I>(init: I) -> Result<Pin<KBox<T>>, E>
+    where
+        I: PinInit<T, E>,
+        E: FromAllocError,
+    {
+        Self::try_pin_init_in(init, GlobalAllocator)
+    }
+
+    /// For infallible initialisers: the only error is [`AllocError`].
+    pub fn pin_init_in<T, A, I>(init: I, alloc: A) -> Result<Pin<KBox<T, A>>, AllocError>
+    where
+        A: Allocator,
+        I: PinInit<T, Infallible>,
+    {
+        let init = move |slot: *mut T| {
+            // SAFETY: forwarded: `slot` comes from `try_pin_init_in`.
+            match unsafe { init.__pinned_init(slot) } {
+                Ok(()) => Ok(()),
+                Err(never) => match never {},
+            }
+        };
+        // SAFETY: the closure forwards to an initialiser that upholds the
+        // contract and cannot fail.
+        Self::try_pin_init_in(
+            unsafe { pin_init_from_closure::<T, AllocError, _>(init) },
+            alloc,
+        )
+    }
+
+    /// [`pin_init_in`](Self::pin_init_in) with [`GlobalAllocator`].
+    pub fn pin_init<T, I>(init: I) -> Result<Pin<KBox<T>>, AllocError>
+    where
+        I: PinInit<T, Infallible>,
+    {
+        Self::pin_init_in(init, GlobalAllocator)
+    }
+}
+
+/// Drops an initialised field when the initialiser of a later field fails.
+/// Used by [`pin_init!`](crate::pin_init); not public API.
+#[doc(hidden)]
+#[allow(missing_debug_implementations)]
+pub struct __FieldGuard<'a, F> {
+    field: *mut F,
+    done: &'a core::cell::Cell<bool>,
+}
+
+impl<'a, F> __FieldGuard<'a, F> {
+    /// # Safety
+    ///
+    /// `field` must point to an initialised field that nothing else drops
+    /// unless `done` is set before the guard drops.
+    #[doc(hidden)]
+    #[inline]
+    pub unsafe fn new(field: *mut F, done: &'a core::cell::Cell<bool>) -> Self {
+        Self { field, done }
+    }
+}
+
+impl<F> Drop for __FieldGuard<'_, F> {
+    #[inline]
+    fn drop(&mut self) {
+        if !self.done.get() {
+            // SAFETY: `new`'s contract: the field is initialised and owned
+            // by this guard until `done` is set.
+            unsafe { ptr::drop_in_place(self.field) };
+        }
+    }
+}
+
+/// Builds a [`PinInit`] for a struct, field by field, in place.
+///
+/// ```text
+/// pin_init!(Path { field: expr, field <- initializer, ... })            // E = Infallible
+/// pin_init!(Path { field: expr, field <- initializer, ... }? ErrorType)
+/// ```
+///
+/// * `field: expr` evaluates `expr` and writes the value into the field.
+/// * `field <- init` runs `init: impl PinInit<FieldType, ErrorType>` on the
+///   field (a plain value is such an initialiser too).
+/// * Fields are initialised in the order written; every field must appear
+///   exactly once (checked at compile time). Expressions may use `?` and
+///   `return Err(..)` with `ErrorType`.
+/// * If an expression or initialiser fails, the fields initialised so far
+///   are dropped (in reverse order) and the error is returned; the struct's
+///   own `Drop` never runs.
+/// * `#[repr(packed)]` structs are rejected at compile time.
+#[macro_export]
+macro_rules! pin_init {
+    ($t:path { $($fields:tt)* } $(? $err:ty)?) => {
+        $crate::__pin_init_impl!(@err [$($err)?] $t { $($fields)* })
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __pin_init_impl {
+    (@err [] $t:path { $($fields:tt)* }) => {
+        $crate::__pin_init_impl!(@go [::core::convert::Infallible] $t { $($fields)* })
+    };
+    (@err [$err:ty] $t:path { $($fields:tt)* }) => {
+        $crate::__pin_init_impl!(@go [$err] $t { $($fields)* })
+    };
+    (@go [$err:ty] $t:path { $($fields:tt)* }) => {{
+        #[allow(unreachable_code, clippy::diverging_sub_expression, unused_variables)]
+        let __init = move |__slot: *mut $t| -> ::core::result::Result<(), $err> {
+            // Compile-time checks, never run: every field listed exactly
+            // once, and no field of a packed struct (references to fields
+            // of a `#[repr(packed)]` struct are rejected).
+            if false {
+                let __v: $t = $crate::__pin_init_impl!(@check $t; []; $($fields)*);
+                $crate::__pin_init_impl!(@refs __v; $($fields)*);
+            }
+            let __done = ::core::cell::Cell::new(false);
+            $crate::__pin_init_impl!(@fields __slot, __done, [$err]; $($fields)*);
+            __done.set(true);
+            ::core::result::Result::Ok(())
+        };
+        // SAFETY: the closure writes every field of the struct (checked
+        // above) in place, or drops the fields it wrote and returns the
+        // error; fields are only written through raw pointers.
+        unsafe { $crate::alloc::pin_init_from_closure::<$t, $err, _>(__init) }
+    }};
+
+    (@fields $slot:ident, $done:ident, [$err:ty];) => {};
+    (@fields $slot:ident, $done:ident, [$err:ty]; $f:ident : $e:expr $(, $($rest:tt)*)?) => {
+        let __value = $e;
+        // SAFETY: `$slot` is the `PinInit` slot: valid and aligned for the
+        // struct, so the field is valid for writes (and aligned: packed
+        // structs are rejected).
+        let __field = unsafe { ::core::ptr::addr_of_mut!((*$slot).$f) };
+        // SAFETY: as above; the field is uninitialised.
+        unsafe { __field.write(__value) };
+        // SAFETY: the field is initialised; the guard drops it unless the
+        // whole struct gets initialised.
+        let __guard = unsafe { $crate::alloc::__FieldGuard::new(__field, &$done) };
+        $crate::__pin_init_impl!(@fields $slot, $done, [$err]; $($($rest)*)?);
+    };
+    (@fields $slot:ident, $done:ident, [$err:ty]; $f:ident <- $e:expr $(, $($rest:tt)*)?) => {
+        let __init = $e;
+        // SAFETY: as for `field: expr`.
+        let __field = unsafe { ::core::ptr::addr_of_mut!((*$slot).$f) };
+        // SAFETY: the field is valid for writes, aligned, uninitialised, and
+        // pinned if the struct is.
+        let __result = unsafe { $crate::alloc::PinInit::<_, $err>::__pinned_init(__init, __field) };
+        if let ::core::result::Result::Err(e) = __result {
+            return ::core::result::Result::Err(e);
+        }
+        // SAFETY: the initialiser succeeded: the field is initialised.
+        let __guard = unsafe { $crate::alloc::__FieldGuard::new(__field, &$done) };
+        $crate::__pin_init_impl!(@fields $slot, $done, [$err]; $($($rest)*)?);
+    };
+
+    (@check $t:path; [$($done:ident)*];) => {
+        $t { $($done: ::core::panic!()),* }
+    };
+    (@check $t:path; [$($done:ident)*]; $f:ident : $e:expr $(, $($rest:tt)*)?) => {
+        $crate::__pin_init_impl!(@check $t; [$($done)* $f]; $($($rest)*)?)
+    };
+    (@check $t:path; [$($done:ident)*]; $f:ident <- $e:expr $(, $($rest:tt)*)?) => {
+        $crate::__pin_init_impl!(@check $t; [$($done)* $f]; $($($rest)*)?)
+    };
+
+    (@refs $v:ident;) => {};
+    (@refs $v:ident; $f:ident : $e:expr $(, $($rest:tt)*)?) => {
+        let _ = &$v.$f;
+        $crate::__pin_init_impl!(@refs $v; $($($rest)*)?);
+    };
+    (@refs $v:ident; $f:ident <- $e:expr $(, $($rest:tt)*)?) => {
+        let _ = &$v.$f;
+        $crate::__pin_init_impl!(@refs $v; $($($rest)*)?);
+    };
+}
