@@ -22,9 +22,10 @@
 //!     }? NTSTATUS)
 //! }
 //!
-//! let d = InitBox::try_pin_init(device(7)).unwrap();
+//! let d = InitBox::<Device>::try_pin_init(device(7)).unwrap();
 //! assert_eq!(d.id, 7);
-//! assert_eq!(InitBox::try_pin_init(device(0)).err(), Some(STATUS_INVALID_PARAMETER));
+//! let e = InitBox::<Device>::try_pin_init(device(0));
+//! assert_eq!(e.err(), Some(STATUS_INVALID_PARAMETER));
 //! ```
 
 use core::convert::Infallible;
@@ -154,14 +155,24 @@ impl FromAllocError for NTSTATUS {
     }
 }
 
-/// Allocates pinned boxes initialised in place by a [`PinInit`].
+/// Allocates pinned boxes of `T` initialised in place by a [`PinInit`].
 ///
 /// The result is a `Pin<KBox<T, A>>`: the allocator lives in the block, as
 /// for [`KBox`].
-#[derive(Debug)]
-pub struct InitBox(Infallible);
+///
+/// Every value is trivially a `PinInit` of itself, so an initialiser such
+/// as the result of [`pin_init!`](crate::pin_init) is also a `PinInit` of
+/// its own type: when the target type is not known from the context, name
+/// it: `InitBox::<Device>::try_pin_init(init)`.
+pub struct InitBox<T>(Infallible, PhantomData<fn() -> T>);
 
-impl InitBox {
+impl<T> core::fmt::Debug for InitBox<T> {
+    fn fmt(&self, _: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self.0 {}
+    }
+}
+
+impl<T> InitBox<T> {
     /// Allocates a block from `alloc` and runs `init` on it.
     ///
     /// * allocation failure: `E::from_alloc_error(AllocError)`, `init` is
@@ -169,7 +180,7 @@ impl InitBox {
     /// * `init` fails: the block is freed without running `T`'s destructor
     ///   and its error is returned;
     /// * `init` panics: the block is freed, then the panic continues.
-    pub fn try_pin_init_in<T, E, A, I>(init: I, alloc: A) -> Result<Pin<KBox<T, A>>, E>
+    pub fn try_pin_init_in<E, A, I>(init: I, alloc: A) -> Result<Pin<KBox<T, A>>, E>
     where
         A: Allocator,
         I: PinInit<T, E>,
@@ -197,7 +208,7 @@ impl InitBox {
     }
 
     /// [`try_pin_init_in`](Self::try_pin_init_in) with [`GlobalAllocator`].
-    pub fn try_pin_init<T, E, I>(init: I) -> Result<Pin<KBox<T>>, E>
+    pub fn try_pin_init<E, I>(init: I) -> Result<Pin<KBox<T>>, E>
     where
         I: PinInit<T, E>,
         E: FromAllocError,
@@ -206,7 +217,7 @@ impl InitBox {
     }
 
     /// For infallible initialisers: the only error is [`AllocError`].
-    pub fn pin_init_in<T, A, I>(init: I, alloc: A) -> Result<Pin<KBox<T, A>>, AllocError>
+    pub fn pin_init_in<A, I>(init: I, alloc: A) -> Result<Pin<KBox<T, A>>, AllocError>
     where
         A: Allocator,
         I: PinInit<T, Infallible>,
@@ -227,7 +238,7 @@ impl InitBox {
     }
 
     /// [`pin_init_in`](Self::pin_init_in) with [`GlobalAllocator`].
-    pub fn pin_init<T, I>(init: I) -> Result<Pin<KBox<T>>, AllocError>
+    pub fn pin_init<I>(init: I) -> Result<Pin<KBox<T>>, AllocError>
     where
         I: PinInit<T, Infallible>,
     {
@@ -272,6 +283,7 @@ impl<F> Drop for __FieldGuard<'_, F> {
 /// ```text
 /// pin_init!(Path { field: expr, field <- initializer, ... })            // E = Infallible
 /// pin_init!(Path { field: expr, field <- initializer, ... }? ErrorType)
+/// pin_init!(Path::<Generics> { ... })
 /// ```
 ///
 /// * `field: expr` evaluates `expr` and writes the value into the field.
@@ -284,30 +296,33 @@ impl<F> Drop for __FieldGuard<'_, F> {
 ///   are dropped (in reverse order) and the error is returned; the struct's
 ///   own `Drop` never runs.
 /// * `#[repr(packed)]` structs are rejected at compile time.
+/// * The expressions run when the initialiser runs (after the memory is
+///   allocated), inside a `move` closure: they capture what they use by
+///   value, like any `move` closure.
 #[macro_export]
 macro_rules! pin_init {
-    ($t:path { $($fields:tt)* } $(? $err:ty)?) => {
-        $crate::__pin_init_impl!(@err [$($err)?] $t { $($fields)* })
+    ($($p:ident)::+ $(::<$($g:ty),+ $(,)?>)? { $($fields:tt)* } $(? $err:ty)?) => {
+        $crate::__pin_init_impl!(@err [$($err)?] [$($p)::+ $(::<$($g),+>)?] { $($fields)* })
     };
 }
 
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __pin_init_impl {
-    (@err [] $t:path { $($fields:tt)* }) => {
-        $crate::__pin_init_impl!(@go [::core::convert::Infallible] $t { $($fields)* })
+    (@err [] [$($t:tt)*] { $($fields:tt)* }) => {
+        $crate::__pin_init_impl!(@go [::core::convert::Infallible] [$($t)*] { $($fields)* })
     };
-    (@err [$err:ty] $t:path { $($fields:tt)* }) => {
-        $crate::__pin_init_impl!(@go [$err] $t { $($fields)* })
+    (@err [$err:ty] [$($t:tt)*] { $($fields:tt)* }) => {
+        $crate::__pin_init_impl!(@go [$err] [$($t)*] { $($fields)* })
     };
-    (@go [$err:ty] $t:path { $($fields:tt)* }) => {{
+    (@go [$err:ty] [$($t:tt)*] { $($fields:tt)* }) => {{
         #[allow(unreachable_code, clippy::diverging_sub_expression, unused_variables)]
-        let __init = move |__slot: *mut $t| -> ::core::result::Result<(), $err> {
+        let __init = move |__slot: *mut $($t)*| -> ::core::result::Result<(), $err> {
             // Compile-time checks, never run: every field listed exactly
             // once, and no field of a packed struct (references to fields
             // of a `#[repr(packed)]` struct are rejected).
             if false {
-                let __v: $t = $crate::__pin_init_impl!(@check $t; []; $($fields)*);
+                let __v: $($t)* = $crate::__pin_init_impl!(@check [$($t)*]; []; $($fields)*);
                 $crate::__pin_init_impl!(@refs __v; $($fields)*);
             }
             let __done = ::core::cell::Cell::new(false);
@@ -318,7 +333,7 @@ macro_rules! __pin_init_impl {
         // SAFETY: the closure writes every field of the struct (checked
         // above) in place, or drops the fields it wrote and returns the
         // error; fields are only written through raw pointers.
-        unsafe { $crate::alloc::pin_init_from_closure::<$t, $err, _>(__init) }
+        unsafe { $crate::alloc::pin_init_from_closure::<$($t)*, $err, _>(__init) }
     }};
 
     (@fields $slot:ident, $done:ident, [$err:ty];) => {};
@@ -350,14 +365,14 @@ macro_rules! __pin_init_impl {
         $crate::__pin_init_impl!(@fields $slot, $done, [$err]; $($($rest)*)?);
     };
 
-    (@check $t:path; [$($done:ident)*];) => {
-        $t { $($done: ::core::panic!()),* }
+    (@check [$($t:tt)*]; [$($done:ident)*];) => {
+        $($t)* { $($done: ::core::panic!()),* }
     };
-    (@check $t:path; [$($done:ident)*]; $f:ident : $e:expr $(, $($rest:tt)*)?) => {
-        $crate::__pin_init_impl!(@check $t; [$($done)* $f]; $($($rest)*)?)
+    (@check [$($t:tt)*]; [$($done:ident)*]; $f:ident : $e:expr $(, $($rest:tt)*)?) => {
+        $crate::__pin_init_impl!(@check [$($t)*]; [$($done)* $f]; $($($rest)*)?)
     };
-    (@check $t:path; [$($done:ident)*]; $f:ident <- $e:expr $(, $($rest:tt)*)?) => {
-        $crate::__pin_init_impl!(@check $t; [$($done)* $f]; $($($rest)*)?)
+    (@check [$($t:tt)*]; [$($done:ident)*]; $f:ident <- $e:expr $(, $($rest:tt)*)?) => {
+        $crate::__pin_init_impl!(@check [$($t)*]; [$($done)* $f]; $($($rest)*)?)
     };
 
     (@refs $v:ident;) => {};

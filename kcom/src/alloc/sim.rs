@@ -2,7 +2,7 @@
 //! on the host (builds without the `driver` feature).
 //!
 //! Blocks come from the host heap, aligned to
-//! [`MEMORY_ALLOCATION_ALIGNMENT`](super::MEMORY_ALLOCATION_ALIGNMENT) like
+//! [`MEMORY_ALLOCATION_ALIGNMENT`] like
 //! real pool blocks. Per pool tag the simulation keeps, for each
 //! [`PoolType`]:
 //!
