@@ -11,7 +11,7 @@ use kcom::alloc::{Allocator, GlobalAllocator};
 /// exactly (pointer and layout).
 #[derive(Debug, Default)]
 pub struct CountingAlloc {
-    live: Mutex<Vec<(usize, Layout)>>,
+    live: Mutex<Vec<(Block, Layout)>>,
     allocs: AtomicUsize,
     deallocs: AtomicUsize,
     fail: AtomicBool,
@@ -36,7 +36,24 @@ impl CountingAlloc {
     }
     /// Blocks allocated and not freed yet.
     pub fn live(&self) -> Vec<(usize, Layout)> {
-        self.live.lock().unwrap().clone()
+        self.live
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|&(b, l)| (b.0 as usize, l))
+            .collect()
+    }
+
+    /// Frees every block still live (for tests that leak on purpose);
+    /// returns how many there were.
+    pub fn release_leaked(&self) -> usize {
+        let blocks = std::mem::take(&mut *self.live.lock().unwrap());
+        for &(b, l) in &blocks {
+            // SAFETY: a live block allocated by `alloc` with `l`, removed
+            // from the list so it is freed once.
+            unsafe { GlobalAllocator.dealloc(b.0, l) };
+        }
+        blocks.len()
     }
 }
 
@@ -51,7 +68,7 @@ unsafe impl Allocator for CountingAlloc {
         let p = unsafe { GlobalAllocator.alloc(layout) };
         if !p.is_null() {
             self.allocs.fetch_add(1, Ordering::SeqCst);
-            self.live.lock().unwrap().push((p as usize, layout));
+            self.live.lock().unwrap().push((Block(p), layout));
         }
         p
     }
@@ -59,7 +76,7 @@ unsafe impl Allocator for CountingAlloc {
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         {
             let mut live = self.live.lock().unwrap();
-            let Some(i) = live.iter().position(|&(p, _)| p == ptr as usize) else {
+            let Some(i) = live.iter().position(|&(b, _)| b.0 == ptr) else {
                 panic!("CountingAlloc: dealloc of unknown pointer {ptr:p}");
             };
             assert_eq!(
@@ -73,6 +90,14 @@ unsafe impl Allocator for CountingAlloc {
         unsafe { GlobalAllocator.dealloc(ptr, layout) }
     }
 }
+
+/// A live block (kept as a pointer, not an address, so it can still be
+/// freed with its provenance).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Block(*mut u8);
+// SAFETY: only compared and handed back to `GlobalAllocator`, which is
+// thread-safe.
+unsafe impl Send for Block {}
 
 /// Counts how many times values holding it were dropped.
 #[derive(Clone, Debug, Default)]

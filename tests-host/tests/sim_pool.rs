@@ -431,48 +431,73 @@ fn over_aligned_grow_keeps_alignment_and_contents() {
     );
 }
 
+/// Runs `f`, expecting a panic whose message contains `expected`.
+fn expect_panic(expected: &str, f: impl FnOnce()) {
+    let err = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).expect_err("must panic");
+    let msg = err
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| err.downcast_ref::<&str>().copied())
+        .unwrap_or_default();
+    assert!(
+        msg.contains(expected),
+        "panic message {msg:?} lacks {expected:?}"
+    );
+}
+
 #[cfg(all(feature = "wdk-alloc-align", debug_assertions))]
 #[test]
-#[should_panic(expected = "layout mismatch")]
 fn debug_header_catches_a_mismatched_layout() {
     const T: u32 = tag(b"Aln5");
     let a = WdkAllocator::non_paged(T);
     let l = Layout::from_size_align(32, 8).unwrap();
-    // SAFETY: deliberately violates the contract with a *different* size;
-    // the debug header reports it before anything is freed.
-    unsafe {
-        let p = a.alloc(l);
-        assert!(!p.is_null());
-        a.dealloc(p, Layout::from_size_align(64, 8).unwrap());
-    }
+    // SAFETY: freed with the right layout at the end.
+    let p = unsafe { a.alloc(l) };
+    assert!(!p.is_null());
+    expect_panic("layout mismatch", || {
+        // SAFETY: deliberately violates the contract with a different
+        // size; the header check fires before anything is freed.
+        unsafe { a.dealloc(p, Layout::from_size_align(64, 8).unwrap()) }
+    });
+    expect_panic("layout mismatch", || {
+        // SAFETY: as above, with a different alignment.
+        unsafe { a.dealloc(p, Layout::from_size_align(32, 16).unwrap()) }
+    });
+    // The refused frees left the block intact.
+    // SAFETY: allocated above with `l`.
+    unsafe { a.dealloc(p, l) };
+    assert_eq!(
+        sim::stats(PoolType::NonPagedNx, T).outstanding_allocations,
+        0
+    );
 }
 
 #[test]
-#[should_panic(expected = "BAD_POOL_CALLER")]
-fn freeing_with_another_tag_is_caught() {
+fn freeing_with_another_tag_or_pool_is_caught() {
     const T: u32 = tag(b"Bad1");
     let l = Layout::new::<u64>();
-    // SAFETY: deliberately frees with the wrong tag; the simulation checks
-    // the block header before freeing anything.
-    unsafe {
-        let p = WdkAllocator::non_paged(T).alloc(l);
-        assert!(!p.is_null());
-        WdkAllocator::non_paged(tag(b"Bad2")).dealloc(p, l);
-    }
-}
-
-#[test]
-#[should_panic(expected = "BAD_POOL_CALLER")]
-fn freeing_to_another_pool_is_caught() {
-    const T: u32 = tag(b"Bad3");
-    let l = Layout::new::<u64>();
-    // SAFETY: deliberately frees to the wrong pool type; caught before
-    // anything is freed.
-    unsafe {
-        let p = WdkAllocator::paged(T).alloc(l);
-        assert!(!p.is_null());
-        WdkAllocator::non_paged(T).dealloc(p, l);
-    }
+    let a = WdkAllocator::paged(T);
+    // SAFETY: freed with the right allocator at the end.
+    let p = unsafe { a.alloc(l) };
+    assert!(!p.is_null());
+    expect_panic("BAD_POOL_CALLER", || {
+        // SAFETY: deliberately frees with the wrong tag; the simulation
+        // checks the block header before freeing anything.
+        unsafe { WdkAllocator::paged(tag(b"Bad2")).dealloc(p, l) }
+    });
+    expect_panic("BAD_POOL_CALLER", || {
+        // SAFETY: deliberately frees to the wrong pool type; caught the
+        // same way.
+        unsafe { WdkAllocator::non_paged(T).dealloc(p, l) }
+    });
+    assert_eq!(sim::stats(PoolType::Paged, T).outstanding_allocations, 1);
+    // SAFETY: allocated above by `a` with `l`.
+    unsafe { a.dealloc(p, l) };
+    assert_eq!(sim::stats(PoolType::Paged, T).outstanding_allocations, 0);
+    assert_eq!(
+        sim::stats(PoolType::Paged, tag(b"Bad2")),
+        PoolStats::default()
+    );
 }
 
 #[test]

@@ -299,6 +299,21 @@ impl<F> Drop for __FieldGuard<'_, F> {
 /// * The expressions run when the initialiser runs (after the memory is
 ///   allocated), inside a `move` closure: they capture what they use by
 ///   value, like any `move` closure.
+///
+/// Every field must be listed:
+///
+/// ```compile_fail,E0063
+/// struct P { x: u8, y: u8 }
+/// let _ = kcom::pin_init!(P { x: 1 });
+/// ```
+///
+/// Packed structs are refused (their fields may be unaligned):
+///
+/// ```compile_fail,E0793
+/// #[repr(C, packed)]
+/// struct P { a: u8, b: u32 }
+/// let _ = kcom::pin_init!(P { a: 1, b: 2 });
+/// ```
 #[macro_export]
 macro_rules! pin_init {
     ($($p:ident)::+ $(::<$($g:ty),+ $(,)?>)? { $($fields:tt)* } $(? $err:ty)?) => {

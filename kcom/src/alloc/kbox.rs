@@ -143,7 +143,8 @@ impl<T, A: Allocator> KBox<T, A> {
     }
 
     /// Leaks the box: the value (and allocator) are never dropped nor
-    /// freed.
+    /// freed. The reference covers only the value, so it cannot be turned
+    /// back into a box: use [`into_raw`](Self::into_raw) for that.
     pub fn leak<'a>(b: Self) -> &'a mut T
     where
         T: 'a,

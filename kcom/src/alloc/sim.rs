@@ -462,3 +462,43 @@ impl fmt::Debug for TagName {
         write!(f, "TagName({self})")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fault_plan_counts_matching_attempts_only() {
+        let mut f = FaultPlan {
+            nth: 2,
+            nth_pool: Some(PoolType::Paged),
+            ..FaultPlan::default()
+        };
+        assert!(!f.should_fail(PoolType::NonPagedNx));
+        assert!(!f.should_fail(PoolType::Paged));
+        assert!(!f.should_fail(PoolType::NonPagedNx));
+        assert!(f.should_fail(PoolType::Paged));
+        assert!(!f.should_fail(PoolType::Paged), "fails once");
+
+        let mut f = FaultPlan {
+            all: true,
+            all_pool: None,
+            ..FaultPlan::default()
+        };
+        assert!(f.should_fail(PoolType::Paged) && f.should_fail(PoolType::NonPagedNx));
+    }
+
+    #[test]
+    fn forget_tag_keeps_slots_with_live_blocks() {
+        let tag = u32::from_le_bytes(*b"sFg1");
+        let p = pool_alloc(PoolType::NonPagedNx, tag, 10, true);
+        assert!(!p.is_null());
+        assert!(!forget_tag(tag));
+        assert_eq!(stats(PoolType::NonPagedNx, tag).outstanding_bytes, 10);
+        // SAFETY: allocated above with this pool and tag.
+        unsafe { pool_free(PoolType::NonPagedNx, tag, p) };
+        assert!(forget_tag(tag));
+        assert_eq!(stats(PoolType::NonPagedNx, tag), PoolStats::default());
+        assert!(snapshot().get(PoolType::NonPagedNx, tag).is_none());
+    }
+}

@@ -367,11 +367,23 @@ mod aligned {
                 layout.align()
             );
         }
+        /// Puts the live magic back if the pool refuses the free by
+        /// panicking (the host simulation does), so the block stays usable.
+        struct Restore(*mut Header);
+        impl Drop for Restore {
+            fn drop(&mut self) {
+                // SAFETY: only reached while the block is still allocated
+                // (the free unwound before releasing it).
+                unsafe { ptr::addr_of_mut!((*self.0).magic).write(MAGIC) };
+            }
+        }
         // SAFETY: the header is ours; mark it so a second free is caught
         // while the memory is still mapped.
         unsafe { ptr::addr_of_mut!((*hp).magic).write(FREED) };
+        let restore = Restore(hp);
         // SAFETY: `user - offset` is the block `backend::alloc` returned.
-        unsafe { backend::free(pool, tag, user.sub(h.offset)) }
+        unsafe { backend::free(pool, tag, user.sub(h.offset)) };
+        core::mem::forget(restore);
     }
 }
 
@@ -569,3 +581,60 @@ compile_error!(
      [package.metadata.wdk.driver-model] with driver-type = \"KMDF\" (or \"WDM\") \
      to the driver crate's Cargo.toml"
 );
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn layout(size: usize, align: usize) -> Layout {
+        Layout::from_size_align(size, align).unwrap()
+    }
+
+    #[test]
+    fn request_sizes() {
+        let header = cfg!(all(feature = "wdk-alloc-align", debug_assertions));
+        let l = layout(24, 8);
+        let native = WdkAllocator::pool_request_size(l).unwrap();
+        if header {
+            assert!(native > 24);
+        } else {
+            assert_eq!(native, 24);
+            assert_eq!(WdkAllocator::pool_request_size(layout(0, 1)), Some(1));
+        }
+        let over = layout(24, 64);
+        match WdkAllocator::pool_request_size(over) {
+            None => assert!(!cfg!(feature = "wdk-alloc-align")),
+            // Room for the header and the worst-case padding.
+            Some(n) => assert!(n >= 24 + 64 - MEMORY_ALLOCATION_ALIGNMENT),
+        }
+        // Sizes that overflow with the header are refused, not wrapped.
+        let huge = layout(isize::MAX as usize - 63, 64);
+        if cfg!(feature = "wdk-alloc-align") {
+            let n = WdkAllocator::pool_request_size(huge).unwrap();
+            assert!(n > huge.size());
+        } else {
+            assert_eq!(WdkAllocator::pool_request_size(huge), None);
+        }
+    }
+
+    #[test]
+    fn constructors_and_flags() {
+        let t = WdkAllocator::tag(*b"Tst1");
+        assert_eq!(t.to_le_bytes(), *b"Tst1");
+        assert_eq!(
+            WdkAllocator::non_paged(t),
+            WdkAllocator {
+                pool: PoolType::NonPagedNx,
+                tag: t
+            }
+        );
+        assert_eq!(
+            WdkAllocator::paged(t),
+            WdkAllocator::new(PoolType::Paged, t)
+        );
+        assert_eq!(POOL_FLAG_NON_PAGED, 0x40);
+        assert_eq!(POOL_FLAG_PAGED, 0x100);
+        assert_eq!(POOL_FLAG_UNINITIALIZED, 0x2);
+        assert_eq!(PoolType::NonPagedNx.name(), "NonPagedNx");
+    }
+}
