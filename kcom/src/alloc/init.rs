@@ -246,6 +246,16 @@ impl<T> InitBox<T> {
     }
 }
 
+/// Gives a closure the signature `FnOnce(*mut T) -> Result<(), E>` with
+/// `T` inferred at the call site (a closure parameter type written with
+/// elided lifetimes would make it higher-ranked). Used by
+/// [`pin_init!`](crate::pin_init); not public API.
+#[doc(hidden)]
+#[inline(always)]
+pub fn __init_closure<T, E, F: FnOnce(*mut T) -> Result<(), E>>(f: F) -> F {
+    f
+}
+
 /// Drops an initialised field when the initialiser of a later field fails.
 /// Used by [`pin_init!`](crate::pin_init); not public API.
 #[doc(hidden)]
@@ -321,9 +331,68 @@ macro_rules! pin_init {
     };
 }
 
+/// Like [`pin_init!`](crate::pin_init), but the field expressions may
+/// `.await` (feature `async-com`).
+///
+/// The initialiser drives the fields' code to completion on the calling
+/// thread with a minimal executor that polls the future and, while it is
+/// pending, busy-waits until some waker is woken. Use it at PASSIVE_LEVEL,
+/// for futures that complete promptly or are woken from another thread, a
+/// DPC or a completion routine; a future that is never woken hangs the
+/// caller.
+///
+/// ```
+/// use kcom::alloc::InitBox;
+/// use kcom::{NTSTATUS, pin_init_async};
+///
+/// async fn read_config() -> Result<u32, NTSTATUS> {
+///     Ok(42)
+/// }
+///
+/// struct Dev {
+///     config: u32,
+///     ready: bool,
+/// }
+///
+/// let init = pin_init_async!(Dev { config: read_config().await?, ready: true }? NTSTATUS);
+/// let dev = InitBox::<Dev>::try_pin_init(init).unwrap();
+/// assert_eq!((dev.config, dev.ready), (42, true));
+/// ```
+#[cfg(feature = "async-com")]
+#[macro_export]
+macro_rules! pin_init_async {
+    ($($p:ident)::+ $(::<$($g:ty),+ $(,)?>)? { $($fields:tt)* } $(? $err:ty)?) => {
+        $crate::__pin_init_impl!(@err_async [$($err)?] [$($p)::+ $(::<$($g),+>)?] { $($fields)* })
+    };
+}
+
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __pin_init_impl {
+    (@err_async [] [$($t:tt)*] { $($fields:tt)* }) => {
+        $crate::__pin_init_impl!(@go_async [::core::convert::Infallible] [$($t)*] { $($fields)* })
+    };
+    (@err_async [$err:ty] [$($t:tt)*] { $($fields:tt)* }) => {
+        $crate::__pin_init_impl!(@go_async [$err] [$($t)*] { $($fields)* })
+    };
+    (@go_async [$err:ty] [$($t:tt)*] { $($fields:tt)* }) => {{
+        #[allow(unreachable_code, clippy::diverging_sub_expression, unused_variables)]
+        let __init = $crate::alloc::init::__init_closure::<$($t)*, $err, _>(move |__slot| {
+            if false {
+                let __v: $($t)* = $crate::__pin_init_impl!(@check [$($t)*]; []; $($fields)*);
+                $crate::__pin_init_impl!(@refs __v; $($fields)*);
+            }
+            $crate::alloc::init::__block_on(async move {
+                let __done = ::core::cell::Cell::new(false);
+                $crate::__pin_init_impl!(@fields __slot, __done, [$err]; $($fields)*);
+                __done.set(true);
+                ::core::result::Result::<(), $err>::Ok(())
+            })
+        });
+        // SAFETY: as for `pin_init!`: the future writes every field in
+        // place or drops the ones it wrote and returns the error.
+        unsafe { $crate::alloc::pin_init_from_closure::<$($t)*, $err, _>(__init) }
+    }};
     (@err [] [$($t:tt)*] { $($fields:tt)* }) => {
         $crate::__pin_init_impl!(@go [::core::convert::Infallible] [$($t)*] { $($fields)* })
     };
@@ -332,7 +401,7 @@ macro_rules! __pin_init_impl {
     };
     (@go [$err:ty] [$($t:tt)*] { $($fields:tt)* }) => {{
         #[allow(unreachable_code, clippy::diverging_sub_expression, unused_variables)]
-        let __init = move |__slot: *mut $($t)*| -> ::core::result::Result<(), $err> {
+        let __init = $crate::alloc::init::__init_closure::<$($t)*, $err, _>(move |__slot| {
             // Compile-time checks, never run: every field listed exactly
             // once, and no field of a packed struct (references to fields
             // of a `#[repr(packed)]` struct are rejected).
@@ -344,7 +413,7 @@ macro_rules! __pin_init_impl {
             $crate::__pin_init_impl!(@fields __slot, __done, [$err]; $($fields)*);
             __done.set(true);
             ::core::result::Result::Ok(())
-        };
+        });
         // SAFETY: the closure writes every field of the struct (checked
         // above) in place, or drops the fields it wrote and returns the
         // error; fields are only written through raw pointers.
@@ -399,4 +468,120 @@ macro_rules! __pin_init_impl {
         let _ = &$v.$f;
         $crate::__pin_init_impl!(@refs $v; $($($rest)*)?);
     };
+}
+
+/// Polls `fut` to completion on this thread; while it is pending,
+/// busy-waits until any waker made here is woken. Used by
+/// [`pin_init_async!`](crate::pin_init_async); not public API.
+///
+/// The wakers point at a `static` counter, never at the stack, so a waker
+/// kept (and woken) after this returns stays harmless: the only effect of
+/// a stray wake is an extra poll of some other `__block_on`.
+#[cfg(feature = "async-com")]
+#[doc(hidden)]
+pub fn __block_on<F: core::future::Future>(fut: F) -> F::Output {
+    use core::sync::atomic::{AtomicUsize, Ordering};
+    use core::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
+
+    /// Bumped by every wake; a change means "poll again".
+    static WAKES: AtomicUsize = AtomicUsize::new(0);
+
+    fn clone(p: *const ()) -> RawWaker {
+        RawWaker::new(p, &VTABLE)
+    }
+    fn wake(_: *const ()) {
+        WAKES.fetch_add(1, Ordering::Release);
+    }
+    fn drop(_: *const ()) {}
+    static VTABLE: RawWakerVTable = RawWakerVTable::new(clone, wake, wake, drop);
+
+    // SAFETY: the vtable functions ignore the data pointer, are thread-safe
+    // (one atomic) and never free anything, as `RawWaker` requires.
+    let waker = unsafe { Waker::from_raw(RawWaker::new(core::ptr::null(), &VTABLE)) };
+    let mut cx = Context::from_waker(&waker);
+    let mut fut = core::pin::pin!(fut);
+    loop {
+        // Read before polling so a wake during the poll is not missed.
+        let seen = WAKES.load(Ordering::Acquire);
+        if let Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
+            return v;
+        }
+        while WAKES.load(Ordering::Acquire) == seen {
+            core::hint::spin_loop();
+        }
+    }
+}
+
+#[cfg(all(test, feature = "async-com"))]
+mod async_tests {
+    use super::*;
+    use core::cell::Cell;
+    use core::future::Future;
+    use core::task::{Context, Poll};
+
+    /// Pending `n` times (waking itself each time), then ready with `v`.
+    struct Yield<T> {
+        n: u32,
+        v: Option<T>,
+    }
+    impl<T: Unpin> Future for Yield<T> {
+        type Output = T;
+        fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
+            if self.n == 0 {
+                Poll::Ready(self.v.take().expect("polled after completion"))
+            } else {
+                self.n -= 1;
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            }
+        }
+    }
+
+    struct Counted<'a>(&'a Cell<u32>);
+    impl Drop for Counted<'_> {
+        fn drop(&mut self) {
+            self.0.set(self.0.get() + 1);
+        }
+    }
+
+    struct Two<'a> {
+        a: Counted<'a>,
+        b: u32,
+    }
+
+    #[test]
+    fn awaits_fields_in_order() {
+        let drops = Cell::new(0);
+        let d = &drops;
+        let init = crate::pin_init_async!(Two {
+            a: Yield {
+                n: 3,
+                v: Some(Counted(d))
+            }
+            .await,
+            b: Yield {
+                n: 2,
+                v: Some(7u32)
+            }
+            .await,
+        });
+        let b = InitBox::<Two<'_>>::pin_init(init).unwrap();
+        assert_eq!(b.b, 7);
+        assert_eq!(drops.get(), 0);
+        core::mem::drop(b);
+        assert_eq!(drops.get(), 1);
+    }
+
+    #[test]
+    fn failure_after_an_await_drops_earlier_fields() {
+        let drops = Cell::new(0);
+        let d = &drops;
+        let init = crate::pin_init_async!(Two {
+            a: Yield { n: 1, v: Some(Counted(d)) }.await,
+            b: Yield { n: 1, v: Some(Err::<u32, NTSTATUS>(STATUS_INSUFFICIENT_RESOURCES)) }.await?,
+        }? NTSTATUS);
+        let r = InitBox::<Two<'_>>::try_pin_init(init);
+        assert_eq!(r.err(), Some(STATUS_INSUFFICIENT_RESOURCES));
+        assert_eq!(drops.get(), 1, "the initialised field was dropped once");
+    }
 }
