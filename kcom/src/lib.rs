@@ -33,6 +33,9 @@ mod macros;
 #[cfg(feature = "async-impl")]
 pub use kcom_macros::__async_impl as async_impl;
 
+pub use crate::alloc::{
+    AllocError, InitBox, KBox, PinInit, PoolType, WdkAllocator, init_ex_allocate_pool2,
+};
 pub use crate::alloc::{Allocator, GlobalAllocator, dealloc_slice_in, dealloc_value_in};
 pub use crate::com::guid::{GUID, GuidParseError};
 pub use crate::com::status::*;

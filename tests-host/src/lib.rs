@@ -1,3 +1,5 @@
 //! Host-side integration tests for kcom and the sample driver's logic.
 //!
 //! The tests live in `tests/`; this library holds shared test helpers.
+
+pub mod counting;

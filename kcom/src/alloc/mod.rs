@@ -16,6 +16,18 @@
 use core::alloc::Layout;
 use core::ptr;
 
+pub mod init;
+pub mod kbox;
+#[cfg(not(feature = "driver"))]
+pub mod sim;
+pub mod wdk;
+
+#[doc(hidden)]
+pub use init::__FieldGuard;
+pub use init::{FnInit, FromAllocError, InitBox, PinInit, pin_init_from_closure, try_init};
+pub use kbox::{AllocError, KBox};
+pub use wdk::{MEMORY_ALLOCATION_ALIGNMENT, PoolType, WdkAllocator, init_ex_allocate_pool2};
+
 /// A minimal, object-safe allocator interface for kernel code.
 ///
 /// It mirrors [`core::alloc::GlobalAlloc`] but is not tied to the global
