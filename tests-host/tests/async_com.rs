@@ -176,7 +176,7 @@ fn many_concurrent_calls() {
     not(debug_assertions),
     ignore = "the watchdog exists in debug builds only"
 )]
-fn a_future_never_woken_hits_the_watchdog() {
+fn a_future_never_woken_hits_the_watchdog_in_calls_and_initialisers() {
     // The only test in this binary that changes the timeout; the others
     // complete far below it.
     async_com::set_watchdog_timeout_ms(200);
@@ -194,7 +194,35 @@ fn a_future_never_woken_hits_the_watchdog() {
             "watchdog too late: {waited:?}"
         );
     }
+
+    // An async initialiser stuck on its second field: the executor's error
+    // becomes the initialiser's, and the first field is dropped, not leaked.
+    let drops = Arc::new(AtomicUsize::new(0));
+    let field_drops = drops.clone();
+    let init = kcom::pin_init_async!(TwoFields {
+        first: Counted(field_drops),
+        second: Never.await,
+    });
+    let r = kcom::alloc::InitBox::<TwoFields>::try_pin_init(init);
+    assert_eq!(r.err(), Some(STATUS_POSSIBLE_DEADLOCK));
+    assert_eq!(drops.load(Ordering::SeqCst), 1);
+
     async_com::set_watchdog_timeout_ms(async_com::DEFAULT_WATCHDOG_MS);
+}
+
+/// Counts its drops.
+struct Counted(Arc<AtomicUsize>);
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+struct TwoFields {
+    #[allow(dead_code)]
+    first: Counted,
+    #[allow(dead_code)]
+    second: NTSTATUS,
 }
 
 /// An allocator that can be told to fail, counting live blocks.

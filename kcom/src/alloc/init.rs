@@ -334,12 +334,15 @@ macro_rules! pin_init {
 /// Like [`pin_init!`](crate::pin_init), but the field expressions may
 /// `.await` (feature `async-com`).
 ///
-/// The initialiser drives the fields' code to completion on the calling
-/// thread with a minimal executor that polls the future and, while it is
-/// pending, busy-waits until some waker is woken. Use it at PASSIVE_LEVEL,
-/// for futures that complete promptly or are woken from another thread, a
-/// DPC or a completion routine; a future that is never woken hangs the
-/// caller.
+/// The fields' code runs on the calling thread on kcom's blocking executor
+/// ([`async_com::block_on`](crate::async_com::block_on)): the thread blocks
+/// (it does not spin) until the future's waker fires. Executor failures
+/// (waker allocation, IRQL at or above DISPATCH_LEVEL in driver builds, the
+/// debug watchdog) become the initialiser's error through
+/// [`FromExecutorError`](crate::async_com::FromExecutorError), so the error
+/// type defaults to `NTSTATUS` instead of `Infallible`; fields written before
+/// a failure are dropped. Call it at PASSIVE_LEVEL, and never await
+/// something that needs the calling thread.
 ///
 /// ```
 /// use kcom::alloc::InitBox;
@@ -370,7 +373,7 @@ macro_rules! pin_init_async {
 #[macro_export]
 macro_rules! __pin_init_impl {
     (@err_async [] [$($t:tt)*] { $($fields:tt)* }) => {
-        $crate::__pin_init_impl!(@go_async [::core::convert::Infallible] [$($t)*] { $($fields)* })
+        $crate::__pin_init_impl!(@go_async [$crate::NTSTATUS] [$($t)*] { $($fields)* })
     };
     (@err_async [$err:ty] [$($t:tt)*] { $($fields:tt)* }) => {
         $crate::__pin_init_impl!(@go_async [$err] [$($t)*] { $($fields)* })
@@ -470,45 +473,19 @@ macro_rules! __pin_init_impl {
     };
 }
 
-/// Polls `fut` to completion on this thread; while it is pending,
-/// busy-waits until any waker made here is woken. Used by
-/// [`pin_init_async!`](crate::pin_init_async); not public API.
-///
-/// The wakers point at a `static` counter, never at the stack, so a waker
-/// kept (and woken) after this returns stays harmless: the only effect of
-/// a stray wake is an extra poll of some other `__block_on`.
+/// Drives an async initialiser on kcom's blocking executor; executor
+/// failures become `E`. Used by [`pin_init_async!`](crate::pin_init_async);
+/// not public API.
 #[cfg(feature = "async-com")]
 #[doc(hidden)]
-pub fn __block_on<F: core::future::Future>(fut: F) -> F::Output {
-    use core::sync::atomic::{AtomicUsize, Ordering};
-    use core::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
-
-    /// Bumped by every wake; a change means "poll again".
-    static WAKES: AtomicUsize = AtomicUsize::new(0);
-
-    fn clone(p: *const ()) -> RawWaker {
-        RawWaker::new(p, &VTABLE)
-    }
-    fn wake(_: *const ()) {
-        WAKES.fetch_add(1, Ordering::Release);
-    }
-    fn drop(_: *const ()) {}
-    static VTABLE: RawWakerVTable = RawWakerVTable::new(clone, wake, wake, drop);
-
-    // SAFETY: the vtable functions ignore the data pointer, are thread-safe
-    // (one atomic) and never free anything, as `RawWaker` requires.
-    let waker = unsafe { Waker::from_raw(RawWaker::new(core::ptr::null(), &VTABLE)) };
-    let mut cx = Context::from_waker(&waker);
-    let mut fut = core::pin::pin!(fut);
-    loop {
-        // Read before polling so a wake during the poll is not missed.
-        let seen = WAKES.load(Ordering::Acquire);
-        if let Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
-            return v;
-        }
-        while WAKES.load(Ordering::Acquire) == seen {
-            core::hint::spin_loop();
-        }
+pub fn __block_on<F, E>(fut: F) -> Result<(), E>
+where
+    F: core::future::Future<Output = Result<(), E>>,
+    E: crate::async_com::FromExecutorError,
+{
+    match crate::async_com::block_on(fut) {
+        Ok(result) => result,
+        Err(status) => Err(E::from_executor_error(status)),
     }
 }
 
@@ -565,7 +542,7 @@ mod async_tests {
             }
             .await,
         });
-        let b = InitBox::<Two<'_>>::pin_init(init).unwrap();
+        let b = InitBox::<Two<'_>>::try_pin_init(init).unwrap();
         assert_eq!(b.b, 7);
         assert_eq!(drops.get(), 0);
         core::mem::drop(b);

@@ -602,10 +602,15 @@ mod tests {
             assert_eq!(WdkAllocator::pool_request_size(layout(0, 1)), Some(1));
         }
         let over = layout(24, 64);
-        match WdkAllocator::pool_request_size(over) {
-            None => assert!(!cfg!(feature = "wdk-alloc-align")),
+        let served = WdkAllocator::pool_request_size(over);
+        assert_eq!(
+            served.is_some(),
+            cfg!(feature = "wdk-alloc-align"),
+            "over-aligned requests are served exactly when wdk-alloc-align is on"
+        );
+        if let Some(n) = served {
             // Room for the header and the worst-case padding.
-            Some(n) => assert!(n >= 24 + 64 - MEMORY_ALLOCATION_ALIGNMENT),
+            assert!(n >= 24 + 64 - MEMORY_ALLOCATION_ALIGNMENT);
         }
         // Sizes that overflow with the header are refused, not wrapped.
         let huge = layout(isize::MAX as usize - 63, 64);

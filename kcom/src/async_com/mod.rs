@@ -70,6 +70,24 @@ impl<T> AsyncReturn for Result<T, NTSTATUS> {
     }
 }
 
+/// Error types that can report an executor failure (used by
+/// [`pin_init_async!`](crate::pin_init_async)). `NTSTATUS` reports the
+/// status itself.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot report an async executor failure",
+    label = "use NTSTATUS (the default) or a type implementing FromExecutorError"
+)]
+pub trait FromExecutorError {
+    /// The error standing for an executor failure with `status`.
+    fn from_executor_error(status: NTSTATUS) -> Self;
+}
+
+impl FromExecutorError for NTSTATUS {
+    fn from_executor_error(status: NTSTATUS) -> Self {
+        status
+    }
+}
+
 /// Default watchdog timeout of debug builds, in milliseconds.
 pub const DEFAULT_WATCHDOG_MS: u32 = 30_000;
 
