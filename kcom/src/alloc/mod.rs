@@ -16,6 +16,22 @@
 use core::alloc::Layout;
 use core::ptr;
 
+mod api2;
+mod bump;
+mod free_list;
+mod locked;
+mod pool;
+mod region;
+mod stack;
+
+pub use api2::Api2;
+pub use bump::Bump;
+pub use free_list::FreeList;
+pub use locked::{Locked, LockedGuard, RawLock, SpinLock};
+pub use pool::{POOL_MAX_AUTO_ALIGN, Pool};
+pub use region::AllocError;
+pub use stack::Stack;
+
 /// A minimal, object-safe allocator interface for kernel code.
 ///
 /// It mirrors [`core::alloc::GlobalAlloc`] but is not tied to the global
@@ -96,12 +112,7 @@ pub unsafe trait Allocator {
     /// # Safety
     ///
     /// As for [`grow`](Self::grow).
-    unsafe fn grow_zeroed(
-        &self,
-        ptr: *mut u8,
-        old_layout: Layout,
-        new_layout: Layout,
-    ) -> *mut u8 {
+    unsafe fn grow_zeroed(&self, ptr: *mut u8, old_layout: Layout, new_layout: Layout) -> *mut u8 {
         // SAFETY: same contract as `grow`, forwarded.
         let p = unsafe { self.grow(ptr, old_layout, new_layout) };
         if !p.is_null() {
@@ -185,12 +196,7 @@ unsafe impl<A: Allocator + ?Sized> Allocator for &A {
         unsafe { (**self).grow(ptr, old_layout, new_layout) }
     }
     #[inline]
-    unsafe fn grow_zeroed(
-        &self,
-        ptr: *mut u8,
-        old_layout: Layout,
-        new_layout: Layout,
-    ) -> *mut u8 {
+    unsafe fn grow_zeroed(&self, ptr: *mut u8, old_layout: Layout, new_layout: Layout) -> *mut u8 {
         // SAFETY: forwarded contract.
         unsafe { (**self).grow_zeroed(ptr, old_layout, new_layout) }
     }
@@ -273,12 +279,16 @@ unsafe impl Allocator for GlobalAllocator {
         // SAFETY: `ptr` was allocated with `host_layout(old_layout)`; the new
         // size is non-zero and, rounded up to the alignment, does not
         // overflow `isize` because `new_layout` is a valid `Layout`.
-        unsafe { ::std_alloc::alloc::realloc(ptr, host_layout(old_layout), new_layout.size().max(1)) }
+        unsafe {
+            ::std_alloc::alloc::realloc(ptr, host_layout(old_layout), new_layout.size().max(1))
+        }
     }
     #[inline]
     unsafe fn shrink(&self, ptr: *mut u8, old_layout: Layout, new_layout: Layout) -> *mut u8 {
         // SAFETY: as for `grow`.
-        unsafe { ::std_alloc::alloc::realloc(ptr, host_layout(old_layout), new_layout.size().max(1)) }
+        unsafe {
+            ::std_alloc::alloc::realloc(ptr, host_layout(old_layout), new_layout.size().max(1))
+        }
     }
 }
 
