@@ -113,13 +113,12 @@ fn verify_zero(p: *mut u8, from: usize, to: usize) {
 }
 
 /// The parts of a model that differ between strategies.
-trait Model {
-    type S: Allocator;
+trait Model<S: Allocator> {
     /// Region `[start, end)` addresses.
     fn region(&self) -> (usize, usize);
     /// Predicts whether `alloc(layout)` succeeds (None: cannot tell), and
     /// records the block on success.
-    fn alloc(&mut self, s: &Self::S, layout: Layout, id: u64, got: *mut u8) -> Option<bool>;
+    fn alloc(&mut self, s: &S, layout: Layout, id: u64, got: *mut u8) -> Option<bool>;
     /// Which live block a `Dealloc(pick)` frees (Stack: only the top).
     fn pick_dealloc(&self, lives: &[Live], pick: usize) -> Option<usize> {
         (!lives.is_empty()).then(|| pick % lives.len())
@@ -129,18 +128,18 @@ trait Model {
     fn grow(&mut self, l: &Live, new: Layout, got: *mut u8);
     fn shrink(&mut self, l: &Live, new: Layout, got: *mut u8);
     /// Frees everything; returns false if the strategy has no reset.
-    fn reset(&mut self, s: &mut Self::S) -> bool;
+    fn reset(&mut self, s: &mut S) -> bool;
     /// Pops; returns the ids of live blocks freed, or None if no pop.
-    fn pop(&mut self, s: &mut Self::S) -> Option<Vec<u64>>;
-    fn check_stats(&self, s: &Self::S, lives: &[Live]);
+    fn pop(&mut self, s: &mut S) -> Option<Vec<u64>>;
+    fn check_stats(&self, s: &S, lives: &[Live]);
 }
 
-fn in_region(m: &impl Model, p: *mut u8, size: usize) -> bool {
+fn in_region<S: Allocator>(m: &impl Model<S>, p: *mut u8, size: usize) -> bool {
     let (start, end) = m.region();
     p.addr() >= start && p.addr() + size <= end
 }
 
-fn check_new_block(m: &impl Model, lives: &[Live], p: *mut u8, layout: Layout) {
+fn check_new_block<S: Allocator>(m: &impl Model<S>, lives: &[Live], p: *mut u8, layout: Layout) {
     assert_eq!(
         p.addr() % layout.align(),
         0,
@@ -164,7 +163,7 @@ fn check_new_block(m: &impl Model, lives: &[Live], p: *mut u8, layout: Layout) {
     }
 }
 
-fn run<M: Model>(mut s: M::S, mut m: M, ops: Vec<Op>) {
+fn run<S: Allocator, M: Model<S>>(mut s: S, mut m: M, ops: Vec<Op>) {
     let mut lives: Vec<Live> = Vec::new();
     let mut next_id = 1u64;
     m.check_stats(&s, &lives);
@@ -190,7 +189,7 @@ fn run<M: Model>(mut s: M::S, mut m: M, ops: Vec<Op>) {
                     assert_eq!(!p.is_null(), expect, "alloc {layout:?} success mismatch");
                 }
                 if !p.is_null() {
-                    check_new_block(&m, &lives, p, layout);
+                    check_new_block::<S>(&m, &lives, p, layout);
                     if zeroed {
                         verify_zero(p, 0, size);
                     }
@@ -247,7 +246,7 @@ fn run<M: Model>(mut s: M::S, mut m: M, ops: Vec<Op>) {
                 } else {
                     let others: Vec<Live> =
                         lives.iter().copied().filter(|o| o.id != l.id).collect();
-                    check_new_block(&m, &others, p, new);
+                    check_new_block::<S>(&m, &others, p, new);
                     let moved = Live {
                         id: l.id,
                         ptr: p,
@@ -274,7 +273,7 @@ fn run<M: Model>(mut s: M::S, mut m: M, ops: Vec<Op>) {
                 m.shrink(&l, new, p);
                 assert!(!p.is_null(), "shrink failed");
                 let others: Vec<Live> = lives.iter().copied().filter(|o| o.id != l.id).collect();
-                check_new_block(&m, &others, p, new);
+                check_new_block::<S>(&m, &others, p, new);
                 let moved = Live {
                     id: l.id,
                     ptr: p,
@@ -344,12 +343,17 @@ impl BumpModel {
     }
 }
 
-impl Model for BumpModel {
-    type S = Bump<'static, &'static CountingAlloc>;
+impl<B: Allocator> Model<Bump<'static, B>> for BumpModel {
     fn region(&self) -> (usize, usize) {
         (self.start, self.start + self.len)
     }
-    fn alloc(&mut self, _: &Self::S, layout: Layout, _: u64, got: *mut u8) -> Option<bool> {
+    fn alloc(
+        &mut self,
+        _: &Bump<'static, B>,
+        layout: Layout,
+        _: u64,
+        got: *mut u8,
+    ) -> Option<bool> {
         let place = self.place(layout);
         if let Some(p) = place {
             assert_eq!(
@@ -388,15 +392,15 @@ impl Model for BumpModel {
             self.top = l.ptr.addr() + new.size() - self.start;
         }
     }
-    fn reset(&mut self, s: &mut Self::S) -> bool {
+    fn reset(&mut self, s: &mut Bump<'static, B>) -> bool {
         s.reset();
         self.top = 0;
         true
     }
-    fn pop(&mut self, _: &mut Self::S) -> Option<Vec<u64>> {
+    fn pop(&mut self, _: &mut Bump<'static, B>) -> Option<Vec<u64>> {
         None
     }
-    fn check_stats(&self, s: &Self::S, _: &[Live]) {
+    fn check_stats(&self, s: &Bump<'static, B>, _: &[Live]) {
         assert_eq!(s.total_allocated(), self.top);
         assert_eq!(s.remaining(), self.len - self.top);
         assert_eq!(s.capacity(), self.len);
@@ -413,12 +417,11 @@ struct PoolModel {
     live: usize,
 }
 
-impl Model for PoolModel {
-    type S = Pool<&'static CountingAlloc>;
+impl<B: Allocator> Model<Pool<B>> for PoolModel {
     fn region(&self) -> (usize, usize) {
         (self.start, self.start + self.block_size * self.num_blocks)
     }
-    fn alloc(&mut self, _: &Self::S, layout: Layout, _: u64, got: *mut u8) -> Option<bool> {
+    fn alloc(&mut self, _: &Pool<B>, layout: Layout, _: u64, got: *mut u8) -> Option<bool> {
         let ok = layout.size() <= self.block_size
             && layout.align() <= self.block_align
             && self.live < self.num_blocks;
@@ -445,15 +448,15 @@ impl Model for PoolModel {
     fn shrink(&mut self, l: &Live, _: Layout, got: *mut u8) {
         assert_eq!(got, l.ptr);
     }
-    fn reset(&mut self, s: &mut Self::S) -> bool {
+    fn reset(&mut self, s: &mut Pool<B>) -> bool {
         s.reset();
         self.live = 0;
         true
     }
-    fn pop(&mut self, _: &mut Self::S) -> Option<Vec<u64>> {
+    fn pop(&mut self, _: &mut Pool<B>) -> Option<Vec<u64>> {
         None
     }
-    fn check_stats(&self, s: &Self::S, lives: &[Live]) {
+    fn check_stats(&self, s: &Pool<B>, lives: &[Live]) {
         assert_eq!(s.num_allocated(), self.live);
         assert_eq!(s.num_allocated(), lives.len());
         assert_eq!(s.num_free_blocks(), self.num_blocks - self.live);
@@ -473,12 +476,11 @@ fn free_list_min_block(size: usize) -> usize {
     (3 * WORD + size).next_multiple_of(2 * WORD).max(4 * WORD)
 }
 
-impl Model for FreeListModel {
-    type S = FreeList<&'static CountingAlloc>;
+impl<B: Allocator> Model<FreeList<B>> for FreeListModel {
     fn region(&self) -> (usize, usize) {
         (self.start, self.start + self.len)
     }
-    fn alloc(&mut self, _: &Self::S, layout: Layout, _: u64, _: *mut u8) -> Option<bool> {
+    fn alloc(&mut self, _: &FreeList<B>, layout: Layout, _: u64, _: *mut u8) -> Option<bool> {
         // Success depends on fragmentation; only the impossible is
         // predicted (every block spends three words on tags). `check_stats`
         // proves that an empty free list serves the largest request.
@@ -493,14 +495,14 @@ impl Model for FreeListModel {
     fn shrink(&mut self, l: &Live, _: Layout, got: *mut u8) {
         assert_eq!(got, l.ptr, "free list shrinks in place");
     }
-    fn reset(&mut self, s: &mut Self::S) -> bool {
+    fn reset(&mut self, s: &mut FreeList<B>) -> bool {
         s.reset();
         true
     }
-    fn pop(&mut self, _: &mut Self::S) -> Option<Vec<u64>> {
+    fn pop(&mut self, _: &mut FreeList<B>) -> Option<Vec<u64>> {
         None
     }
-    fn check_stats(&self, s: &Self::S, lives: &[Live]) {
+    fn check_stats(&self, s: &FreeList<B>, lives: &[Live]) {
         let requested: usize = lives.iter().map(|l| l.layout.size()).sum();
         assert_eq!(s.total_allocated(), requested);
         let used: usize = lives
@@ -571,12 +573,11 @@ impl StackModel {
     }
 }
 
-impl Model for StackModel {
-    type S = Stack<&'static CountingAlloc>;
+impl<B: Allocator> Model<Stack<B>> for StackModel {
     fn region(&self) -> (usize, usize) {
         (self.start, self.start + self.len)
     }
-    fn alloc(&mut self, _: &Self::S, layout: Layout, id: u64, got: *mut u8) -> Option<bool> {
+    fn alloc(&mut self, _: &Stack<B>, layout: Layout, id: u64, got: *mut u8) -> Option<bool> {
         let place = self.place(layout);
         if let Some(p) = place {
             assert_eq!(
@@ -620,18 +621,18 @@ impl Model for StackModel {
             self.top = l.ptr.addr() + new.size() - self.start;
         }
     }
-    fn reset(&mut self, s: &mut Self::S) -> bool {
+    fn reset(&mut self, s: &mut Stack<B>) -> bool {
         s.reset();
         self.top = 0;
         self.recs.clear();
         true
     }
-    fn pop(&mut self, s: &mut Self::S) -> Option<Vec<u64>> {
+    fn pop(&mut self, s: &mut Stack<B>) -> Option<Vec<u64>> {
         let expect = !self.recs.is_empty();
         assert_eq!(s.pop(), expect);
         Some(self.pop_rec().into_iter().collect())
     }
-    fn check_stats(&self, s: &Self::S, lives: &[Live]) {
+    fn check_stats(&self, s: &Stack<B>, lives: &[Live]) {
         assert_eq!(s.total_allocated(), self.top);
         assert_eq!(s.remaining(), self.len - self.top);
         assert_eq!(
@@ -643,18 +644,12 @@ impl Model for StackModel {
 
 // ----- The properties ---------------------------------------------------
 
-/// A leaked counter per case so strategies can borrow it for `'static`
-/// while the test checks it after they are dropped.
-fn backing() -> &'static CountingAlloc {
-    Box::leak(Box::new(CountingAlloc::new()))
-}
-
 proptest! {
     #![proptest_config(config())]
 
     #[test]
     fn bump_matches_model(cap in 1usize..=1024, ops in ops(96)) {
-        let b = backing();
+        let b = &CountingAlloc::new();
         let s = Bump::with_capacity_in(cap, b).unwrap();
         let (start, len) = b.last_block();
         prop_assert_eq!(len, cap);
@@ -664,7 +659,7 @@ proptest! {
 
     #[test]
     fn pool_matches_model(block in 1usize..=160, n in 1usize..=24, ops in ops(96)) {
-        let b = backing();
+        let b = &CountingAlloc::new();
         let s = Pool::with_blocks_in(block, n, b).unwrap();
         let (start, _) = b.last_block();
         let m = PoolModel {
@@ -682,7 +677,7 @@ proptest! {
 
     #[test]
     fn free_list_matches_model(cap in 32usize..=2048, ops in ops(160)) {
-        let b = backing();
+        let b = &CountingAlloc::new();
         let s = FreeList::with_capacity_in(cap, b).unwrap();
         let (start, len) = b.last_block();
         prop_assert_eq!(len, s.capacity());
@@ -692,7 +687,7 @@ proptest! {
 
     #[test]
     fn stack_matches_model(cap in 1usize..=1024, ops in ops(96)) {
-        let b = backing();
+        let b = &CountingAlloc::new();
         let s = Stack::with_capacity_in(cap, b).unwrap();
         let (start, len) = b.last_block();
         run(s, StackModel { start, len, top: 0, recs: Vec::new() }, ops);

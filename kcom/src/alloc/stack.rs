@@ -37,6 +37,10 @@ const DEAD: usize = 1;
 /// used (leaked) until a `pop`/`dealloc` below it or [`reset`](Self::reset)
 /// reclaims it. The stack is never corrupted by such a call.
 ///
+/// Collections that reallocate by allocating the new buffer before freeing
+/// the old one (e.g. a `hashbrown` rehash) break LIFO order; give them their
+/// final capacity up front. `Vec` growth is fine: it uses `grow`.
+///
 /// `Stack` is `!Sync`; wrap it in [`Locked`](super::Locked) to share it.
 pub struct Stack<A: Allocator = GlobalAllocator> {
     region: Region<A>,
