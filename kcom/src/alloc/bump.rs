@@ -5,7 +5,7 @@ use core::cell::Cell;
 use core::fmt;
 use core::marker::PhantomData;
 use core::mem::MaybeUninit;
-use core::ptr::NonNull;
+use core::ptr::{self, NonNull};
 
 use super::region::{AllocError, Region, move_block};
 use super::{Allocator, GlobalAllocator};
@@ -30,8 +30,10 @@ use super::{Allocator, GlobalAllocator};
 /// [`Locked`](super::Locked) to share it between threads.
 pub struct Bump<'buf, A: Allocator = GlobalAllocator> {
     region: Region<A>,
-    /// Offset of the first free byte.
+    /// Address of the first free byte.
     top: Cell<usize>,
+    /// Address one past the region.
+    end: usize,
     _buf: PhantomData<&'buf mut [MaybeUninit<u8>]>,
 }
 
@@ -53,11 +55,7 @@ impl<A: Allocator> Bump<'static, A> {
     /// for a `Layout`; [`AllocError::InsufficientResources`] if `backing`
     /// returns null.
     pub fn with_capacity_in(capacity: usize, backing: A) -> Result<Self, AllocError> {
-        Ok(Bump {
-            region: Region::new_in(capacity, REGION_ALIGN, backing)?,
-            top: Cell::new(0),
-            _buf: PhantomData,
-        })
+        Ok(Bump::over(Region::new_in(capacity, REGION_ALIGN, backing)?))
     }
 }
 
@@ -71,15 +69,23 @@ impl<'buf> Bump<'buf> {
     pub fn from_buffer(buf: &'buf mut [MaybeUninit<u8>]) -> Self {
         let len = buf.len();
         let base = NonNull::new(buf.as_mut_ptr().cast::<u8>()).unwrap_or(NonNull::dangling());
-        Bump {
-            region: Region::borrowed(base, len),
-            top: Cell::new(0),
-            _buf: PhantomData,
-        }
+        Bump::over(Region::borrowed(base, len))
     }
 }
 
 impl<A: Allocator> Bump<'_, A> {
+    fn over(region: Region<A>) -> Self {
+        let base = region.addr();
+        // A region never wraps the address space, so this cannot overflow.
+        let end = base + region.len();
+        Bump {
+            region,
+            top: Cell::new(base),
+            end,
+            _buf: PhantomData,
+        }
+    }
+
     /// The size of the region in bytes.
     #[inline]
     pub fn capacity(&self) -> usize {
@@ -89,7 +95,7 @@ impl<A: Allocator> Bump<'_, A> {
     /// Bytes still available at the top (before any alignment padding).
     #[inline]
     pub fn remaining(&self) -> usize {
-        self.region.len() - self.top.get()
+        self.end - self.top.get()
     }
 
     /// Bytes consumed since the last reset: the requested sizes plus the
@@ -97,14 +103,14 @@ impl<A: Allocator> Bump<'_, A> {
     /// `total_allocated() + remaining() == capacity()`.
     #[inline]
     pub fn total_allocated(&self) -> usize {
-        self.top.get()
+        self.top.get() - self.region.addr()
     }
 
     /// Frees every block at once. Taking `&mut self` guarantees no borrow of
     /// the allocator (e.g. a collection using it) is alive.
     #[inline]
     pub fn reset(&mut self) {
-        self.top.set(0);
+        self.top.set(self.region.addr());
     }
 
     /// The backing allocator, or `None` for a borrowed buffer.
@@ -112,11 +118,11 @@ impl<A: Allocator> Bump<'_, A> {
         self.region.backing()
     }
 
-    /// Whether `ptr + size` ends exactly at the top; returns the offset.
+    /// Whether `[ptr, ptr + size)` ends exactly at the top (so it is the
+    /// most recent block).
     #[inline(always)]
-    fn top_block(&self, ptr: *mut u8, size: usize) -> Option<usize> {
-        let off = self.region.offset_of(ptr)?;
-        (off.checked_add(size)? == self.top.get()).then_some(off)
+    fn is_top_block(&self, ptr: *mut u8, size: usize) -> bool {
+        ptr.addr().checked_add(size) == Some(self.top.get()) && ptr.addr() >= self.region.addr()
     }
 }
 
@@ -128,17 +134,20 @@ impl<A: Allocator> Bump<'_, A> {
 unsafe impl<A: Allocator> Allocator for Bump<'_, A> {
     #[inline]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let Some(start) = self.region.align_offset_up(self.top.get(), layout.align()) else {
-            return core::ptr::null_mut();
+        let align_mask = layout.align() - 1;
+        let Some(start) = self.top.get().checked_add(align_mask) else {
+            return ptr::null_mut();
         };
+        let start = start & !align_mask;
         match start.checked_add(layout.size()) {
-            Some(end) if end <= self.region.len() => {
+            Some(end) if end <= self.end => {
                 self.top.set(end);
-                // SAFETY: `start <= end <= len`, so the pointer is inside the
-                // region (or one past its end for a zero-sized block at the end).
-                unsafe { self.region.base().add(start) }
+                // `base <= top <= start <= end <= self.end`: the address lies
+                // in the region (or one past it for a zero-sized block at the
+                // end) and keeps the region's provenance.
+                self.region.base().with_addr(start)
             }
-            _ => core::ptr::null_mut(),
+            _ => ptr::null_mut(),
         }
     }
 
@@ -148,22 +157,22 @@ unsafe impl<A: Allocator> Allocator for Bump<'_, A> {
             self.region.offset_of(ptr).is_some(),
             "Bump::dealloc: pointer {ptr:p} does not belong to this allocator"
         );
-        if let Some(off) = self.top_block(ptr, layout.size()) {
-            self.top.set(off);
+        if self.is_top_block(ptr, layout.size()) {
+            self.top.set(ptr.addr());
         }
     }
 
     #[inline]
     unsafe fn grow(&self, ptr: *mut u8, old_layout: Layout, new_layout: Layout) -> *mut u8 {
-        if let Some(off) = self.top_block(ptr, old_layout.size()) {
+        if self.is_top_block(ptr, old_layout.size()) {
             // The most recent block: grow in place or not at all (a new block
             // would start at or after `top` and need even more room).
-            return match off.checked_add(new_layout.size()) {
-                Some(end) if end <= self.region.len() => {
+            return match ptr.addr().checked_add(new_layout.size()) {
+                Some(end) if end <= self.end => {
                     self.top.set(end);
                     ptr
                 }
-                _ => core::ptr::null_mut(),
+                _ => ptr::null_mut(),
             };
         }
         // SAFETY: `ptr` is live with `old_layout` (caller contract); freeing a
@@ -173,8 +182,8 @@ unsafe impl<A: Allocator> Allocator for Bump<'_, A> {
 
     #[inline]
     unsafe fn shrink(&self, ptr: *mut u8, old_layout: Layout, new_layout: Layout) -> *mut u8 {
-        if let Some(off) = self.top_block(ptr, old_layout.size()) {
-            self.top.set(off + new_layout.size());
+        if self.is_top_block(ptr, old_layout.size()) {
+            self.top.set(ptr.addr() + new_layout.size());
         }
         // Any block still holds its first `new_layout.size()` bytes in place.
         ptr

@@ -34,7 +34,8 @@ const NIL: usize = usize::MAX;
 /// The overhead is three words per block plus padding, with a minimum block
 /// of four words.
 ///
-/// * `alloc`: O(free blocks), first fit; the remainder of a big block
+/// * `alloc`: O(free blocks), first fit in free-list order (most recently
+///   freed first); the remainder of a big block
 ///   becomes a new free block if it is at least the minimum block.
 /// * `dealloc`: O(1), merging with free neighbours.
 /// * `grow`: in place if the block already has room or the next block is
@@ -210,6 +211,32 @@ impl<A: Allocator> FreeList<A> {
         }
     }
 
+    /// Puts free block `new` in the list position of free block `old`.
+    ///
+    /// # Safety
+    ///
+    /// `old` is in the list, `new` is a free block (at least MIN_BLOCK) not
+    /// in it; `old`'s links are read before `new`'s are written, so the two
+    /// may share memory only if `new`'s link words lie past `old`'s.
+    #[inline(always)]
+    unsafe fn replace(&self, old: usize, new: usize) {
+        // SAFETY: link words of free blocks; see the contract.
+        unsafe {
+            let n = self.word(old + WORD);
+            let p = self.word(old + 2 * WORD);
+            self.set_word(new + WORD, n);
+            self.set_word(new + 2 * WORD, p);
+            if p != NIL {
+                self.set_word(p + WORD, new);
+            } else {
+                self.head.set(new);
+            }
+            if n != NIL {
+                self.set_word(n + 2 * WORD, new);
+            }
+        }
+    }
+
     /// The block size needed to hold `size` bytes at payload offset
     /// `p_off` of a block starting at `b`.
     #[inline(always)]
@@ -281,6 +308,43 @@ impl<A: Allocator> FreeList<A> {
         true
     }
 
+    /// `alloc` for alignments above two words: the payload is padded up to
+    /// the alignment inside the block, and the word before it records the
+    /// distance back to the header.
+    fn alloc_aligned(&self, layout: Layout) -> *mut u8 {
+        let (size, align) = (layout.size(), layout.align());
+        let mut cur = self.head.get();
+        while cur != NIL {
+            // SAFETY: `cur` is a free block in the list.
+            let (bsize, next) = unsafe { (self.word(cur), self.word(cur + WORD)) };
+            if let Some(p_off) = self.region.align_offset_up(cur + UNIT, align)
+                && let Some(need) = Self::need(cur, p_off, size)
+                && need <= bsize
+            {
+                // SAFETY: `[cur, cur + bsize)` is a free block in the list;
+                // `need` is a multiple of UNIT >= MIN_BLOCK that fits in it;
+                // the word `p_off - WORD` is in the block after the header.
+                unsafe {
+                    self.unlink(cur);
+                    let used = if bsize - need >= MIN_BLOCK {
+                        self.set_block(cur + need, bsize - need, 0);
+                        self.push(cur + need);
+                        need
+                    } else {
+                        bsize
+                    };
+                    self.set_block(cur, used, ALLOC);
+                    self.set_word(p_off - WORD, p_off - cur);
+                    self.allocated.set(self.allocated.get() + size);
+                    self.free_bytes.set(self.free_bytes.get() - used);
+                    return self.region.base().add(p_off);
+                }
+            }
+            cur = next;
+        }
+        ptr::null_mut()
+    }
+
     /// Frees block `[b, b + size)`, merging it with free neighbours.
     ///
     /// # Safety
@@ -332,41 +396,40 @@ unsafe impl<A: Allocator> Allocator for FreeList<A> {
         if size > self.region.len() {
             return ptr::null_mut();
         }
-        let align = layout.align();
+        if layout.align() > UNIT {
+            return self.alloc_aligned(layout);
+        }
+        // The payload sits right after the header and the back-offset word.
+        // No overflow: `size <= len <= isize::MAX`.
+        let need = (UNIT + size + WORD).next_multiple_of(UNIT).max(MIN_BLOCK);
         let mut cur = self.head.get();
         while cur != NIL {
             // SAFETY: `cur` is a free block in the list.
-            let (bsize, next) = unsafe { (self.word(cur), self.word(cur + WORD)) };
-            let p_off = if align <= UNIT {
-                Some(cur + UNIT)
-            } else {
-                self.region.align_offset_up(cur + UNIT, align)
-            };
-            if let Some(p_off) = p_off
-                && let Some(need) = Self::need(cur, p_off, size)
-                && need <= bsize
-            {
-                // SAFETY: `[cur, cur + bsize)` is a free block in the list;
-                // `need` is a multiple of UNIT >= MIN_BLOCK that fits in it;
-                // the payload word `p_off - WORD` is in the block after the
-                // header.
+            let bsize = unsafe { self.word(cur) };
+            if bsize >= need {
+                // SAFETY: `[cur, cur + bsize)` is a free block in the list and
+                // `need` (a multiple of UNIT >= MIN_BLOCK) fits in it. A large
+                // enough remainder becomes a free block that takes `cur`'s
+                // place in the list; otherwise the whole block is unlinked.
                 unsafe {
-                    self.unlink(cur);
-                    let used = if bsize - need >= MIN_BLOCK {
-                        self.set_block(cur + need, bsize - need, 0);
-                        self.push(cur + need);
+                    let rest = bsize - need;
+                    let used = if rest >= MIN_BLOCK {
+                        self.replace(cur, cur + need);
+                        self.set_block(cur + need, rest, 0);
                         need
                     } else {
+                        self.unlink(cur);
                         bsize
                     };
                     self.set_block(cur, used, ALLOC);
-                    self.set_word(p_off - WORD, p_off - cur);
+                    self.set_word(cur + WORD, UNIT);
                     self.allocated.set(self.allocated.get() + size);
                     self.free_bytes.set(self.free_bytes.get() - used);
-                    return self.region.base().add(p_off);
+                    return self.region.base().add(cur + UNIT);
                 }
             }
-            cur = next;
+            // SAFETY: the link word of a free block in the list.
+            cur = unsafe { self.word(cur + WORD) };
         }
         ptr::null_mut()
     }

@@ -3,7 +3,7 @@
 use core::alloc::Layout;
 use core::cell::UnsafeCell;
 use core::fmt;
-use core::ops::{Deref, DerefMut};
+use core::ops::Deref;
 use core::sync::atomic::{AtomicBool, Ordering};
 
 use super::Allocator;
@@ -100,8 +100,10 @@ unsafe impl RawLock for SpinLock {
 /// The lock is a [`RawLock`], [`SpinLock`] by default; see its docs for the
 /// IRQL rules in driver builds (take it at `IRQL <= DISPATCH_LEVEL`; it does
 /// not raise the IRQL itself). Use [`lock`](Self::lock) to call the inner
-/// strategy's own methods (statistics) under the lock, or
-/// [`get_mut`](Self::get_mut) for `&mut` methods such as `reset`.
+/// strategy's `&self` methods (statistics) under the lock, and
+/// [`get_mut`](Self::get_mut) for `&mut` methods such as `reset`: those
+/// need exclusive access to the `Locked` itself, which proves no other
+/// borrower holds blocks.
 pub struct Locked<A, L: RawLock = SpinLock> {
     lock: L,
     inner: UnsafeCell<A>,
@@ -158,6 +160,10 @@ impl<A, L: RawLock> Locked<A, L> {
 }
 
 /// Holds the lock of a [`Locked`]; dereferences to the inner allocator.
+///
+/// Only shared access is given: `&mut` methods such as `reset` or `pop`
+/// would free blocks that other holders of `&Locked` (e.g. collections)
+/// still use. Use [`Locked::get_mut`] for those.
 pub struct LockedGuard<'a, A, L: RawLock = SpinLock> {
     locked: &'a Locked<A, L>,
     state: core::mem::ManuallyDrop<L::State>,
@@ -170,15 +176,6 @@ impl<A, L: RawLock> Deref for LockedGuard<'_, A, L> {
         // SAFETY: the guard holds the lock, so no other thread accesses
         // `inner`; this thread only gets shared references through the guard.
         unsafe { &*self.locked.inner.get() }
-    }
-}
-
-impl<A, L: RawLock> DerefMut for LockedGuard<'_, A, L> {
-    #[inline]
-    fn deref_mut(&mut self) -> &mut A {
-        // SAFETY: the guard holds the lock and is borrowed mutably, so this
-        // is the only reference to `inner`.
-        unsafe { &mut *self.locked.inner.get() }
     }
 }
 

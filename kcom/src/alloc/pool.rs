@@ -47,6 +47,8 @@ pub struct Pool<A: Allocator = GlobalAllocator> {
     block_size: usize,
     block_align: usize,
     num_blocks: usize,
+    /// `block_size * num_blocks`: the end of the blocks (the debug bitmap follows).
+    blocks_len: usize,
     /// `block_size - 1` if it is a power of two, else 0 (then `%` is used).
     stride_mask: usize,
     /// Head of the intrusive free list, null if empty.
@@ -133,6 +135,7 @@ impl<A: Allocator> Pool<A> {
             block_size: size,
             block_align: align,
             num_blocks,
+            blocks_len: blocks,
             stride_mask: if size.is_power_of_two() { size - 1 } else { 0 },
             free_head: Cell::new(ptr::null_mut()),
             untouched: Cell::new(0),
@@ -177,7 +180,7 @@ impl<A: Allocator> Pool<A> {
         self.allocated.set(0);
         #[cfg(debug_assertions)]
         {
-            let blocks = self.block_size * self.num_blocks;
+            let blocks = self.blocks_len;
             // SAFETY: the bitmap bytes `[blocks, len)` lie inside the region.
             unsafe {
                 ptr::write_bytes(
@@ -194,11 +197,11 @@ impl<A: Allocator> Pool<A> {
         self.region.backing()
     }
 
-    /// The index of the block starting at `ptr`, if it is one.
+    /// The offset of the block starting at `ptr`, if it is one.
     #[inline(always)]
-    fn block_index(&self, ptr: *mut u8) -> Option<usize> {
+    fn block_offset(&self, ptr: *mut u8) -> Option<usize> {
         let off = ptr.addr().wrapping_sub(self.region.addr());
-        if off >= self.block_size * self.num_blocks {
+        if off >= self.blocks_len {
             return None;
         }
         let misaligned = if self.stride_mask != 0 {
@@ -206,20 +209,13 @@ impl<A: Allocator> Pool<A> {
         } else {
             off % self.block_size
         };
-        if misaligned != 0 {
-            return None;
-        }
-        Some(if self.stride_mask != 0 {
-            off >> self.block_size.trailing_zeros()
-        } else {
-            off / self.block_size
-        })
+        (misaligned == 0).then_some(off)
     }
 
     /// Flips the debug "live" bit of block `i`; returns its previous value.
     #[cfg(debug_assertions)]
     fn toggle_live(&self, i: usize) -> bool {
-        let blocks = self.block_size * self.num_blocks;
+        let blocks = self.blocks_len;
         // SAFETY: `i < num_blocks`, so byte `blocks + i / 8` is in the bitmap
         // inside the region; only this pool accesses the bitmap.
         unsafe {
@@ -258,7 +254,8 @@ unsafe impl<A: Allocator> Allocator for Pool<A> {
         };
         self.allocated.set(self.allocated.get() + 1);
         #[cfg(debug_assertions)]
-        if let Some(i) = self.block_index(p) {
+        if let Some(off) = self.block_offset(p) {
+            let i = off / self.block_size;
             let was_live = self.toggle_live(i);
             debug_assert!(
                 !was_live,
@@ -270,7 +267,7 @@ unsafe impl<A: Allocator> Allocator for Pool<A> {
 
     #[inline]
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        let Some(_index) = self.block_index(ptr) else {
+        let Some(_off) = self.block_offset(ptr) else {
             debug_assert!(
                 false,
                 "Pool::dealloc: pointer {ptr:p} is not a block of this pool"
@@ -287,8 +284,8 @@ unsafe impl<A: Allocator> Allocator for Pool<A> {
             return;
         }
         #[cfg(debug_assertions)]
-        if !self.toggle_live(_index) {
-            self.toggle_live(_index);
+        if !self.toggle_live(_off / self.block_size) {
+            self.toggle_live(_off / self.block_size);
             debug_assert!(false, "Pool::dealloc: double free of block {ptr:p}");
             return;
         }
