@@ -12,15 +12,19 @@ use tests_host::CountingAlloc;
 const THREADS: usize = 4;
 
 fn rounds() -> usize {
-    if cfg!(miri) { 20 } else { 2000 }
+    if cfg!(miri) { 20 } else { 200_000 }
 }
 
 /// Each thread keeps up to 8 live blocks tagged with its id and a counter,
 /// checks every byte before freeing, and frees everything at the end.
 fn hammer<A: Allocator + Sync>(a: &A, sizes: &[usize], may_fail: bool) {
+    let start = std::sync::Barrier::new(THREADS);
     std::thread::scope(|scope| {
         for t in 0..THREADS {
+            let start = &start;
             scope.spawn(move || {
+                // Start together so the threads really contend.
+                start.wait();
                 let mut live: Vec<(*mut u8, Layout, u8)> = Vec::new();
                 let mut failures = 0usize;
                 for r in 0..rounds() {
@@ -87,7 +91,7 @@ fn locked_free_list_across_threads() {
     let backing = CountingAlloc::new();
     {
         let fl = Locked::new(FreeList::with_capacity_in(64 * 1024, &backing).unwrap());
-        hammer(&fl, &[24, 200, 7, 1000, 64], true);
+        hammer(&fl, &[24, 120, 7, 56, 64], true);
         let g = fl.lock();
         assert_eq!(g.total_allocated(), 0);
         assert_eq!(g.remaining(), g.capacity());
@@ -110,4 +114,30 @@ fn locked_bump_and_stack_are_sync_too() {
     assert_eq!(stack.lock().total_allocated(), 0);
     // SAFETY: valid layout; the bump frees on drop.
     assert!(!unsafe { bump.alloc(l) }.is_null());
+}
+
+#[test]
+fn spin_lock_gives_mutual_exclusion() {
+    use std::cell::Cell;
+    // A read-modify-write with a widened window: without mutual exclusion
+    // concurrent increments get lost.
+    let n = if cfg!(miri) { 50 } else { 100_000 };
+    let counter = Locked::new(Cell::new(0u64));
+    let start = std::sync::Barrier::new(THREADS);
+    std::thread::scope(|scope| {
+        for _ in 0..THREADS {
+            scope.spawn(|| {
+                start.wait();
+                for _ in 0..n {
+                    let g = counter.lock();
+                    let v = g.get();
+                    for _ in 0..8 {
+                        std::hint::spin_loop();
+                    }
+                    g.set(v + 1);
+                }
+            });
+        }
+    });
+    assert_eq!(counter.into_inner().get(), THREADS as u64 * n);
 }

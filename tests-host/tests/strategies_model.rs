@@ -735,3 +735,33 @@ fn constructors_report_backing_failure_and_leak_nothing() {
     assert_eq!(b.outstanding(), 0);
     assert_eq!(b.allocations(), 0);
 }
+
+/// Strategies are moved by bitcopy (e.g. into the allocation of a `KBox`
+/// or `ComObject`) while their blocks are live: blocks stay valid and are
+/// freed through the moved strategy.
+#[test]
+fn strategies_can_be_moved_while_blocks_are_live() {
+    fn check<S: Allocator>(s: S) {
+        let l = Layout::from_size_align(48, 8).unwrap();
+        // SAFETY: valid layout; freed below with it.
+        let p = unsafe { s.alloc(l) };
+        assert!(!p.is_null());
+        // SAFETY: a live 48-byte block.
+        unsafe { p.write_bytes(0x5A, 48) };
+        let moved = Box::new(s);
+        // SAFETY: the block is still live after the move.
+        let bytes = unsafe { core::slice::from_raw_parts(p, 48) };
+        assert!(bytes.iter().all(|&b| b == 0x5A));
+        // SAFETY: `p` was allocated with `l` by the same strategy.
+        unsafe { moved.dealloc(p, l) };
+    }
+    let b = CountingAlloc::new();
+    check(Bump::with_capacity_in(256, &b).unwrap());
+    check(Pool::with_blocks_in(64, 4, &b).unwrap());
+    check(FreeList::with_capacity_in(256, &b).unwrap());
+    check(Stack::with_capacity_in(256, &b).unwrap());
+    check(kcom::alloc::Locked::new(
+        FreeList::with_capacity_in(256, &b).unwrap(),
+    ));
+    assert_eq!(b.outstanding(), 0);
+}
