@@ -35,8 +35,8 @@ const NIL: usize = usize::MAX;
 /// of four words.
 ///
 /// * `alloc`: O(free blocks), first fit in free-list order (most recently
-///   freed first); the remainder of a big block
-///   becomes a new free block if it is at least the minimum block.
+///   freed first); the remainder of a big block becomes a new free block
+///   if it is at least the minimum block.
 /// * `dealloc`: O(1), merging with free neighbours.
 /// * `grow`: in place if the block already has room or the next block is
 ///   free and big enough, otherwise allocate-copy-free. `shrink`: in place,
