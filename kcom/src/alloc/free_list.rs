@@ -121,27 +121,197 @@ impl<A: Allocator> FreeList<A> {
         self.region.backing()
     }
 
+    /// See [`Heap`].
+    #[inline(always)]
+    fn heap(&self) -> Heap<'_> {
+        Heap {
+            base: self.region.base(),
+            head: &self.head,
+        }
+    }
+
     fn init(&self) {
+        let hp = self.heap();
         let len = self.region.len();
         self.head.set(NIL);
         // SAFETY: `[0, len)` is the whole region, `len >= MIN_BLOCK`.
         unsafe {
-            self.set_block(0, len, 0);
-            self.push(0);
+            hp.set_block(0, len, 0);
+            hp.push(0);
         }
         self.allocated.set(0);
         self.free_bytes.set(len);
     }
 
+    /// The block size needed to hold `size` bytes at payload offset
+    /// `p_off` of a block starting at `b`.
+    #[inline(always)]
+    fn need(b: usize, p_off: usize, size: usize) -> Option<usize> {
+        let n = (p_off - b)
+            .checked_add(size)?
+            .checked_add(WORD)?
+            .checked_next_multiple_of(UNIT)?;
+        Some(n.max(MIN_BLOCK))
+    }
+
+    /// Validates that `ptr` is a live block's payload of at least `size`
+    /// bytes; returns `(block, block size, payload offset)`.
+    #[inline]
+    fn locate(&self, ptr: *mut u8, size: usize) -> Option<(usize, usize, usize)> {
+        let hp = self.heap();
+        let len = self.region.len();
+        let off = ptr.addr().wrapping_sub(self.region.addr());
+        if off < UNIT || off > len - WORD || !off.is_multiple_of(UNIT) {
+            return None;
+        }
+        // SAFETY: `WORD <= off - WORD < len - WORD`, word-aligned.
+        let back = unsafe { hp.word(off - WORD) };
+        if back < UNIT || back > off || !back.is_multiple_of(UNIT) {
+            return None;
+        }
+        let b = off - back;
+        // SAFETY: `b` is a multiple of UNIT below `off < len`.
+        let h = unsafe { hp.word(b) };
+        let bsize = h & !ALLOC;
+        if h & ALLOC == 0 || bsize < MIN_BLOCK || !bsize.is_multiple_of(UNIT) || bsize > len - b {
+            return None;
+        }
+        // SAFETY: `b + bsize <= len`, so the footer is in the region.
+        if unsafe { hp.word(b + bsize - WORD) } != h {
+            return None;
+        }
+        if bsize
+            .checked_sub(back + WORD)
+            .is_none_or(|room| size > room)
+        {
+            return None;
+        }
+        debug_assert!(
+            self.is_block_start(b),
+            "FreeList: corrupted block header at offset {b}"
+        );
+        Some((b, bsize, off))
+    }
+
+    /// Debug check: walks the heap from the start to see whether a block
+    /// starts at `b`.
+    #[cfg(debug_assertions)]
+    fn is_block_start(&self, b: usize) -> bool {
+        let hp = self.heap();
+        let mut x = 0;
+        while x < b {
+            // SAFETY: `x < b < len` is a block start (induction from 0).
+            let s = unsafe { hp.word(x) } & !ALLOC;
+            if s == 0 {
+                return false;
+            }
+            x += s;
+        }
+        x == b
+    }
+
+    #[cfg(not(debug_assertions))]
+    #[inline(always)]
+    fn is_block_start(&self, _b: usize) -> bool {
+        true
+    }
+
+    /// `alloc` for alignments above two words: the payload is padded up to
+    /// the alignment inside the block, and the word before it records the
+    /// distance back to the header.
+    fn alloc_aligned(&self, layout: Layout) -> *mut u8 {
+        let hp = self.heap();
+        let (size, align) = (layout.size(), layout.align());
+        let mut cur = hp.head.get();
+        while cur != NIL {
+            // SAFETY: `cur` is a free block in the list.
+            let (bsize, next) = unsafe { (hp.word(cur), hp.word(cur + WORD)) };
+            if let Some(p_off) = self.region.align_offset_up(cur + UNIT, align)
+                && let Some(need) = Self::need(cur, p_off, size)
+                && need <= bsize
+            {
+                // SAFETY: `[cur, cur + bsize)` is a free block in the list;
+                // `need` is a multiple of UNIT >= MIN_BLOCK that fits in it;
+                // the word `p_off - WORD` is in the block after the header.
+                unsafe {
+                    hp.unlink(cur);
+                    let used = if bsize - need >= MIN_BLOCK {
+                        hp.set_block(cur + need, bsize - need, 0);
+                        hp.push(cur + need);
+                        need
+                    } else {
+                        bsize
+                    };
+                    hp.set_block(cur, used, ALLOC);
+                    hp.set_word(p_off - WORD, p_off - cur);
+                    self.allocated.set(self.allocated.get() + size);
+                    self.free_bytes.set(self.free_bytes.get() - used);
+                    return self.region.base().add(p_off);
+                }
+            }
+            cur = next;
+        }
+        ptr::null_mut()
+    }
+
+    /// Frees block `[b, b + size)`, merging it with free neighbours.
+    ///
+    /// # Safety
+    ///
+    /// The range is a whole block that is not free and not in the list.
+    #[inline]
+    unsafe fn release(&self, b: usize, size: usize) {
+        let hp = self.heap();
+        let len = self.region.len();
+        let mut size = size;
+        // SAFETY: neighbours are found through valid boundary tags: the next
+        // block starts at `b + size` (if `< len`), the previous block's
+        // footer is the word before `b` (if `b > 0`).
+        unsafe {
+            let nx = b + size;
+            if nx < len {
+                let h = hp.word(nx);
+                if h & ALLOC == 0 {
+                    hp.unlink(nx);
+                    hp.set_word(nx, 0);
+                    size += h;
+                }
+            }
+            if b > 0 {
+                let f = hp.word(b - WORD);
+                if f & ALLOC == 0 {
+                    // The previous block is free and already in the list.
+                    let pb = b - f;
+                    hp.set_word(b, 0);
+                    hp.set_block(pb, f + size, 0);
+                    return;
+                }
+            }
+            hp.set_block(b, size, 0);
+            hp.push(b);
+        }
+    }
+}
+
+/// The region's base pointer and the list head, copied out of the
+/// allocator once per operation so the base stays in a register while the
+/// region is written.
+#[derive(Clone, Copy)]
+struct Heap<'a> {
+    base: *mut u8,
+    head: &'a Cell<usize>,
+}
+
+impl Heap<'_> {
     /// Reads the word at offset `off`.
     ///
     /// # Safety
     ///
     /// `off` is word-aligned and `off + WORD <= len`.
     #[inline(always)]
-    unsafe fn word(&self, off: usize) -> usize {
+    unsafe fn word(self, off: usize) -> usize {
         // SAFETY: in bounds and aligned (the region is UNIT-aligned).
-        unsafe { self.region.base().add(off).cast::<usize>().read() }
+        unsafe { self.base.add(off).cast::<usize>().read() }
     }
 
     /// Writes the word at offset `off`.
@@ -150,9 +320,9 @@ impl<A: Allocator> FreeList<A> {
     ///
     /// As for [`word`](Self::word), and the word is not part of a live block's body.
     #[inline(always)]
-    unsafe fn set_word(&self, off: usize, v: usize) {
+    unsafe fn set_word(self, off: usize, v: usize) {
         // SAFETY: in bounds and aligned (the region is UNIT-aligned).
-        unsafe { self.region.base().add(off).cast::<usize>().write(v) }
+        unsafe { self.base.add(off).cast::<usize>().write(v) }
     }
 
     /// Writes the header and footer of block `[b, b + size)`.
@@ -161,7 +331,7 @@ impl<A: Allocator> FreeList<A> {
     ///
     /// `b` and `size` are multiples of UNIT, `size >= MIN_BLOCK`, `b + size <= len`.
     #[inline(always)]
-    unsafe fn set_block(&self, b: usize, size: usize, flag: usize) {
+    unsafe fn set_block(self, b: usize, size: usize, flag: usize) {
         // SAFETY: both words lie in the block, inside the region.
         unsafe {
             self.set_word(b, size | flag);
@@ -175,7 +345,7 @@ impl<A: Allocator> FreeList<A> {
     ///
     /// `b` is a free block not in the list.
     #[inline(always)]
-    unsafe fn push(&self, b: usize) {
+    unsafe fn push(self, b: usize) {
         let n = self.head.get();
         // SAFETY: the links live in words 1 and 2 of free blocks (>= 4 words).
         unsafe {
@@ -194,7 +364,7 @@ impl<A: Allocator> FreeList<A> {
     ///
     /// `b` is a free block in the list.
     #[inline(always)]
-    unsafe fn unlink(&self, b: usize) {
+    unsafe fn unlink(self, b: usize) {
         // SAFETY: `b` and its list neighbours are free blocks whose link
         // words are valid.
         unsafe {
@@ -219,7 +389,7 @@ impl<A: Allocator> FreeList<A> {
     /// in it; `old`'s links are read before `new`'s are written, so the two
     /// may share memory only if `new`'s link words lie past `old`'s.
     #[inline(always)]
-    unsafe fn replace(&self, old: usize, new: usize) {
+    unsafe fn replace(self, old: usize, new: usize) {
         // SAFETY: link words of free blocks; see the contract.
         unsafe {
             let n = self.word(old + WORD);
@@ -236,151 +406,6 @@ impl<A: Allocator> FreeList<A> {
             }
         }
     }
-
-    /// The block size needed to hold `size` bytes at payload offset
-    /// `p_off` of a block starting at `b`.
-    #[inline(always)]
-    fn need(b: usize, p_off: usize, size: usize) -> Option<usize> {
-        let n = (p_off - b)
-            .checked_add(size)?
-            .checked_add(WORD)?
-            .checked_next_multiple_of(UNIT)?;
-        Some(n.max(MIN_BLOCK))
-    }
-
-    /// Validates that `ptr` is a live block's payload of at least `size`
-    /// bytes; returns `(block, block size, payload offset)`.
-    #[inline]
-    fn locate(&self, ptr: *mut u8, size: usize) -> Option<(usize, usize, usize)> {
-        let len = self.region.len();
-        let off = ptr.addr().wrapping_sub(self.region.addr());
-        if off < UNIT || off > len - WORD || !off.is_multiple_of(UNIT) {
-            return None;
-        }
-        // SAFETY: `WORD <= off - WORD < len - WORD`, word-aligned.
-        let back = unsafe { self.word(off - WORD) };
-        if back < UNIT || back > off || !back.is_multiple_of(UNIT) {
-            return None;
-        }
-        let b = off - back;
-        // SAFETY: `b` is a multiple of UNIT below `off < len`.
-        let h = unsafe { self.word(b) };
-        let bsize = h & !ALLOC;
-        if h & ALLOC == 0 || bsize < MIN_BLOCK || !bsize.is_multiple_of(UNIT) || bsize > len - b {
-            return None;
-        }
-        // SAFETY: `b + bsize <= len`, so the footer is in the region.
-        if unsafe { self.word(b + bsize - WORD) } != h {
-            return None;
-        }
-        if bsize
-            .checked_sub(back + WORD)
-            .is_none_or(|room| size > room)
-        {
-            return None;
-        }
-        debug_assert!(
-            self.is_block_start(b),
-            "FreeList: corrupted block header at offset {b}"
-        );
-        Some((b, bsize, off))
-    }
-
-    /// Debug check: walks the heap from the start to see whether a block
-    /// starts at `b`.
-    #[cfg(debug_assertions)]
-    fn is_block_start(&self, b: usize) -> bool {
-        let mut x = 0;
-        while x < b {
-            // SAFETY: `x < b < len` is a block start (induction from 0).
-            let s = unsafe { self.word(x) } & !ALLOC;
-            if s == 0 {
-                return false;
-            }
-            x += s;
-        }
-        x == b
-    }
-
-    #[cfg(not(debug_assertions))]
-    #[inline(always)]
-    fn is_block_start(&self, _b: usize) -> bool {
-        true
-    }
-
-    /// `alloc` for alignments above two words: the payload is padded up to
-    /// the alignment inside the block, and the word before it records the
-    /// distance back to the header.
-    fn alloc_aligned(&self, layout: Layout) -> *mut u8 {
-        let (size, align) = (layout.size(), layout.align());
-        let mut cur = self.head.get();
-        while cur != NIL {
-            // SAFETY: `cur` is a free block in the list.
-            let (bsize, next) = unsafe { (self.word(cur), self.word(cur + WORD)) };
-            if let Some(p_off) = self.region.align_offset_up(cur + UNIT, align)
-                && let Some(need) = Self::need(cur, p_off, size)
-                && need <= bsize
-            {
-                // SAFETY: `[cur, cur + bsize)` is a free block in the list;
-                // `need` is a multiple of UNIT >= MIN_BLOCK that fits in it;
-                // the word `p_off - WORD` is in the block after the header.
-                unsafe {
-                    self.unlink(cur);
-                    let used = if bsize - need >= MIN_BLOCK {
-                        self.set_block(cur + need, bsize - need, 0);
-                        self.push(cur + need);
-                        need
-                    } else {
-                        bsize
-                    };
-                    self.set_block(cur, used, ALLOC);
-                    self.set_word(p_off - WORD, p_off - cur);
-                    self.allocated.set(self.allocated.get() + size);
-                    self.free_bytes.set(self.free_bytes.get() - used);
-                    return self.region.base().add(p_off);
-                }
-            }
-            cur = next;
-        }
-        ptr::null_mut()
-    }
-
-    /// Frees block `[b, b + size)`, merging it with free neighbours.
-    ///
-    /// # Safety
-    ///
-    /// The range is a whole block that is not free and not in the list.
-    #[inline]
-    unsafe fn release(&self, b: usize, size: usize) {
-        let len = self.region.len();
-        let mut size = size;
-        // SAFETY: neighbours are found through valid boundary tags: the next
-        // block starts at `b + size` (if `< len`), the previous block's
-        // footer is the word before `b` (if `b > 0`).
-        unsafe {
-            let nx = b + size;
-            if nx < len {
-                let h = self.word(nx);
-                if h & ALLOC == 0 {
-                    self.unlink(nx);
-                    self.set_word(nx, 0);
-                    size += h;
-                }
-            }
-            if b > 0 {
-                let f = self.word(b - WORD);
-                if f & ALLOC == 0 {
-                    // The previous block is free and already in the list.
-                    let pb = b - f;
-                    self.set_word(b, 0);
-                    self.set_block(pb, f + size, 0);
-                    return;
-                }
-            }
-            self.set_block(b, size, 0);
-            self.push(b);
-        }
-    }
 }
 
 // SAFETY: blocks partition the region; a block is handed out only when
@@ -392,6 +417,7 @@ impl<A: Allocator> FreeList<A> {
 unsafe impl<A: Allocator> Allocator for FreeList<A> {
     #[inline]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let hp = self.heap();
         let size = layout.size();
         if size > self.region.len() {
             return ptr::null_mut();
@@ -402,10 +428,10 @@ unsafe impl<A: Allocator> Allocator for FreeList<A> {
         // The payload sits right after the header and the back-offset word.
         // No overflow: `size <= len <= isize::MAX`.
         let need = (UNIT + size + WORD).next_multiple_of(UNIT).max(MIN_BLOCK);
-        let mut cur = self.head.get();
+        let mut cur = hp.head.get();
         while cur != NIL {
             // SAFETY: `cur` is a free block in the list.
-            let bsize = unsafe { self.word(cur) };
+            let bsize = unsafe { hp.word(cur) };
             if bsize >= need {
                 // SAFETY: `[cur, cur + bsize)` is a free block in the list and
                 // `need` (a multiple of UNIT >= MIN_BLOCK) fits in it. A large
@@ -414,22 +440,22 @@ unsafe impl<A: Allocator> Allocator for FreeList<A> {
                 unsafe {
                     let rest = bsize - need;
                     let used = if rest >= MIN_BLOCK {
-                        self.replace(cur, cur + need);
-                        self.set_block(cur + need, rest, 0);
+                        hp.replace(cur, cur + need);
+                        hp.set_block(cur + need, rest, 0);
                         need
                     } else {
-                        self.unlink(cur);
+                        hp.unlink(cur);
                         bsize
                     };
-                    self.set_block(cur, used, ALLOC);
-                    self.set_word(cur + WORD, UNIT);
+                    hp.set_block(cur, used, ALLOC);
+                    hp.set_word(cur + WORD, UNIT);
                     self.allocated.set(self.allocated.get() + size);
                     self.free_bytes.set(self.free_bytes.get() - used);
                     return self.region.base().add(cur + UNIT);
                 }
             }
             // SAFETY: the link word of a free block in the list.
-            cur = unsafe { self.word(cur + WORD) };
+            cur = unsafe { hp.word(cur + WORD) };
         }
         ptr::null_mut()
     }
@@ -451,6 +477,7 @@ unsafe impl<A: Allocator> Allocator for FreeList<A> {
 
     #[inline]
     unsafe fn grow(&self, ptr: *mut u8, old_layout: Layout, new_layout: Layout) -> *mut u8 {
+        let hp = self.heap();
         let Some((b, bsize, off)) = self.locate(ptr, old_layout.size()) else {
             debug_assert!(
                 false,
@@ -471,7 +498,7 @@ unsafe impl<A: Allocator> Allocator for FreeList<A> {
         let nx = b + bsize;
         if nx < self.region.len() {
             // SAFETY: `nx` is the next block's start; its header is valid.
-            let h = unsafe { self.word(nx) };
+            let h = unsafe { hp.word(nx) };
             if h & ALLOC == 0 && fits(bsize + h) {
                 let combined = bsize + h;
                 // `fits` bounds this by `combined`, a multiple of UNIT.
@@ -479,15 +506,15 @@ unsafe impl<A: Allocator> Allocator for FreeList<A> {
                 // SAFETY: `[b, b + combined)` is our block plus the free next
                 // block, which is unlinked before being reused.
                 unsafe {
-                    self.unlink(nx);
+                    hp.unlink(nx);
                     let used = if combined - need >= MIN_BLOCK {
-                        self.set_block(b + need, combined - need, 0);
-                        self.push(b + need);
+                        hp.set_block(b + need, combined - need, 0);
+                        hp.push(b + need);
                         need
                     } else {
                         combined
                     };
-                    self.set_block(b, used, ALLOC);
+                    hp.set_block(b, used, ALLOC);
                     self.free_bytes.set(self.free_bytes.get() - (used - bsize));
                 }
                 self.allocated
@@ -505,6 +532,7 @@ unsafe impl<A: Allocator> Allocator for FreeList<A> {
 
     #[inline]
     unsafe fn shrink(&self, ptr: *mut u8, old_layout: Layout, new_layout: Layout) -> *mut u8 {
+        let hp = self.heap();
         let Some((b, bsize, off)) = self.locate(ptr, old_layout.size()) else {
             debug_assert!(
                 false,
@@ -521,7 +549,7 @@ unsafe impl<A: Allocator> Allocator for FreeList<A> {
             // SAFETY: the tail `[b + need, b + bsize)` is past the shrunk
             // payload and its footer; it becomes a block of its own.
             unsafe {
-                self.set_block(b, need, ALLOC);
+                hp.set_block(b, need, ALLOC);
                 self.free_bytes.set(self.free_bytes.get() + tail);
                 self.release(b + need, tail);
             }
