@@ -112,7 +112,12 @@ pub unsafe trait Allocator {
     /// # Safety
     ///
     /// As for [`grow`](Self::grow).
-    unsafe fn grow_zeroed(&self, ptr: *mut u8, old_layout: Layout, new_layout: Layout) -> *mut u8 {
+    unsafe fn grow_zeroed(
+        &self,
+        ptr: *mut u8,
+        old_layout: Layout,
+        new_layout: Layout,
+    ) -> *mut u8 {
         // SAFETY: same contract as `grow`, forwarded.
         let p = unsafe { self.grow(ptr, old_layout, new_layout) };
         if !p.is_null() {
@@ -196,7 +201,12 @@ unsafe impl<A: Allocator + ?Sized> Allocator for &A {
         unsafe { (**self).grow(ptr, old_layout, new_layout) }
     }
     #[inline]
-    unsafe fn grow_zeroed(&self, ptr: *mut u8, old_layout: Layout, new_layout: Layout) -> *mut u8 {
+    unsafe fn grow_zeroed(
+        &self,
+        ptr: *mut u8,
+        old_layout: Layout,
+        new_layout: Layout,
+    ) -> *mut u8 {
         // SAFETY: forwarded contract.
         unsafe { (**self).grow_zeroed(ptr, old_layout, new_layout) }
     }
@@ -279,16 +289,12 @@ unsafe impl Allocator for GlobalAllocator {
         // SAFETY: `ptr` was allocated with `host_layout(old_layout)`; the new
         // size is non-zero and, rounded up to the alignment, does not
         // overflow `isize` because `new_layout` is a valid `Layout`.
-        unsafe {
-            ::std_alloc::alloc::realloc(ptr, host_layout(old_layout), new_layout.size().max(1))
-        }
+        unsafe { ::std_alloc::alloc::realloc(ptr, host_layout(old_layout), new_layout.size().max(1)) }
     }
     #[inline]
     unsafe fn shrink(&self, ptr: *mut u8, old_layout: Layout, new_layout: Layout) -> *mut u8 {
         // SAFETY: as for `grow`.
-        unsafe {
-            ::std_alloc::alloc::realloc(ptr, host_layout(old_layout), new_layout.size().max(1))
-        }
+        unsafe { ::std_alloc::alloc::realloc(ptr, host_layout(old_layout), new_layout.size().max(1)) }
     }
 }
 

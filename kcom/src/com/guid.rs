@@ -92,9 +92,7 @@ impl GUID {
         match GUID::parse(s) {
             Ok(g) => g,
             Err(GuidParseError::Length) => {
-                panic!(
-                    "malformed GUID: expected 36 characters (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)"
-                )
+                panic!("malformed GUID: expected 36 characters (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)")
             }
             Err(GuidParseError::Dash) => {
                 panic!("malformed GUID: expected '-' at positions 8, 13, 18 and 23")

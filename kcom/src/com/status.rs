@@ -184,9 +184,6 @@ mod tests {
             <Result<(), NTSTATUS>>::from_ntstatus(STATUS_NOINTERFACE),
             Err(STATUS_NOINTERFACE)
         );
-        assert_eq!(
-            <Result<(), NTSTATUS>>::from_ntstatus(STATUS_SUCCESS),
-            Ok(())
-        );
+        assert_eq!(<Result<(), NTSTATUS>>::from_ntstatus(STATUS_SUCCESS), Ok(()));
     }
 }
