@@ -26,6 +26,13 @@ use super::{Allocator, GlobalAllocator};
 /// The region is held by raw pointer, so a `Bump` may be moved freely while
 /// blocks are live.
 ///
+/// # IRQL (driver builds)
+///
+/// The methods only touch the region: call them at any IRQL at which the
+/// region may be accessed (`<= DISPATCH_LEVEL` for non-paged memory, below
+/// `DISPATCH_LEVEL` for paged pool). Construction and drop call the backing
+/// allocator and follow its IRQL rules.
+///
 /// `Bump` is `!Sync` (its state is in `Cell`s); wrap it in
 /// [`Locked`](super::Locked) to share it between threads.
 pub struct Bump<'buf, A: Allocator = GlobalAllocator> {

@@ -50,6 +50,13 @@ const NIL: usize = usize::MAX;
 /// (null for grow/shrink) and, in debug builds, trips a `debug_assert!`.
 /// Debug builds also walk the heap to prove the header is a real block.
 ///
+/// # IRQL (driver builds)
+///
+/// The methods only touch the region: call them at any IRQL at which the
+/// region may be accessed (`<= DISPATCH_LEVEL` for non-paged memory, below
+/// `DISPATCH_LEVEL` for paged pool). Construction and drop call the backing
+/// allocator and follow its IRQL rules.
+///
 /// `FreeList` is `!Sync`; wrap it in [`Locked`](super::Locked) to share it.
 pub struct FreeList<A: Allocator = GlobalAllocator> {
     region: Region<A>,

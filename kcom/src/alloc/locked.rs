@@ -143,6 +143,7 @@ impl<A, L: RawLock> Locked<A, L> {
         LockedGuard {
             locked: self,
             state: core::mem::ManuallyDrop::new(state),
+            _not_send: core::marker::PhantomData,
         }
     }
 
@@ -167,6 +168,9 @@ impl<A, L: RawLock> Locked<A, L> {
 pub struct LockedGuard<'a, A, L: RawLock = SpinLock> {
     locked: &'a Locked<A, L>,
     state: core::mem::ManuallyDrop<L::State>,
+    /// `!Send`: a lock is released on the processor/thread that took it
+    /// (a kernel spin lock restores that processor's IRQL).
+    _not_send: core::marker::PhantomData<*const ()>,
 }
 
 impl<A, L: RawLock> Deref for LockedGuard<'_, A, L> {

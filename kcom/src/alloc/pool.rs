@@ -40,6 +40,13 @@ pub const POOL_MAX_AUTO_ALIGN: usize = 64;
 /// per block (in the region, after the blocks) and `debug_assert!` on any
 /// foreign pointer or double free.
 ///
+/// # IRQL (driver builds)
+///
+/// The methods only touch the region: call them at any IRQL at which the
+/// region may be accessed (`<= DISPATCH_LEVEL` for non-paged memory, below
+/// `DISPATCH_LEVEL` for paged pool). Construction and drop call the backing
+/// allocator and follow its IRQL rules.
+///
 /// `Pool` is `!Sync`; wrap it in [`Locked`](super::Locked) to share it.
 pub struct Pool<A: Allocator = GlobalAllocator> {
     region: Region<A>,

@@ -41,6 +41,13 @@ const DEAD: usize = 1;
 /// the old one (e.g. a `hashbrown` rehash) break LIFO order; give them their
 /// final capacity up front. `Vec` growth is fine: it uses `grow`.
 ///
+/// # IRQL (driver builds)
+///
+/// The methods only touch the region: call them at any IRQL at which the
+/// region may be accessed (`<= DISPATCH_LEVEL` for non-paged memory, below
+/// `DISPATCH_LEVEL` for paged pool). Construction and drop call the backing
+/// allocator and follow its IRQL rules.
+///
 /// `Stack` is `!Sync`; wrap it in [`Locked`](super::Locked) to share it.
 pub struct Stack<A: Allocator = GlobalAllocator> {
     region: Region<A>,
