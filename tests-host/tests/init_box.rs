@@ -82,10 +82,10 @@ fn allocation_failure_maps_into_the_error_type_and_skips_init() {
     assert_eq!(drops.drops(), 1, "the unused initialiser was dropped");
 
     let r = InitBox::pin_init_in(5u8, &alloc);
-    assert_eq!(r.err(), Some(AllocError));
+    assert_eq!(r.err(), Some(AllocError::InsufficientResources));
     assert_eq!(
-        <AllocError as FromAllocError>::from_alloc_error(AllocError),
-        AllocError
+        <AllocError as FromAllocError>::from_alloc_error(AllocError::InsufficientResources),
+        AllocError::InsufficientResources
     );
 }
 

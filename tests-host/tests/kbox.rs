@@ -30,7 +30,8 @@ fn try_new_in_failure_returns_the_value_untouched() {
     let alloc = CountingAlloc::new();
     alloc.set_fail(true);
     let drops = DropCounter::new();
-    let Err((value, AllocError)) = KBox::try_new_in(drops.track(), &alloc) else {
+    let Err((value, AllocError::InsufficientResources)) = KBox::try_new_in(drops.track(), &alloc)
+    else {
         panic!("allocation must fail");
     };
     assert_eq!(drops.drops(), 0, "the value came back, not dropped");
@@ -172,7 +173,7 @@ fn wdk_allocator_box_is_accounted_and_can_fail() {
     sim::fail_nth(T, None, 1);
     let drops = DropCounter::new();
     let r = KBox::try_new_in(drops.track(), a);
-    assert!(matches!(r, Err((_, AllocError))));
+    assert!(matches!(r, Err((_, AllocError::InsufficientResources))));
     drop(r);
     assert_eq!(drops.drops(), 1);
     assert_eq!(sim::stats(PoolType::NonPagedNx, T).failed_allocations, 1);

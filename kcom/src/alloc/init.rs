@@ -34,9 +34,9 @@ use core::mem::ManuallyDrop;
 use core::pin::Pin;
 use core::ptr;
 
-use super::kbox::{AllocError, KBox, KBoxInner};
+use super::AllocError;
+use super::kbox::{KBox, KBoxInner};
 use super::{Allocator, GlobalAllocator};
-use crate::com::status::{NTSTATUS, STATUS_INSUFFICIENT_RESOURCES};
 
 /// Initialises a `T` in place, in memory that will be pinned.
 ///
@@ -134,8 +134,8 @@ pub fn try_init<T, E>(f: impl FnOnce() -> Result<T, E>) -> impl PinInit<T, E> {
 /// [`InitBox::try_pin_init_in`] can report it through the initialiser's own
 /// error type.
 ///
-/// Implemented for [`AllocError`], for [`NTSTATUS`]
-/// (`STATUS_INSUFFICIENT_RESOURCES`) and for every `E: From<AllocError>`.
+/// Implemented for every `E: From<AllocError>`, which includes
+/// [`AllocError`] itself and [`NTSTATUS`] (`STATUS_INSUFFICIENT_RESOURCES`).
 pub trait FromAllocError {
     /// The error that reports `err`.
     fn from_alloc_error(err: AllocError) -> Self;
@@ -145,13 +145,6 @@ impl<E: From<AllocError>> FromAllocError for E {
     #[inline]
     fn from_alloc_error(err: AllocError) -> Self {
         E::from(err)
-    }
-}
-
-impl FromAllocError for NTSTATUS {
-    #[inline]
-    fn from_alloc_error(_: AllocError) -> Self {
-        STATUS_INSUFFICIENT_RESOURCES
     }
 }
 
@@ -492,6 +485,7 @@ where
 #[cfg(all(test, feature = "async-com"))]
 mod async_tests {
     use super::*;
+    use crate::{NTSTATUS, STATUS_INSUFFICIENT_RESOURCES};
     use core::cell::Cell;
     use core::future::Future;
     use core::task::{Context, Poll};

@@ -8,28 +8,7 @@ use core::ops::{Deref, DerefMut};
 use core::pin::Pin;
 use core::ptr::{self, NonNull};
 
-use super::{Allocator, GlobalAllocator};
-use crate::com::status::{NTSTATUS, STATUS_INSUFFICIENT_RESOURCES};
-
-/// An allocation failed (the allocator returned null).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub struct AllocError;
-
-impl fmt::Display for AllocError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("memory allocation failed")
-    }
-}
-
-impl core::error::Error for AllocError {}
-
-impl crate::com::status::IntoNtStatus for AllocError {
-    /// `STATUS_INSUFFICIENT_RESOURCES`.
-    #[inline]
-    fn into_ntstatus(self) -> NTSTATUS {
-        STATUS_INSUFFICIENT_RESOURCES
-    }
-}
+use super::{AllocError, Allocator, GlobalAllocator};
 
 /// The block a [`KBox`] owns: the value first, then its allocator.
 #[repr(C)]
@@ -177,7 +156,7 @@ impl<T, A: Allocator> KBox<T, A> {
             // SAFETY: a valid non-zero layout; the block is freed with the
             // same allocator (moved into it) and layout in `free_block`.
             let p = unsafe { alloc.alloc(Self::LAYOUT) };
-            NonNull::new(p.cast::<KBoxInner<T, A>>()).ok_or(AllocError)?
+            NonNull::new(p.cast::<KBoxInner<T, A>>()).ok_or(AllocError::InsufficientResources)?
         };
         // SAFETY: the block is valid for a `KBoxInner<T, A>` (or the type
         // is zero-sized and the pointer dangling but aligned).

@@ -16,6 +16,21 @@
 use core::alloc::Layout;
 use core::ptr;
 
+mod api2;
+mod bump;
+mod free_list;
+mod locked;
+mod pool;
+mod region;
+mod stack;
+
+pub use api2::Api2;
+pub use bump::Bump;
+pub use free_list::FreeList;
+pub use locked::{Locked, LockedGuard, RawLock, SpinLock};
+pub use pool::{POOL_MAX_AUTO_ALIGN, Pool};
+pub use region::AllocError;
+pub use stack::Stack;
 pub mod init;
 pub mod kbox;
 #[cfg(not(feature = "driver"))]
@@ -25,7 +40,7 @@ pub mod wdk;
 #[doc(hidden)]
 pub use init::__FieldGuard;
 pub use init::{FnInit, FromAllocError, InitBox, PinInit, pin_init_from_closure, try_init};
-pub use kbox::{AllocError, KBox};
+pub use kbox::KBox;
 pub use wdk::{MEMORY_ALLOCATION_ALIGNMENT, PoolType, WdkAllocator, init_ex_allocate_pool2};
 
 /// A minimal, object-safe allocator interface for kernel code.

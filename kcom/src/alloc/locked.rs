@@ -1,0 +1,285 @@
+//! [`Locked`]: makes a single-owner strategy shareable between threads.
+
+use core::alloc::Layout;
+use core::cell::UnsafeCell;
+use core::fmt;
+use core::ops::Deref;
+use core::sync::atomic::{AtomicBool, Ordering};
+
+use super::Allocator;
+
+/// A mutual-exclusion primitive for [`Locked`].
+///
+/// This is the seam for kernel locks: [`SpinLock`] is the portable default;
+/// a driver can plug in a `KSPIN_LOCK`-based lock whose `State` is the
+/// previous IRQL returned by `KeAcquireSpinLock` and given back to
+/// `KeReleaseSpinLock` by `unlock`.
+///
+/// # Safety
+///
+/// Between a `lock` returning and the matching `unlock`, no other `lock` may
+/// return (mutual exclusion). `lock` must synchronise-with the previous
+/// `unlock` (acquire/release semantics), so writes made while holding the
+/// lock are visible to the next holder.
+pub unsafe trait RawLock {
+    /// What `lock` hands to `unlock` (e.g. the previous IRQL); `()` for a
+    /// plain spin lock.
+    type State;
+
+    /// A new, unlocked lock.
+    fn new() -> Self;
+
+    /// Blocks until the lock is held.
+    fn lock(&self) -> Self::State;
+
+    /// Releases the lock.
+    ///
+    /// # Safety
+    ///
+    /// The caller holds the lock, taken by the `lock` call that returned
+    /// `state`.
+    unsafe fn unlock(&self, state: Self::State);
+}
+
+/// A test-and-test-and-set spin lock on an `AtomicBool`.
+///
+/// `lock` spins on a relaxed load (so waiters share the cache line
+/// read-only, with [`core::hint::spin_loop`]) and takes the lock with a
+/// `compare_exchange_weak(false, true, Acquire, Relaxed)`: the `Acquire`
+/// pairs with the `Release` store of `unlock`, which makes every write of
+/// the previous holder visible to the next one.
+///
+/// It does not raise the IRQL and never sleeps: in driver builds take it at
+/// `IRQL <= DISPATCH_LEVEL`, and do not share it with code that runs at a
+/// higher IRQL or could preempt the holder on the same processor and spin
+/// forever (use a `KSPIN_LOCK`-based [`RawLock`] there).
+#[derive(Debug, Default)]
+pub struct SpinLock {
+    locked: AtomicBool,
+}
+
+// SAFETY: the compare-exchange from `false` to `true` succeeds for one
+// thread at a time until the `Release` store of `false` in `unlock`; Acquire
+// on success synchronises with that store.
+unsafe impl RawLock for SpinLock {
+    type State = ();
+
+    #[inline]
+    fn new() -> Self {
+        SpinLock {
+            locked: AtomicBool::new(false),
+        }
+    }
+
+    #[inline]
+    fn lock(&self) {
+        loop {
+            if self
+                .locked
+                .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok()
+            {
+                return;
+            }
+            while self.locked.load(Ordering::Relaxed) {
+                core::hint::spin_loop();
+            }
+        }
+    }
+
+    #[inline]
+    unsafe fn unlock(&self, _state: ()) {
+        self.locked.store(false, Ordering::Release);
+    }
+}
+
+/// Wraps an allocator (typically a strategy such as `Pool` or `FreeList`,
+/// which are `!Sync`) behind a lock, making it `Sync`: every allocator call
+/// takes the lock for its duration.
+///
+/// The lock is a [`RawLock`], [`SpinLock`] by default; see its docs for the
+/// IRQL rules in driver builds (take it at `IRQL <= DISPATCH_LEVEL`; it does
+/// not raise the IRQL itself). Use [`lock`](Self::lock) to call the inner
+/// strategy's `&self` methods (statistics) under the lock, and
+/// [`get_mut`](Self::get_mut) for `&mut` methods such as `reset`: those
+/// need exclusive access to the `Locked` itself, which proves no other
+/// borrower holds blocks.
+pub struct Locked<A, L: RawLock = SpinLock> {
+    lock: L,
+    inner: UnsafeCell<A>,
+}
+
+// SAFETY: all access to `inner` through `&Locked` happens while holding the
+// lock, so at most one thread uses the `A` at a time; that requires moving
+// access between threads, hence `A: Send`. The lock itself must be shareable.
+unsafe impl<A: Send, L: RawLock + Sync> Sync for Locked<A, L> {}
+
+impl<A> Locked<A> {
+    /// Wraps `inner` with a [`SpinLock`].
+    #[inline]
+    pub fn new(inner: A) -> Self {
+        Locked {
+            lock: SpinLock::new(),
+            inner: UnsafeCell::new(inner),
+        }
+    }
+}
+
+impl<A, L: RawLock> Locked<A, L> {
+    /// Wraps `inner` with a lock of type `L`.
+    #[inline]
+    pub fn with_lock(inner: A) -> Self {
+        Locked {
+            lock: L::new(),
+            inner: UnsafeCell::new(inner),
+        }
+    }
+
+    /// Takes the lock; the guard gives access to the inner allocator and
+    /// releases the lock when dropped.
+    #[inline]
+    pub fn lock(&self) -> LockedGuard<'_, A, L> {
+        let state = self.lock.lock();
+        LockedGuard {
+            locked: self,
+            state: core::mem::ManuallyDrop::new(state),
+            _not_send: core::marker::PhantomData,
+        }
+    }
+
+    /// The inner allocator, without locking (`&mut self` proves exclusivity).
+    #[inline]
+    pub fn get_mut(&mut self) -> &mut A {
+        self.inner.get_mut()
+    }
+
+    /// Unwraps the inner allocator.
+    #[inline]
+    pub fn into_inner(self) -> A {
+        self.inner.into_inner()
+    }
+}
+
+/// Holds the lock of a [`Locked`]; dereferences to the inner allocator.
+///
+/// Only shared access is given: `&mut` methods such as `reset` or `pop`
+/// would free blocks that other holders of `&Locked` (e.g. collections)
+/// still use. Use [`Locked::get_mut`] for those.
+pub struct LockedGuard<'a, A, L: RawLock = SpinLock> {
+    locked: &'a Locked<A, L>,
+    state: core::mem::ManuallyDrop<L::State>,
+    /// `!Send`: a lock is released on the processor/thread that took it
+    /// (a kernel spin lock restores that processor's IRQL).
+    _not_send: core::marker::PhantomData<*const ()>,
+}
+
+impl<A, L: RawLock> Deref for LockedGuard<'_, A, L> {
+    type Target = A;
+    #[inline]
+    fn deref(&self) -> &A {
+        // SAFETY: the guard holds the lock, so no other thread accesses
+        // `inner`; this thread only gets shared references through the guard.
+        unsafe { &*self.locked.inner.get() }
+    }
+}
+
+impl<A, L: RawLock> Drop for LockedGuard<'_, A, L> {
+    #[inline]
+    fn drop(&mut self) {
+        // SAFETY: taken once, here, and never used again.
+        let state = unsafe { core::mem::ManuallyDrop::take(&mut self.state) };
+        // SAFETY: the guard holds the lock taken by the call that returned `state`.
+        unsafe { self.locked.lock.unlock(state) };
+    }
+}
+
+impl<A: fmt::Debug, L: RawLock> fmt::Debug for LockedGuard<'_, A, L> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("LockedGuard").field(&**self).finish()
+    }
+}
+
+impl<A, L: RawLock> fmt::Debug for Locked<A, L> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Locked").finish_non_exhaustive()
+    }
+}
+
+// SAFETY: every call forwards to `A` while holding the lock, so the inner
+// allocator sees one caller at a time, exactly as its single-owner contract
+// expects; the blocks are `A`'s and keep its guarantees.
+unsafe impl<A: Allocator, L: RawLock> Allocator for Locked<A, L> {
+    #[inline]
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let g = self.lock();
+        // SAFETY: forwarded contract.
+        unsafe { g.alloc(layout) }
+    }
+    #[inline]
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        let g = self.lock();
+        // SAFETY: forwarded contract.
+        unsafe { g.alloc_zeroed(layout) }
+    }
+    #[inline]
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        let g = self.lock();
+        // SAFETY: forwarded contract.
+        unsafe { g.dealloc(ptr, layout) }
+    }
+    #[inline]
+    unsafe fn grow(&self, ptr: *mut u8, old_layout: Layout, new_layout: Layout) -> *mut u8 {
+        let g = self.lock();
+        // SAFETY: forwarded contract.
+        unsafe { g.grow(ptr, old_layout, new_layout) }
+    }
+    #[inline]
+    unsafe fn grow_zeroed(&self, ptr: *mut u8, old_layout: Layout, new_layout: Layout) -> *mut u8 {
+        let g = self.lock();
+        // SAFETY: forwarded contract.
+        unsafe { g.grow_zeroed(ptr, old_layout, new_layout) }
+    }
+    #[inline]
+    unsafe fn shrink(&self, ptr: *mut u8, old_layout: Layout, new_layout: Layout) -> *mut u8 {
+        let g = self.lock();
+        // SAFETY: forwarded contract.
+        unsafe { g.shrink(ptr, old_layout, new_layout) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::alloc::{GlobalAllocator, Pool};
+
+    #[test]
+    fn lock_guard_and_forwarding() {
+        let mut p = Locked::new(Pool::with_blocks_in(16, 2, GlobalAllocator).unwrap());
+        let l = Layout::new::<u64>();
+        // SAFETY: valid layouts; every pointer given back is a live block of this allocator with its current layout.
+        unsafe {
+            let a = p.alloc(l);
+            assert!(!a.is_null());
+            assert_eq!(p.lock().num_allocated(), 1);
+            p.dealloc(a, l);
+        }
+        assert_eq!(p.get_mut().num_free_blocks(), 2);
+        p.get_mut().reset();
+        assert_eq!(p.into_inner().num_allocated(), 0);
+    }
+
+    #[test]
+    fn spin_lock_excludes() {
+        let lock = SpinLock::new();
+        lock.lock();
+        assert!(lock.locked.load(Ordering::Relaxed));
+        assert!(
+            lock.locked
+                .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+                .is_err()
+        );
+        // SAFETY: held by this thread.
+        unsafe { lock.unlock(()) };
+        assert!(!lock.locked.load(Ordering::Relaxed));
+    }
+}

@@ -1,0 +1,356 @@
+//! [`Stack`]: a LIFO allocator.
+
+use core::alloc::Layout;
+use core::cell::Cell;
+use core::fmt;
+use core::mem::size_of;
+use core::ptr;
+
+use super::region::{AllocError, Region, move_block};
+use super::{Allocator, GlobalAllocator};
+
+const WORD: usize = size_of::<usize>();
+/// Size of the record written before every block.
+const HEADER: usize = 2 * WORD;
+/// Flag in a record's second word: the block was moved away by `grow` and
+/// is popped automatically once it is the top.
+const DEAD: usize = 1;
+
+/// A stack (LIFO) allocator: blocks are carved linearly from one region and
+/// freed in reverse order.
+///
+/// Every block is preceded by a two-word record holding the previous top and
+/// the previous block, so [`pop`](Self::pop) (and `dealloc` of the most
+/// recent block, which is the same thing) restores the state exactly,
+/// including the alignment padding.
+///
+/// * `alloc`, `dealloc` of the top, `pop`: O(1).
+/// * `grow`/`shrink` of the top happen in place. Shrinking any other block
+///   is in place too; growing another block moves it to the top and marks
+///   the old record dead, so it is popped together with the block above it.
+/// * Zero-sized requests succeed and take a record like any other block.
+///
+/// # Misuse
+///
+/// Freeing a block that is not the top violates the LIFO contract: debug
+/// builds `debug_assert!`; release builds ignore the call, so the block stays
+/// used (leaked) until a `pop`/`dealloc` below it or [`reset`](Self::reset)
+/// reclaims it. The stack is never corrupted by such a call.
+///
+/// Collections that reallocate by allocating the new buffer before freeing
+/// the old one (e.g. a `hashbrown` rehash) break LIFO order; give them their
+/// final capacity up front. `Vec` growth is fine: it uses `grow`.
+///
+/// # IRQL (driver builds)
+///
+/// The methods only touch the region: call them at any IRQL at which the
+/// region may be accessed (`<= DISPATCH_LEVEL` for non-paged memory, below
+/// `DISPATCH_LEVEL` for paged pool). Construction and drop call the backing
+/// allocator and follow its IRQL rules.
+///
+/// `Stack` is `!Sync`; wrap it in [`Locked`](super::Locked) to share it.
+pub struct Stack<A: Allocator = GlobalAllocator> {
+    region: Region<A>,
+    /// Offset of the first free byte.
+    top: Cell<usize>,
+    /// Offset of the most recent block, 0 if none (a block is never at 0:
+    /// its record comes first).
+    last: Cell<usize>,
+}
+
+// SAFETY: the stack exclusively owns its region and all its state points
+// into it; sending it sends the region and the (`Send`) backing allocator.
+unsafe impl<A: Allocator + Send> Send for Stack<A> {}
+
+impl<A: Allocator> Stack<A> {
+    /// Creates a stack allocator over `capacity` bytes (16-byte aligned)
+    /// allocated from `backing`.
+    ///
+    /// # Errors
+    ///
+    /// [`AllocError::InvalidParameter`] if `capacity` is zero or too large
+    /// for a `Layout`; [`AllocError::InsufficientResources`] if `backing`
+    /// returns null.
+    pub fn with_capacity_in(capacity: usize, backing: A) -> Result<Self, AllocError> {
+        Ok(Stack {
+            region: Region::new_in(capacity, 16, backing)?,
+            top: Cell::new(0),
+            last: Cell::new(0),
+        })
+    }
+
+    /// The size of the region in bytes.
+    #[inline]
+    pub fn capacity(&self) -> usize {
+        self.region.len()
+    }
+
+    /// Bytes still available above the top (records and padding included in
+    /// what a request consumes).
+    #[inline]
+    pub fn remaining(&self) -> usize {
+        self.region.len() - self.top.get()
+    }
+
+    /// Bytes in use: blocks, their records and alignment padding.
+    /// Always `total_allocated() + remaining() == capacity()`.
+    #[inline]
+    pub fn total_allocated(&self) -> usize {
+        self.top.get()
+    }
+
+    /// Frees the most recent block (and any dead records below it); returns
+    /// `false` if the stack was empty. Taking `&mut self` guarantees no
+    /// borrow of the allocator (e.g. a collection using it) is alive.
+    pub fn pop(&mut self) -> bool {
+        if self.last.get() == 0 {
+            return false;
+        }
+        self.pop_record();
+        true
+    }
+
+    /// Frees every block at once.
+    pub fn reset(&mut self) {
+        self.top.set(0);
+        self.last.set(0);
+    }
+
+    /// The backing allocator.
+    pub fn backing(&self) -> Option<&A> {
+        self.region.backing()
+    }
+
+    /// Pops the most recent record, then every dead record that becomes the
+    /// top. Requires `last != 0`.
+    #[inline]
+    fn pop_record(&self) {
+        let mut last = self.last.get();
+        loop {
+            // SAFETY: `last` is the offset of a live record's block, whose two
+            // record words (written in `alloc`) sit right before it.
+            let (prev_top, prev_last) = unsafe { self.record(last) };
+            self.top.set(prev_top);
+            last = prev_last & !DEAD;
+            // SAFETY: as above, for the previous record.
+            if last == 0 || unsafe { self.record(last) }.1 & DEAD == 0 {
+                break;
+            }
+        }
+        self.last.set(last);
+    }
+
+    /// Reads the record of the block at offset `p`.
+    ///
+    /// # Safety
+    ///
+    /// `p` is the offset of a block handed out by `alloc` and not popped.
+    #[inline(always)]
+    unsafe fn record(&self, p: usize) -> (usize, usize) {
+        // SAFETY: the record lies at `[p - HEADER, p)`, word-aligned, inside
+        // the region.
+        unsafe {
+            let r = self.region.base().add(p - HEADER).cast::<usize>();
+            (r.read(), r.add(1).read())
+        }
+    }
+}
+
+// SAFETY: each block `[p, p + size)` is carved above the current top, after
+// its record, aligned as requested; `top` moves down only by popping the most
+// recent record (restoring the top from before it), so live blocks never
+// overlap each other or the records. The region is held by raw pointer.
+unsafe impl<A: Allocator> Allocator for Stack<A> {
+    #[inline]
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let top = self.top.get();
+        let align = layout.align().max(WORD);
+        let Some(p) = top
+            .checked_add(HEADER)
+            .and_then(|h| self.region.align_offset_up(h, align))
+        else {
+            return ptr::null_mut();
+        };
+        match p.checked_add(layout.size()) {
+            Some(end) if end <= self.region.len() => {
+                // SAFETY: `top <= p - HEADER` and `p <= len`; the record is
+                // word-aligned (`p` is) and lies in the free part of the
+                // region.
+                unsafe {
+                    let r = self.region.base().add(p - HEADER).cast::<usize>();
+                    r.write(top);
+                    r.add(1).write(self.last.get());
+                }
+                self.top.set(end);
+                self.last.set(p);
+                // SAFETY: `p <= end <= len`.
+                unsafe { self.region.base().add(p) }
+            }
+            _ => ptr::null_mut(),
+        }
+    }
+
+    #[inline]
+    unsafe fn dealloc(&self, ptr: *mut u8, _layout: Layout) {
+        let last = self.last.get();
+        if last != 0 && ptr.addr().wrapping_sub(self.region.addr()) == last {
+            self.pop_record();
+        } else {
+            debug_assert!(
+                false,
+                "Stack::dealloc: {ptr:p} is not the most recent block (LIFO order violated)"
+            );
+        }
+    }
+
+    #[inline]
+    unsafe fn grow(&self, ptr: *mut u8, old_layout: Layout, new_layout: Layout) -> *mut u8 {
+        let off = ptr.addr().wrapping_sub(self.region.addr());
+        if off == self.last.get() && off != 0 {
+            // The top block: in place or not at all (a new block would start
+            // above it and need even more room).
+            return match off.checked_add(new_layout.size()) {
+                Some(end) if end <= self.region.len() => {
+                    self.top.set(end);
+                    ptr
+                }
+                _ => ptr::null_mut(),
+            };
+        }
+        if off < HEADER || off > self.region.len() {
+            debug_assert!(
+                false,
+                "Stack::grow: {ptr:p} does not belong to this allocator"
+            );
+            return ptr::null_mut();
+        }
+        // SAFETY: `ptr` is a live non-top block with `old_layout`; once moved,
+        // its record is marked dead (the record's second word, which only
+        // this allocator writes) so it is popped with the block above it.
+        unsafe {
+            move_block(self, ptr, old_layout, new_layout, |_| {
+                let w = self.region.base().add(off - WORD).cast::<usize>();
+                w.write(w.read() | DEAD);
+            })
+        }
+    }
+
+    #[inline]
+    unsafe fn shrink(&self, ptr: *mut u8, _old_layout: Layout, new_layout: Layout) -> *mut u8 {
+        let off = ptr.addr().wrapping_sub(self.region.addr());
+        if off == self.last.get() && off != 0 {
+            self.top.set(off + new_layout.size());
+        }
+        // Any block still holds its first `new_layout.size()` bytes in place.
+        ptr
+    }
+}
+
+impl<A: Allocator + fmt::Debug> fmt::Debug for Stack<A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Stack")
+            .field("capacity", &self.capacity())
+            .field("used", &self.total_allocated())
+            .field("backing", &self.region.backing())
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn l(size: usize, align: usize) -> Layout {
+        Layout::from_size_align(size, align).unwrap()
+    }
+
+    #[test]
+    fn lifo_pop_restores_exactly() {
+        let mut s = Stack::with_capacity_in(256, GlobalAllocator).unwrap();
+        // SAFETY: valid layouts; every pointer given back is a live block of this allocator with its current layout.
+        unsafe {
+            let a = s.alloc(l(3, 1));
+            let t1 = s.total_allocated();
+            let b = s.alloc(l(8, 64));
+            assert_eq!(b.addr() % 64, 0);
+            assert!(b.addr() >= a.addr() + 3 + HEADER);
+            let _c = s.alloc(l(0, 1));
+            assert!(s.pop());
+            assert!(s.pop());
+            assert_eq!(s.total_allocated(), t1);
+            assert!(s.pop());
+            assert_eq!(s.total_allocated(), 0);
+            assert!(!s.pop());
+        }
+    }
+
+    #[test]
+    fn dealloc_of_top_pops_and_grow_shrink_in_place() {
+        let s = Stack::with_capacity_in(256, GlobalAllocator).unwrap();
+        // SAFETY: valid layouts; every pointer given back is a live block of this allocator with its current layout.
+        unsafe {
+            let a = s.alloc(l(8, 8));
+            let used = s.total_allocated();
+            let b = s.alloc(l(8, 8));
+            assert_eq!(s.grow(b, l(8, 8), l(100, 8)), b);
+            assert!(s.grow(b, l(100, 8), l(1000, 8)).is_null());
+            assert_eq!(s.shrink(b, l(100, 8), l(4, 8)), b);
+            assert_eq!(s.total_allocated(), b.addr() - s.region.addr() + 4);
+            s.dealloc(b, l(4, 8));
+            assert_eq!(s.total_allocated(), used);
+            s.dealloc(a, l(8, 8));
+            assert_eq!(s.remaining(), 256);
+        }
+    }
+
+    #[test]
+    fn growing_a_lower_block_moves_it_and_reclaims_later() {
+        let s = Stack::with_capacity_in(512, GlobalAllocator).unwrap();
+        // SAFETY: valid layouts; every pointer given back is a live block of this allocator with its current layout.
+        unsafe {
+            let a = s.alloc(l(8, 8));
+            a.write_bytes(9, 8);
+            let b = s.alloc(l(8, 8));
+            let a2 = s.grow(a, l(8, 8), l(16, 8));
+            assert!(a2 > b);
+            assert!(core::slice::from_raw_parts(a2, 8).iter().all(|&x| x == 9));
+            s.dealloc(a2, l(16, 8));
+            s.dealloc(b, l(8, 8));
+            // `a`'s record was dead: popped together with `b`.
+            assert_eq!(s.total_allocated(), 0);
+        }
+    }
+
+    #[test]
+    fn exhaustion_and_bad_parameters() {
+        assert_eq!(
+            Stack::with_capacity_in(0, GlobalAllocator).err(),
+            Some(AllocError::InvalidParameter)
+        );
+        let s = Stack::with_capacity_in(64, GlobalAllocator).unwrap();
+        // SAFETY: valid layouts; every pointer given back is a live block of this allocator with its current layout.
+        unsafe {
+            assert!(s.alloc(l(64, 1)).is_null());
+            assert!(s.alloc(l(usize::MAX / 2, 1)).is_null());
+            assert!(!s.alloc(l(64 - HEADER, 1)).is_null());
+            assert!(s.alloc(l(0, 1)).is_null());
+        }
+    }
+
+    #[test]
+    #[cfg_attr(debug_assertions, should_panic(expected = "LIFO order violated"))]
+    fn freeing_below_the_top_is_detected_and_ignored() {
+        let s = Stack::with_capacity_in(128, GlobalAllocator).unwrap();
+        // SAFETY: valid layouts; every pointer given back is a live block of this allocator with its current layout.
+        unsafe {
+            let a = s.alloc(l(8, 8));
+            let b = s.alloc(l(8, 8));
+            let used = s.total_allocated();
+            s.dealloc(a, l(8, 8));
+            assert_eq!(s.total_allocated(), used);
+            s.dealloc(b, l(8, 8));
+            s.dealloc(a, l(8, 8));
+            assert_eq!(s.total_allocated(), 0);
+        }
+    }
+}
