@@ -1,47 +1,118 @@
-//! Test allocators and drop trackers for `KBox`/`InitBox` tests.
+//! Test allocators and drop trackers.
 
 use core::alloc::Layout;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use kcom::alloc::{Allocator, GlobalAllocator};
 
-/// Wraps [`GlobalAllocator`], records every live block, can be told to
-/// fail, and panics on a `dealloc` that does not match a live block
-/// exactly (pointer and layout).
-#[derive(Debug, Default)]
+/// A backing allocator for tests: forwards to [`GlobalAllocator`], records
+/// every live block, can be told to fail, and panics on a `dealloc` that
+/// does not match a live block exactly (pointer and layout), the way Driver
+/// Verifier's pool tracking would.
+///
+/// Thread-safe, so a `&CountingAlloc` can back strategies used from several
+/// threads.
+///
+/// ```
+/// use kcom::alloc::Pool;
+/// use tests_host::CountingAlloc;
+///
+/// let backing = CountingAlloc::new();
+/// {
+///     let pool = Pool::with_blocks_in(32, 4, &backing).unwrap();
+///     assert_eq!(backing.outstanding(), 1);
+///     # drop(pool);
+/// }
+/// assert_eq!(backing.outstanding(), 0);
+/// ```
+#[derive(Debug)]
 pub struct CountingAlloc {
     live: Mutex<Vec<(Block, Layout)>>,
-    allocs: AtomicUsize,
+    last: Mutex<(usize, usize)>,
+    allocations: AtomicUsize,
     deallocs: AtomicUsize,
-    fail: AtomicBool,
+    /// Allocations still allowed to succeed (`usize::MAX`: unlimited).
+    budget: AtomicUsize,
+}
+
+impl Default for CountingAlloc {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl CountingAlloc {
-    /// A fresh allocator with no blocks.
-    pub fn new() -> Self {
-        Self::default()
+    /// A fresh allocator with no blocks that never fails.
+    pub const fn new() -> Self {
+        CountingAlloc {
+            live: Mutex::new(Vec::new()),
+            last: Mutex::new((0, 0)),
+            allocations: AtomicUsize::new(0),
+            deallocs: AtomicUsize::new(0),
+            budget: AtomicUsize::new(usize::MAX),
+        }
     }
+
+    /// Lets `n` more allocations (or grows/shrinks) succeed, then fails
+    /// every one.
+    pub fn fail_after(&self, n: usize) {
+        self.budget.store(n, Ordering::SeqCst);
+    }
+
+    /// Lets every allocation succeed again.
+    pub fn never_fail(&self) {
+        self.budget.store(usize::MAX, Ordering::SeqCst);
+    }
+
     /// Makes every following allocation fail (`true`) or succeed.
     pub fn set_fail(&self, fail: bool) {
-        self.fail.store(fail, Ordering::SeqCst);
+        if fail {
+            self.fail_after(0);
+        } else {
+            self.never_fail();
+        }
     }
-    /// Successful allocations so far.
-    pub fn allocs(&self) -> usize {
-        self.allocs.load(Ordering::SeqCst)
+
+    /// Successful allocations so far (grows and shrinks that moved or
+    /// resized a block count too).
+    pub fn allocations(&self) -> usize {
+        self.allocations.load(Ordering::SeqCst)
     }
+
     /// Deallocations so far.
     pub fn deallocs(&self) -> usize {
         self.deallocs.load(Ordering::SeqCst)
     }
+
     /// Blocks allocated and not freed yet.
+    pub fn outstanding(&self) -> usize {
+        self.live.lock().unwrap().len()
+    }
+
+    /// Bytes of the blocks allocated and not freed yet.
+    pub fn outstanding_bytes(&self) -> usize {
+        self.live
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(_, l)| l.size())
+            .sum()
+    }
+
+    /// The live blocks, as (address, layout).
     pub fn live(&self) -> Vec<(usize, Layout)> {
         self.live
             .lock()
             .unwrap()
             .iter()
-            .map(|&(b, l)| (b.0 as usize, l))
+            .map(|&(b, l)| (b.0.addr(), l))
             .collect()
+    }
+
+    /// Address and size of the most recent successful allocation.
+    pub fn last_block(&self) -> (usize, usize) {
+        *self.last.lock().unwrap()
     }
 
     /// Frees every block still live (for tests that leak on purpose);
@@ -55,39 +126,93 @@ impl CountingAlloc {
         }
         blocks.len()
     }
-}
 
-// SAFETY: forwards to `GlobalAllocator`; the bookkeeping does not touch the
-// blocks.
-unsafe impl Allocator for CountingAlloc {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if self.fail.load(Ordering::SeqCst) {
-            return core::ptr::null_mut();
-        }
-        // SAFETY: forwarded contract.
-        let p = unsafe { GlobalAllocator.alloc(layout) };
+    fn admit(&self) -> bool {
+        self.budget
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |b| match b {
+                usize::MAX => Some(b),
+                0 => None,
+                b => Some(b - 1),
+            })
+            .is_ok()
+    }
+
+    fn record(&self, p: *mut u8, layout: Layout) -> *mut u8 {
         if !p.is_null() {
-            self.allocs.fetch_add(1, Ordering::SeqCst);
+            self.allocations.fetch_add(1, Ordering::SeqCst);
             self.live.lock().unwrap().push((Block(p), layout));
+            *self.last.lock().unwrap() = (p.addr(), layout.size());
         }
         p
     }
 
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        {
-            let mut live = self.live.lock().unwrap();
-            let Some(i) = live.iter().position(|&(b, _)| b.0 == ptr) else {
-                panic!("CountingAlloc: dealloc of unknown pointer {ptr:p}");
-            };
-            assert_eq!(
-                live[i].1, layout,
-                "CountingAlloc: dealloc with a different layout"
-            );
-            live.swap_remove(i);
+    /// Removes a live block, checking that `layout` is the one it has.
+    fn forget(&self, ptr: *mut u8, layout: Layout) {
+        let mut live = self.live.lock().unwrap();
+        let Some(i) = live.iter().position(|&(b, _)| b.0 == ptr) else {
+            panic!("CountingAlloc: free of unknown pointer {ptr:p}");
+        };
+        assert_eq!(
+            live[i].1, layout,
+            "CountingAlloc: free with a different layout than the allocation"
+        );
+        live.swap_remove(i);
+    }
+}
+
+// SAFETY: every block comes from `GlobalAllocator`, which upholds the
+// contract; the bookkeeping does not touch the blocks.
+unsafe impl Allocator for CountingAlloc {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if !self.admit() {
+            return core::ptr::null_mut();
         }
+        // SAFETY: forwarded contract.
+        self.record(unsafe { GlobalAllocator.alloc(layout) }, layout)
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        if !self.admit() {
+            return core::ptr::null_mut();
+        }
+        // SAFETY: forwarded contract.
+        self.record(unsafe { GlobalAllocator.alloc_zeroed(layout) }, layout)
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        self.forget(ptr, layout);
         self.deallocs.fetch_add(1, Ordering::SeqCst);
         // SAFETY: `ptr` is a live block allocated above with `layout`.
         unsafe { GlobalAllocator.dealloc(ptr, layout) }
+    }
+
+    unsafe fn grow(&self, ptr: *mut u8, old_layout: Layout, new_layout: Layout) -> *mut u8 {
+        if !self.admit() {
+            return core::ptr::null_mut();
+        }
+        self.forget(ptr, old_layout);
+        // SAFETY: forwarded contract; `ptr` was live with `old_layout`.
+        let p = unsafe { GlobalAllocator.grow(ptr, old_layout, new_layout) };
+        if p.is_null() {
+            // The old block stays allocated.
+            self.live.lock().unwrap().push((Block(ptr), old_layout));
+            return p;
+        }
+        self.record(p, new_layout)
+    }
+
+    unsafe fn shrink(&self, ptr: *mut u8, old_layout: Layout, new_layout: Layout) -> *mut u8 {
+        if !self.admit() {
+            return core::ptr::null_mut();
+        }
+        self.forget(ptr, old_layout);
+        // SAFETY: forwarded contract; `ptr` was live with `old_layout`.
+        let p = unsafe { GlobalAllocator.shrink(ptr, old_layout, new_layout) };
+        if p.is_null() {
+            self.live.lock().unwrap().push((Block(ptr), old_layout));
+            return p;
+        }
+        self.record(p, new_layout)
     }
 }
 

@@ -3,17 +3,15 @@
 //! counts, destruction through the object's own allocator, allocation
 //! failure, and reference counting from many threads.
 
-use core::alloc::Layout;
 use core::ffi::c_void;
-use std::sync::Arc;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
+
+use tests_host::{CountingAlloc, DropCounter, Tracked};
 
 use kcom::{
-    Allocator, ComClass, ComImpl, ComInterface, ComInterfaceInfo, ComObject, ComRc, GUID,
-    GlobalAllocator, IUnknown, IUnknownInterface, IUnknownVtbl, NTSTATUS, STATUS_ACCESS_DENIED,
-    STATUS_INSUFFICIENT_RESOURCES, STATUS_INVALID_PARAMETER, STATUS_NOINTERFACE, STATUS_SUCCESS,
-    declare_com_interface, impl_com_object, implement_com,
+    ComClass, ComImpl, ComInterface, ComInterfaceInfo, ComObject, ComRc, GUID, IUnknown,
+    IUnknownInterface, IUnknownVtbl, NTSTATUS, STATUS_ACCESS_DENIED, STATUS_INSUFFICIENT_RESOURCES,
+    STATUS_INVALID_PARAMETER, STATUS_NOINTERFACE, STATUS_SUCCESS, declare_com_interface,
+    impl_com_object, implement_com,
 };
 
 declare_com_interface! {
@@ -54,23 +52,9 @@ declare_com_interface! {
     }
 }
 
-/// Counts drops of values, so a test can assert "exactly once".
-#[derive(Clone, Default)]
-struct DropCounter(Arc<AtomicUsize>);
-impl DropCounter {
-    fn count(&self) -> usize {
-        self.0.load(Ordering::SeqCst)
-    }
-}
-
 struct Multi {
     value: u32,
-    drops: DropCounter,
-}
-impl Drop for Multi {
-    fn drop(&mut self) {
-        self.drops.0.fetch_add(1, Ordering::SeqCst);
-    }
+    _tracked: Tracked,
 }
 impl IBase for Multi {
     fn value(&self) -> Result<u32, NTSTATUS> {
@@ -97,10 +81,10 @@ impl IOther for Multi {
 implement_com!(Multi: IDerived, IOther);
 
 fn multi(value: u32) -> (ComRc<IDerivedInterface>, DropCounter) {
-    let drops = DropCounter::default();
+    let drops = DropCounter::new();
     let rc = Multi::try_create(Multi {
         value,
-        drops: drops.clone(),
+        _tracked: drops.track(),
     })
     .expect("allocation");
     (rc, drops)
@@ -137,7 +121,7 @@ fn safe_client_calls_and_inheritance() {
         "IBase is served by IDerived's slot (its vtable starts with IBase's)"
     );
     drop((d, base));
-    assert_eq!(drops.count(), 1);
+    assert_eq!(drops.drops(), 1);
 }
 
 #[test]
@@ -234,13 +218,13 @@ fn query_interface_rules_on_a_multi_interface_object() {
     assert_eq!(count_of(&o), 2);
     drop(d);
     assert_eq!(
-        drops.count(),
+        drops.drops(),
         0,
         "still referenced through the secondary pointer"
     );
     assert_eq!(count_of(&o), 1);
     drop(o);
-    assert_eq!(drops.count(), 1);
+    assert_eq!(drops.drops(), 1);
 }
 
 #[test]
@@ -263,91 +247,54 @@ fn add_ref_and_release_through_any_slot_share_one_count() {
     let o2 = o.clone();
     assert_eq!(count_of(&d), 3);
     drop((o, o2, d));
-    assert_eq!(drops.count(), 1);
-}
-
-/// An allocator that records every block and can be told to fail.
-#[derive(Default)]
-struct Recording {
-    live: Mutex<Vec<(usize, Layout)>>,
-    allocs: AtomicUsize,
-    deallocs: AtomicUsize,
-    fail: std::sync::atomic::AtomicBool,
-}
-
-// SAFETY: forwards to `GlobalAllocator`, only adding bookkeeping; failure is
-// reported as null.
-unsafe impl Allocator for Recording {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if self.fail.load(Ordering::SeqCst) {
-            return core::ptr::null_mut();
-        }
-        // SAFETY: forwarded contract.
-        let p = unsafe { GlobalAllocator.alloc(layout) };
-        if !p.is_null() {
-            self.allocs.fetch_add(1, Ordering::SeqCst);
-            self.live.lock().unwrap().push((p as usize, layout));
-        }
-        p
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        let mut live = self.live.lock().unwrap();
-        let i = live
-            .iter()
-            .position(|&(p, l)| p == ptr as usize && l == layout)
-            .expect("dealloc of a block this allocator did not make, or with another layout");
-        live.swap_remove(i);
-        self.deallocs.fetch_add(1, Ordering::SeqCst);
-        // SAFETY: the block was allocated above with this layout.
-        unsafe { GlobalAllocator.dealloc(ptr, layout) }
-    }
+    assert_eq!(drops.drops(), 1);
 }
 
 #[test]
 fn objects_are_freed_by_their_own_allocator_with_the_same_layout() {
-    let rec = Recording::default();
-    let drops = DropCounter::default();
+    let rec = CountingAlloc::new();
+    let drops = DropCounter::new();
     // SAFETY: every reference is released below, while `rec` is alive and on
     // this thread.
     let rc = unsafe {
         Multi::try_create_in_unchecked(
             Multi {
                 value: 9,
-                drops: drops.clone(),
+                _tracked: drops.track(),
             },
             &rec,
         )
     }
     .unwrap();
-    assert_eq!(rec.allocs.load(Ordering::SeqCst), 1);
+    assert_eq!(rec.allocations(), 1);
     assert_eq!(rc.value(), Ok(9));
     let o = rc.query_interface::<IOtherInterface>().unwrap();
     drop(rc);
-    assert_eq!(rec.deallocs.load(Ordering::SeqCst), 0);
+    assert_eq!(rec.deallocs(), 0);
     drop(o);
-    assert_eq!(drops.count(), 1);
-    assert_eq!(rec.deallocs.load(Ordering::SeqCst), 1);
-    assert!(rec.live.lock().unwrap().is_empty());
+    assert_eq!(drops.drops(), 1);
+    assert_eq!(rec.deallocs(), 1);
+    assert_eq!(rec.outstanding(), 0);
 }
 
 #[test]
 fn allocation_failure_is_an_error_and_drops_the_value() {
-    let rec = Recording::default();
-    rec.fail.store(true, Ordering::SeqCst);
-    let drops = DropCounter::default();
+    let rec = CountingAlloc::new();
+    rec.set_fail(true);
+    let drops = DropCounter::new();
     // SAFETY: nothing is created, so nothing outlives `rec`.
     let r = unsafe {
         Multi::try_create_in_unchecked(
             Multi {
                 value: 1,
-                drops: drops.clone(),
+                _tracked: drops.track(),
             },
             &rec,
         )
     };
     assert_eq!(r.unwrap_err(), STATUS_INSUFFICIENT_RESOURCES);
-    assert_eq!(drops.count(), 1, "the value is dropped, not leaked");
-    assert_eq!(rec.deallocs.load(Ordering::SeqCst), 0);
+    assert_eq!(drops.drops(), 1, "the value is dropped, not leaked");
+    assert_eq!(rec.deallocs(), 0);
 }
 
 // ---- hand-written (seed style) objects with a custom allocator ----
@@ -359,12 +306,7 @@ declare_com_interface! {
     }
 }
 
-struct Pinger(DropCounter);
-impl Drop for Pinger {
-    fn drop(&mut self) {
-        self.0.0.fetch_add(1, Ordering::SeqCst);
-    }
-}
+struct Pinger(#[allow(dead_code)] Tracked);
 impl IPing for Pinger {
     fn ping(&self, v: u32) -> NTSTATUS {
         if v == 0 {
@@ -391,10 +333,10 @@ impl_com_object!(Pinger, IPingVtbl);
 
 #[test]
 fn seed_style_object_in_a_custom_allocator() {
-    let rec = Recording::default();
-    let drops = DropCounter::default();
-    let raw = Pinger::try_new_com_in(Pinger(drops.clone()), &rec).unwrap();
-    assert_eq!(rec.allocs.load(Ordering::SeqCst), 1);
+    let rec = CountingAlloc::new();
+    let drops = DropCounter::new();
+    let raw = Pinger::try_new_com_in(Pinger(drops.track()), &rec).unwrap();
+    assert_eq!(rec.allocations(), 1);
     // SAFETY: `raw` owns one reference; the ComRc takes it over.
     let rc = unsafe { ComRc::<IPingInterface>::from_raw(raw) }.unwrap();
     assert_eq!(rc.ping(1), STATUS_SUCCESS);
@@ -402,31 +344,31 @@ fn seed_style_object_in_a_custom_allocator() {
     let unk = rc.query_interface::<IUnknownInterface>().unwrap();
     assert_eq!(unk.as_raw(), rc.as_raw());
     drop((rc, unk));
-    assert_eq!(drops.count(), 1);
-    assert_eq!(rec.deallocs.load(Ordering::SeqCst), 1);
-    assert!(rec.live.lock().unwrap().is_empty());
+    assert_eq!(drops.drops(), 1);
+    assert_eq!(rec.deallocs(), 1);
+    assert_eq!(rec.outstanding(), 0);
 
-    rec.fail.store(true, Ordering::SeqCst);
-    let drops2 = DropCounter::default();
+    rec.set_fail(true);
+    let drops2 = DropCounter::new();
     assert_eq!(
-        Pinger::try_new_com_in(Pinger(drops2.clone()), &rec).unwrap_err(),
+        Pinger::try_new_com_in(Pinger(drops2.track()), &rec).unwrap_err(),
         STATUS_INSUFFICIENT_RESOURCES
     );
-    assert_eq!(drops2.count(), 1);
+    assert_eq!(drops2.drops(), 1);
 }
 
 #[test]
 fn seed_style_object_with_the_global_allocator() {
-    let drops = DropCounter::default();
-    let raw = Pinger::try_new_com(Pinger(drops.clone())).unwrap();
+    let drops = DropCounter::new();
+    let raw = Pinger::try_new_com(Pinger(drops.track())).unwrap();
     // SAFETY: `raw` is live until the last Release below.
     unsafe {
         assert_eq!(ComObject::<Pinger, IPingVtbl>::shim_add_ref(raw), 2);
         assert_eq!(ComObject::<Pinger, IPingVtbl>::shim_release(raw), 1);
-        assert_eq!(drops.count(), 0);
+        assert_eq!(drops.drops(), 0);
         assert_eq!(ComObject::<Pinger, IPingVtbl>::shim_release(raw), 0);
     }
-    assert_eq!(drops.count(), 1);
+    assert_eq!(drops.drops(), 1);
 }
 
 #[test]
@@ -456,9 +398,9 @@ fn many_threads_add_ref_and_release_one_object() {
         }
     });
     assert_eq!(count_of(&d), 1);
-    assert_eq!(drops.count(), 0);
+    assert_eq!(drops.drops(), 0);
     drop(d);
-    assert_eq!(drops.count(), 1, "dropped exactly once");
+    assert_eq!(drops.drops(), 1, "dropped exactly once");
 }
 
 #[test]
@@ -469,5 +411,5 @@ fn com_rc_is_send_and_sync_for_thread_safe_interfaces() {
     let (d, drops) = multi(5);
     let handle = std::thread::spawn(move || d.value());
     assert_eq!(handle.join().unwrap(), Ok(5));
-    assert_eq!(drops.count(), 1, "released on the other thread");
+    assert_eq!(drops.drops(), 1, "released on the other thread");
 }

@@ -21,7 +21,7 @@ fn plain_value_is_an_infallible_initialiser() {
     let alloc = CountingAlloc::new();
     let drops = DropCounter::new();
     let b = InitBox::pin_init_in(drops.track(), &alloc).expect("allocation");
-    assert_eq!(alloc.allocs(), 1);
+    assert_eq!(alloc.allocations(), 1);
     drop(b);
     assert_eq!(drops.drops(), 1);
     assert_eq!(alloc.deallocs(), 1);
@@ -53,7 +53,7 @@ fn failed_initialiser_frees_the_memory_without_drop() {
     let r = InitBox::<Loud>::try_pin_init_in(init, &alloc);
     assert_eq!(r.err(), Some(STATUS_INVALID_PARAMETER));
     assert_eq!(drops.drops(), 1, "only the captured value was dropped");
-    assert_eq!((alloc.allocs(), alloc.deallocs()), (1, 1));
+    assert_eq!((alloc.allocations(), alloc.deallocs()), (1, 1));
     assert!(alloc.live().is_empty());
 }
 
@@ -98,7 +98,7 @@ fn panicking_initialiser_frees_the_memory() {
         InitBox::<Loud>::pin_init_in(init, &alloc)
     }));
     assert!(r.is_err());
-    assert_eq!((alloc.allocs(), alloc.deallocs()), (1, 1));
+    assert_eq!((alloc.allocations(), alloc.deallocs()), (1, 1));
 }
 
 /// A self-referential value: `this` points at the value itself.
@@ -228,7 +228,7 @@ fn pin_init_macro_failure_drops_earlier_fields_in_reverse() {
         ["a", "c", "drop c", "drop a"],
         "no `drop Three`"
     );
-    assert_eq!((alloc.allocs(), alloc.deallocs()), (1, 1));
+    assert_eq!((alloc.allocations(), alloc.deallocs()), (1, 1));
 }
 
 #[test]

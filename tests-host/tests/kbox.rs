@@ -14,7 +14,7 @@ fn new_in_drops_once_and_frees_with_the_same_layout() {
     let drops = DropCounter::new();
     let b = KBox::new_in((drops.track(), 42u64), &alloc);
     assert_eq!(b.1, 42);
-    assert_eq!(alloc.allocs(), 1);
+    assert_eq!(alloc.allocations(), 1);
     let live = alloc.live();
     assert_eq!(live.len(), 1);
     // The block holds the value and the allocator (a reference here).
@@ -37,7 +37,7 @@ fn try_new_in_failure_returns_the_value_untouched() {
     assert_eq!(drops.drops(), 0, "the value came back, not dropped");
     drop(value);
     assert_eq!(drops.drops(), 1);
-    assert_eq!((alloc.allocs(), alloc.deallocs()), (0, 0));
+    assert_eq!((alloc.allocations(), alloc.deallocs()), (0, 0));
 }
 
 #[test]
