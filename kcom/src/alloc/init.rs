@@ -135,7 +135,7 @@ pub fn try_init<T, E>(f: impl FnOnce() -> Result<T, E>) -> impl PinInit<T, E> {
 /// error type.
 ///
 /// Implemented for every `E: From<AllocError>`, which includes
-/// [`AllocError`] itself and [`NTSTATUS`] (`STATUS_INSUFFICIENT_RESOURCES`).
+/// [`AllocError`] itself and [`NTSTATUS`](crate::NTSTATUS) (`STATUS_INSUFFICIENT_RESOURCES`).
 pub trait FromAllocError {
     /// The error that reports `err`.
     fn from_alloc_error(err: AllocError) -> Self;

@@ -93,18 +93,88 @@ unsafe impl RawLock for SpinLock {
     }
 }
 
+/// A kernel spin lock (`KSPIN_LOCK`): `lock` raises the IRQL to
+/// `DISPATCH_LEVEL` (`KeAcquireSpinLockRaiseToDpc`) and `unlock` restores
+/// it (`KeReleaseSpinLock`). The default lock of [`Locked`] in driver builds.
+///
+/// Correct at `IRQL <= DISPATCH_LEVEL`: the holder cannot be preempted on
+/// its processor, so a DPC can never spin on a lock held by the code it
+/// interrupted. Because the holder runs at `DISPATCH_LEVEL`, the memory the
+/// locked allocator touches must be non-paged (`PoolType::NonPagedNx`).
+#[cfg(feature = "driver")]
+pub struct KSpinLock {
+    lock: UnsafeCell<wdk_sys::KSPIN_LOCK>,
+}
+
+#[cfg(feature = "driver")]
+impl fmt::Debug for KSpinLock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("KSpinLock")
+    }
+}
+
+// SAFETY: a KSPIN_LOCK is built to be shared between processors; every
+// access goes through the kernel's spin-lock routines.
+#[cfg(feature = "driver")]
+unsafe impl Sync for KSpinLock {}
+// SAFETY: an unheld KSPIN_LOCK is a plain integer, movable between threads.
+#[cfg(feature = "driver")]
+unsafe impl Send for KSpinLock {}
+
+// SAFETY: KeAcquireSpinLockRaiseToDpc gives exclusive ownership until
+// KeReleaseSpinLock, with full acquire/release barriers.
+#[cfg(feature = "driver")]
+unsafe impl RawLock for KSpinLock {
+    /// The IRQL before the lock was taken.
+    type State = wdk_sys::KIRQL;
+
+    fn new() -> Self {
+        let mut lock: wdk_sys::KSPIN_LOCK = 0;
+        // SAFETY: initialises a local, unshared KSPIN_LOCK (a plain integer,
+        // so moving it into the struct afterwards is fine).
+        unsafe { wdk_sys::ntddk::KeInitializeSpinLock(&raw mut lock) };
+        KSpinLock {
+            lock: UnsafeCell::new(lock),
+        }
+    }
+
+    #[inline]
+    fn lock(&self) -> wdk_sys::KIRQL {
+        // SAFETY: the lock was initialised by `new`; callers run at
+        // IRQL <= DISPATCH_LEVEL (documented requirement of `Locked`).
+        unsafe { wdk_sys::ntddk::KeAcquireSpinLockRaiseToDpc(self.lock.get()) }
+    }
+
+    #[inline]
+    unsafe fn unlock(&self, irql: wdk_sys::KIRQL) {
+        // SAFETY: the caller holds the lock taken by the `lock` call that
+        // returned `irql`.
+        unsafe { wdk_sys::ntddk::KeReleaseSpinLock(self.lock.get(), irql) }
+    }
+}
+
+/// The lock [`Locked`] uses unless told otherwise: [`KSpinLock`] in driver
+/// builds, [`SpinLock`] on the host.
+#[cfg(feature = "driver")]
+pub type DefaultLock = KSpinLock;
+/// The lock [`Locked`] uses unless told otherwise: `KSpinLock` in driver
+/// builds, [`SpinLock`] on the host.
+#[cfg(not(feature = "driver"))]
+pub type DefaultLock = SpinLock;
+
 /// Wraps an allocator (typically a strategy such as `Pool` or `FreeList`,
 /// which are `!Sync`) behind a lock, making it `Sync`: every allocator call
 /// takes the lock for its duration.
 ///
-/// The lock is a [`RawLock`], [`SpinLock`] by default; see its docs for the
-/// IRQL rules in driver builds (take it at `IRQL <= DISPATCH_LEVEL`; it does
-/// not raise the IRQL itself). Use [`lock`](Self::lock) to call the inner
+/// The lock is a [`RawLock`], [`DefaultLock`] unless chosen: `KSpinLock`
+/// in driver builds (taken at `IRQL <= DISPATCH_LEVEL` and held at
+/// `DISPATCH_LEVEL`, so the locked memory must be non-paged), [`SpinLock`]
+/// on the host. Use [`lock`](Self::lock) to call the inner
 /// strategy's `&self` methods (statistics) under the lock, and
 /// [`get_mut`](Self::get_mut) for `&mut` methods such as `reset`: those
 /// need exclusive access to the `Locked` itself, which proves no other
 /// borrower holds blocks.
-pub struct Locked<A, L: RawLock = SpinLock> {
+pub struct Locked<A, L: RawLock = DefaultLock> {
     lock: L,
     inner: UnsafeCell<A>,
 }
@@ -115,11 +185,11 @@ pub struct Locked<A, L: RawLock = SpinLock> {
 unsafe impl<A: Send, L: RawLock + Sync> Sync for Locked<A, L> {}
 
 impl<A> Locked<A> {
-    /// Wraps `inner` with a [`SpinLock`].
+    /// Wraps `inner` with the [`DefaultLock`].
     #[inline]
     pub fn new(inner: A) -> Self {
         Locked {
-            lock: SpinLock::new(),
+            lock: DefaultLock::new(),
             inner: UnsafeCell::new(inner),
         }
     }
@@ -165,7 +235,7 @@ impl<A, L: RawLock> Locked<A, L> {
 /// Only shared access is given: `&mut` methods such as `reset` or `pop`
 /// would free blocks that other holders of `&Locked` (e.g. collections)
 /// still use. Use [`Locked::get_mut`] for those.
-pub struct LockedGuard<'a, A, L: RawLock = SpinLock> {
+pub struct LockedGuard<'a, A, L: RawLock = DefaultLock> {
     locked: &'a Locked<A, L>,
     state: core::mem::ManuallyDrop<L::State>,
     /// `!Send`: a lock is released on the processor/thread that took it

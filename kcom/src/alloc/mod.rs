@@ -27,7 +27,9 @@ mod stack;
 pub use api2::Api2;
 pub use bump::Bump;
 pub use free_list::FreeList;
-pub use locked::{Locked, LockedGuard, RawLock, SpinLock};
+#[cfg(feature = "driver")]
+pub use locked::KSpinLock;
+pub use locked::{DefaultLock, Locked, LockedGuard, RawLock, SpinLock};
 pub use pool::{POOL_MAX_AUTO_ALIGN, Pool};
 pub use region::AllocError;
 pub use stack::Stack;
