@@ -14,7 +14,7 @@ use kcom::{
 use kcom_sample_core::protocol::{
     self, IOCTL_KCOM_GET_INFO, IOCTL_KCOM_POOL_STATS, IOCTL_KCOM_RUN_EXERCISE, InfoRequest,
     InfoResponse, MAX_ALIGN, MAX_ALLOC_SIZE, MAX_ITERATIONS, MAX_TOTAL_BYTES, PROTOCOL_VERSION,
-    PoolStatsRequest, PoolStatsResponse, RunRequest, RunResponse, pool_type,
+    PoolStatsRequest, PoolStatsResponse, RunRequest, RunResponse, StrategyInfo, pool_type,
 };
 use kcom_sample_core::{
     DeviceConfig, DeviceState, Env, Exercise, ExerciseInfo, ExerciseParams, ExerciseReport,
@@ -56,11 +56,14 @@ fn run_request(req: &RunRequest) -> Vec<u8> {
     encode::<{ RunRequest::SIZE }>(|b| req.encode(b))
 }
 
-fn get_info(state: &DeviceState) -> InfoResponse {
+/// GET_INFO: the header and the listed strategies.
+fn get_info(state: &DeviceState) -> (InfoResponse, Vec<StrategyInfo>) {
     let mut out = vec![0u8; InfoResponse::SIZE];
     let n = dispatch(state, IOCTL_KCOM_GET_INFO, &info_request(), &mut out).unwrap();
     assert_eq!(n, InfoResponse::SIZE);
-    InfoResponse::decode(&out[..n]).unwrap()
+    let view = InfoResponse::decode(&out[..n]).unwrap();
+    assert!(view.unused_slots_are_zero());
+    (view.header, view.strategies().collect())
 }
 
 fn pool_stats(state: &DeviceState) -> PoolStatsResponse {
@@ -86,13 +89,13 @@ fn global_stats(state: &DeviceState) -> protocol::PoolStatsEntry {
 #[test]
 fn get_info_lists_the_registered_strategies_and_limits() {
     let state = device();
-    let info = get_info(&state);
+    let (info, strategies) = get_info(&state);
     assert_eq!(info.version, PROTOCOL_VERSION);
     assert_eq!(info.size as usize, InfoResponse::SIZE);
     assert_eq!(info.max_iterations, MAX_ITERATIONS);
     assert_eq!(info.max_alloc_size, MAX_ALLOC_SIZE);
     assert_eq!(info.max_total_bytes, MAX_TOTAL_BYTES);
-    let strategies = info.strategies();
+    assert_eq!(info.strategy_count as usize, state.registry().len());
     assert_eq!(strategies.len(), state.registry().len());
     let global = strategies
         .iter()
@@ -104,12 +107,12 @@ fn get_info_lists_the_registered_strategies_and_limits() {
         (global.pool_type, global.tag),
         (pool_type::HOST, GlobalAllocator::TAG)
     );
-    // Entries past the count are zero, so nothing stale leaks out.
-    assert!(
-        info.strategies[strategies.len()..]
-            .iter()
-            .all(|s| s.id == 0 && s.name == [0; 32])
-    );
+    // Every listed strategy is a known, registered one, listed once.
+    for s in &strategies {
+        let id = s.strategy().expect("known strategy");
+        assert!(state.registry().get(id).is_some());
+        assert_eq!(strategies.iter().filter(|t| t.id == s.id).count(), 1);
+    }
 }
 
 #[test]
@@ -371,7 +374,15 @@ fn one_buffer_serves_as_input_and_output() {
         InfoResponse::SIZE,
     )
     .unwrap();
-    assert_eq!(InfoResponse::decode(&buf[..n]).unwrap(), get_info(&state));
+    let view = InfoResponse::decode(&buf[..n]).unwrap();
+    assert!(
+        view.unused_slots_are_zero(),
+        "no stale request bytes in the reply"
+    );
+    assert_eq!(
+        (view.header, view.strategies().collect::<Vec<_>>()),
+        get_info(&state)
+    );
 
     // Lengths beyond the buffer are refused; a short output is too small.
     let mut buf = vec![0u8; 16];
@@ -515,10 +526,7 @@ fn four_threads_dispatch_concurrently() {
                     };
                     assert_eq!(report.checksum, expected_checksum(&req.validate().unwrap()));
                     assert_eq!(report.outstanding, 0);
-                    assert_eq!(
-                        get_info(state).strategy_count as usize,
-                        state.registry().len()
-                    );
+                    assert_eq!(get_info(state).1.len(), state.registry().len());
                     let _ = pool_stats(state);
                 }
             });

@@ -87,7 +87,7 @@ pub fn execute(
     output: &mut [u8],
 ) -> Result<usize, NTSTATUS> {
     match request {
-        Request::GetInfo => state.info().encode(output),
+        Request::GetInfo => state.encode_info(output),
         Request::PoolStats => state.pool_stats().encode(output),
         Request::RunExercise(params) => {
             let report = state.run(params)?;

@@ -558,15 +558,6 @@ impl StrategyInfo {
         str_from_fixed(&self.description)
     }
 
-    const EMPTY: StrategyInfo = StrategyInfo {
-        id: 0,
-        flags: 0,
-        pool_type: 0,
-        tag: 0,
-        name: [0; NAME_LEN],
-        description: [0; DESCRIPTION_LEN],
-    };
-
     fn write(&self, w: &mut Wr<'_>) {
         w.u32(self.id);
         w.u32(self.flags);
@@ -589,15 +580,21 @@ impl StrategyInfo {
 }
 wire_size!(StrategyInfo, StrategyInfo::SIZE);
 
-/// `GET_INFO` output.
+/// `GET_INFO` output header.
+///
+/// On the wire the header is followed by [`MAX_STRATEGIES`] [`StrategyInfo`]
+/// slots, the first `strategy_count` of them used and the rest zero, so the
+/// message always has [`InfoResponse::SIZE`] bytes. The slots are encoded
+/// from an iterator and decoded on demand ([`InfoView`]), so neither side
+/// needs the whole table on its stack (kernel stacks are small).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct InfoResponse {
     /// [`PROTOCOL_VERSION`].
     pub version: u32,
-    /// [`InfoResponse::SIZE`].
+    /// [`InfoResponse::SIZE`] (the whole message).
     pub size: u32,
-    /// Number of valid entries at the front of `strategies`.
+    /// Number of used strategy slots.
     pub strategy_count: u32,
     /// Reserved, zero.
     pub reserved: u32,
@@ -611,84 +608,125 @@ pub struct InfoResponse {
     pub max_live_blocks: u32,
     /// [`MAX_TOTAL_BYTES`] as enforced by this device.
     pub max_total_bytes: u64,
-    /// The registered strategies; entries past `strategy_count` are zero.
-    pub strategies: [StrategyInfo; MAX_STRATEGIES],
 }
 
 impl InfoResponse {
-    /// Wire size in bytes.
-    pub const SIZE: usize = 40 + MAX_STRATEGIES * StrategyInfo::SIZE;
+    /// Wire size of the header.
+    pub const HEADER_SIZE: usize = 40;
+    /// Wire size of the whole message (header and strategy slots).
+    pub const SIZE: usize = Self::HEADER_SIZE + MAX_STRATEGIES * StrategyInfo::SIZE;
 
-    /// A response listing no strategy, with this build's limits.
-    pub const fn empty() -> Self {
+    /// A header with this build's limits and `strategy_count` entries.
+    pub const fn new(strategy_count: u32) -> Self {
         InfoResponse {
             version: PROTOCOL_VERSION,
             size: Self::SIZE as u32,
-            strategy_count: 0,
+            strategy_count,
             reserved: 0,
             max_iterations: MAX_ITERATIONS,
             max_alloc_size: MAX_ALLOC_SIZE,
             max_align: MAX_ALIGN,
             max_live_blocks: MAX_LIVE_BLOCKS,
             max_total_bytes: MAX_TOTAL_BYTES,
-            strategies: [StrategyInfo::EMPTY; MAX_STRATEGIES],
         }
     }
 
-    /// Appends a strategy; `false` if the table is full.
-    pub fn push(&mut self, info: StrategyInfo) -> bool {
-        let Some(slot) = self.strategies.get_mut(self.strategy_count as usize) else {
-            return false;
-        };
-        *slot = info;
-        self.strategy_count += 1;
-        true
-    }
-
-    /// The valid entries.
-    pub fn strategies(&self) -> &[StrategyInfo] {
-        let n = (self.strategy_count as usize).min(MAX_STRATEGIES);
-        &self.strategies[..n]
-    }
-
-    /// Encodes into the front of `out`; returns the byte count.
-    pub fn encode(&self, out: &mut [u8]) -> Result<usize, NTSTATUS> {
+    /// Encodes the message: this build's limits and the strategies yielded
+    /// by `strategies` (at most [`MAX_STRATEGIES`]; further ones are
+    /// dropped). Returns the byte count, [`InfoResponse::SIZE`].
+    pub fn encode<I>(strategies: I, out: &mut [u8]) -> Result<usize, NTSTATUS>
+    where
+        I: IntoIterator<Item = StrategyInfo>,
+    {
         let mut w = Wr::start(out, Self::SIZE)?;
-        w.u32(self.strategy_count);
+        let header = Self::new(0);
+        w.u32(0); // strategy_count, patched below
         w.u32(0);
-        w.u32(self.max_iterations);
-        w.u32(self.max_alloc_size);
-        w.u32(self.max_align);
-        w.u32(self.max_live_blocks);
-        w.u64(self.max_total_bytes);
-        for s in &self.strategies {
+        w.u32(header.max_iterations);
+        w.u32(header.max_alloc_size);
+        w.u32(header.max_align);
+        w.u32(header.max_live_blocks);
+        w.u64(header.max_total_bytes);
+        let mut count = 0u32;
+        for s in strategies.into_iter().take(MAX_STRATEGIES) {
             s.write(&mut w);
+            count += 1;
         }
-        Ok(w.finish())
+        // The remaining slots stay zero (`Wr::start` cleared the region).
+        w.pos = Self::SIZE;
+        let written = w.finish();
+        if let Some(field) = out.get_mut(8..12) {
+            field.copy_from_slice(&count.to_le_bytes());
+        }
+        Ok(written)
     }
 
-    /// Decodes and validates a response from exactly [`Self::SIZE`] bytes.
-    pub fn decode(buf: &[u8]) -> Result<Self, NTSTATUS> {
+    /// Decodes and validates a message of exactly [`Self::SIZE`] bytes.
+    pub fn decode(buf: &[u8]) -> Result<InfoView<'_>, NTSTATUS> {
         let mut r = Rd::exact(buf, Self::SIZE)?;
         r.header(Self::SIZE)?;
-        let mut v = Self::empty();
-        v.strategy_count = r.u32();
-        v.reserved = r.u32();
-        v.max_iterations = r.u32();
-        v.max_alloc_size = r.u32();
-        v.max_align = r.u32();
-        v.max_live_blocks = r.u32();
-        v.max_total_bytes = r.u64();
-        for s in v.strategies.iter_mut() {
-            *s = StrategyInfo::read(&mut r);
-        }
-        if v.strategy_count as usize > MAX_STRATEGIES {
+        let header = InfoResponse {
+            version: PROTOCOL_VERSION,
+            size: Self::SIZE as u32,
+            strategy_count: r.u32(),
+            reserved: r.u32(),
+            max_iterations: r.u32(),
+            max_alloc_size: r.u32(),
+            max_align: r.u32(),
+            max_live_blocks: r.u32(),
+            max_total_bytes: r.u64(),
+        };
+        if header.strategy_count as usize > MAX_STRATEGIES {
             return Err(STATUS_INVALID_PARAMETER);
         }
-        Ok(v)
+        Ok(InfoView {
+            header,
+            slots: &buf[Self::HEADER_SIZE..],
+        })
     }
 }
-wire_size!(InfoResponse, InfoResponse::SIZE);
+wire_size!(InfoResponse, InfoResponse::HEADER_SIZE);
+
+/// A decoded `GET_INFO` message: the header, and the strategy slots read
+/// from the buffer on demand.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InfoView<'a> {
+    /// The header.
+    pub header: InfoResponse,
+    slots: &'a [u8],
+}
+
+impl<'a> InfoView<'a> {
+    /// The `i`-th used strategy slot.
+    pub fn strategy(&self, i: usize) -> Option<StrategyInfo> {
+        if i >= self.header.strategy_count as usize {
+            return None;
+        }
+        let at = i * StrategyInfo::SIZE;
+        let bytes = self.slots.get(at..at + StrategyInfo::SIZE)?;
+        let mut r = Rd { buf: bytes, pos: 0 };
+        Some(StrategyInfo::read(&mut r))
+    }
+
+    /// The used strategy slots, in order.
+    pub fn strategies(&self) -> impl Iterator<Item = StrategyInfo> + 'a {
+        let view = *self;
+        (0..self.header.strategy_count as usize).filter_map(move |i| view.strategy(i))
+    }
+
+    /// The slot for `id`, if listed.
+    pub fn find(&self, id: StrategyId) -> Option<StrategyInfo> {
+        self.strategies().find(|s| s.id == id.as_u32())
+    }
+
+    /// True when every unused slot is zero (an encoder that leaks nothing).
+    pub fn unused_slots_are_zero(&self) -> bool {
+        let used = self.header.strategy_count as usize * StrategyInfo::SIZE;
+        self.slots
+            .get(used..)
+            .is_some_and(|rest| rest.iter().all(|&b| b == 0))
+    }
+}
 
 // ---------------------------------------------------------------------------
 // RUN_EXERCISE
@@ -1210,29 +1248,46 @@ mod tests {
 
     #[test]
     fn responses_round_trip() {
-        let mut info = InfoResponse::empty();
-        assert!(info.push(StrategyInfo::new(
-            StrategyId::Global,
-            0,
-            pool_type::HOST,
-            pool_tag(*b"kcom"),
-            "d"
-        )));
-        assert!(info.push(StrategyInfo::new(
-            StrategyId::WdkPaged,
-            STRATEGY_FLAG_PASSIVE_ONLY,
-            pool_type::PAGED,
-            7,
-            "paged"
-        )));
+        let strategies = [
+            StrategyInfo::new(
+                StrategyId::Global,
+                0,
+                pool_type::HOST,
+                pool_tag(*b"kcom"),
+                "d",
+            ),
+            StrategyInfo::new(
+                StrategyId::WdkPaged,
+                STRATEGY_FLAG_PASSIVE_ONLY,
+                pool_type::PAGED,
+                7,
+                "paged",
+            ),
+        ];
         let mut buf = [0xAAu8; InfoResponse::SIZE];
-        assert_eq!(info.encode(&mut buf), Ok(InfoResponse::SIZE));
+        assert_eq!(
+            InfoResponse::encode(strategies, &mut buf),
+            Ok(InfoResponse::SIZE)
+        );
         let back = InfoResponse::decode(&buf).unwrap();
-        assert_eq!(back, info);
-        assert_eq!(back.strategies().len(), 2);
-        assert_eq!(back.strategies()[1].name_str(), Some("wdk-paged"));
-        assert_eq!(back.strategies()[1].description_str(), Some("paged"));
-        assert_eq!(back.strategies()[1].strategy(), Some(StrategyId::WdkPaged));
+        assert_eq!(back.header, InfoResponse::new(2));
+        assert!(back.unused_slots_are_zero());
+        assert_eq!(back.strategies().count(), 2);
+        assert_eq!(back.strategy(0), Some(strategies[0]));
+        assert_eq!(back.strategy(1), Some(strategies[1]));
+        assert_eq!(back.strategy(2), None);
+        let paged = back.find(StrategyId::WdkPaged).unwrap();
+        assert_eq!(paged.name_str(), Some("wdk-paged"));
+        assert_eq!(paged.description_str(), Some("paged"));
+        assert_eq!(paged.strategy(), Some(StrategyId::WdkPaged));
+        assert!(back.find(StrategyId::Bump).is_none());
+        // More strategies than slots: the extra ones are dropped.
+        let many = (0..MAX_STRATEGIES + 3).map(|_| strategies[0]);
+        InfoResponse::encode(many, &mut buf).unwrap();
+        assert_eq!(
+            InfoResponse::decode(&buf).unwrap().header.strategy_count as usize,
+            MAX_STRATEGIES
+        );
 
         let report = ExerciseReport {
             strategy: 4,
@@ -1279,9 +1334,9 @@ mod tests {
         // Stale bytes in the (shared) buffer must not survive in the reply.
         let mut a = [0x00u8; InfoResponse::SIZE];
         let mut b = [0xFFu8; InfoResponse::SIZE];
-        let info = InfoResponse::empty();
-        info.encode(&mut a).unwrap();
-        info.encode(&mut b).unwrap();
+        let one = [StrategyInfo::new(StrategyId::Pool, 0, 1, 2, "x")];
+        InfoResponse::encode(one, &mut a).unwrap();
+        InfoResponse::encode(one, &mut b).unwrap();
         assert_eq!(a, b);
         let mut a = [0x00u8; PoolStatsResponse::SIZE];
         let mut b = [0xFFu8; PoolStatsResponse::SIZE];
@@ -1337,17 +1392,20 @@ mod tests {
         s.encode(&mut r).unwrap();
         assert_eq!(PoolStatsResponse::decode(&r), Err(STATUS_INVALID_PARAMETER));
         let mut r = [0u8; InfoResponse::SIZE];
-        let mut s = InfoResponse::empty();
-        s.strategy_count = MAX_STRATEGIES as u32 + 1;
-        s.encode(&mut r).unwrap();
+        InfoResponse::encode([], &mut r).unwrap();
+        r[8..12].copy_from_slice(&(MAX_STRATEGIES as u32 + 1).to_le_bytes());
         assert_eq!(InfoResponse::decode(&r), Err(STATUS_INVALID_PARAMETER));
+        assert_eq!(
+            InfoResponse::decode(&r[..InfoResponse::SIZE - 1]),
+            Err(STATUS_INFO_LENGTH_MISMATCH)
+        );
     }
 
     #[test]
     fn encoders_reject_short_buffers() {
         let mut buf = [0u8; InfoResponse::SIZE - 1];
         assert_eq!(
-            InfoResponse::empty().encode(&mut buf),
+            InfoResponse::encode([], &mut buf),
             Err(STATUS_BUFFER_TOO_SMALL)
         );
         assert_eq!(

@@ -3,6 +3,7 @@
 //! host tests and the loopback client keep one on the stack.
 
 use core::alloc::Layout;
+use core::mem::MaybeUninit;
 use core::ptr::{self, NonNull};
 
 use kcom::{
@@ -230,11 +231,44 @@ impl DeviceState {
     /// be allocated; whatever was created is released again.
     pub fn new(config: DeviceConfig) -> Result<Self, NTSTATUS> {
         let mut state = Self::empty(config);
-        state.register(GlobalExercise {
-            pool_type: config.global_pool_type,
-            tag: config.global_tag,
-        })?;
+        state.register_builtin()?;
         Ok(state)
+    }
+
+    /// Like [`new`](Self::new), but builds the state directly in `slot` (for
+    /// example a WDF object context), so it never sits on a kernel stack.
+    ///
+    /// On error `slot` is left uninitialised (everything created was
+    /// released).
+    pub fn init_in(
+        slot: &mut MaybeUninit<DeviceState>,
+        config: DeviceConfig,
+    ) -> Result<&mut DeviceState, NTSTATUS> {
+        let p = slot.as_mut_ptr();
+        // SAFETY: `p` is valid for writes of a `DeviceState`; each field is
+        // written once, in place, so no whole-state temporary is needed.
+        unsafe {
+            (&raw mut (*p).registry).write(Registry::new());
+            (&raw mut (*p).ledger).write(PoolLedger::new());
+            (&raw mut (*p).config).write(config);
+        }
+        // SAFETY: every field was initialised above.
+        let state = unsafe { slot.assume_init_mut() };
+        if let Err(status) = state.register_builtin() {
+            // SAFETY: `state` is initialised and not used again; the caller
+            // sees an error and treats `slot` as uninitialised.
+            unsafe { ptr::drop_in_place(state) };
+            return Err(status);
+        }
+        Ok(state)
+    }
+
+    fn register_builtin(&mut self) -> Result<(), NTSTATUS> {
+        let global = GlobalExercise {
+            pool_type: self.config.global_pool_type,
+            tag: self.config.global_tag,
+        };
+        self.register(global)
     }
 
     /// A device with no exercise registered.
@@ -282,15 +316,9 @@ impl DeviceState {
         &self.config
     }
 
-    /// The `GET_INFO` answer.
-    pub fn info(&self) -> InfoResponse {
-        let mut info = InfoResponse::empty();
-        for ex in self.registry.iter() {
-            // The registry holds at most MAX_STRATEGIES entries, so this
-            // always fits.
-            info.push(ex.info().to_wire());
-        }
-        info
+    /// Encodes the `GET_INFO` answer into `out`; returns the byte count.
+    pub fn encode_info(&self, out: &mut [u8]) -> Result<usize, NTSTATUS> {
+        InfoResponse::encode(self.registry.iter().map(|ex| ex.info().to_wire()), out)
     }
 
     /// The `POOL_STATS` answer: the ledger's entries, then the external ones.
@@ -410,7 +438,9 @@ mod tests {
                 .unwrap();
             assert_eq!(LIVE.load(Ordering::SeqCst), 2);
             assert_eq!(state.registry().len(), 3);
-            assert_eq!(state.info().strategy_count, 3);
+            let mut buf = [0u8; InfoResponse::SIZE];
+            state.encode_info(&mut buf).unwrap();
+            assert_eq!(InfoResponse::decode(&buf).unwrap().header.strategy_count, 3);
             // Duplicate strategy: refused, value dropped, nothing allocated.
             assert_eq!(
                 state.register_in(Counted(StrategyId::Bump, &DROPS), Counting(&LIVE)),
@@ -458,6 +488,15 @@ mod tests {
         reg.register(Counted(StrategyId::Stack, &DROPS)).unwrap();
         drop(reg);
         assert_eq!(DROPS.load(Ordering::SeqCst), 2 + StrategyId::ALL.len());
+    }
+
+    #[test]
+    fn init_in_builds_in_place_and_drops_cleanly() {
+        let mut slot = MaybeUninit::<DeviceState>::uninit();
+        let state = DeviceState::init_in(&mut slot, CONFIG).unwrap();
+        assert!(state.registry().get(StrategyId::Global).is_some());
+        // SAFETY: initialised by `init_in` above and dropped once.
+        unsafe { slot.assume_init_drop() };
     }
 
     #[test]
