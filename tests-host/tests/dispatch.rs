@@ -21,6 +21,11 @@ use kcom_sample_core::{
     StrategyId, dispatch, dispatch_in_place, expected_checksum, run_tracked,
 };
 
+/// `full` normally, `miri` under Miri (which is orders of magnitude slower).
+const fn scaled(full: u32, miri: u32) -> u32 {
+    if cfg!(miri) { miri } else { full }
+}
+
 fn host_clock() -> u64 {
     static START: OnceLock<Instant> = OnceLock::new();
     START.get_or_init(Instant::now).elapsed().as_nanos() as u64
@@ -118,15 +123,17 @@ fn get_info_lists_the_registered_strategies_and_limits() {
 #[test]
 fn run_global_reports_a_verified_leak_free_run() {
     let state = device();
-    let req = RunRequest::new(StrategyId::Global, 300, 1, 4096, 0xDEAD_BEEF);
+    let n = scaled(300, 12);
+    let req = RunRequest::new(StrategyId::Global, n, 1, 4096, 0xDEAD_BEEF);
     let report = run(&state, &req).unwrap();
     let params = req.validate().unwrap();
     assert_eq!(report.strategy, StrategyId::Global.as_u32());
     assert_eq!(report.ntstatus, STATUS_SUCCESS);
-    assert_eq!(report.allocations, 300);
-    assert_eq!(report.frees, 300);
+    let n64 = u64::from(n);
+    assert_eq!(report.allocations, n64);
+    assert_eq!(report.frees, n64);
     assert_eq!(report.outstanding, 0);
-    assert!(report.bytes >= 300 && report.bytes <= 300 * 4096);
+    assert!(report.bytes >= n64 && report.bytes <= n64 * 4096);
     assert!(report.peak_bytes > 0 && report.peak_bytes <= report.bytes);
     assert_eq!(report.checksum, expected_checksum(&params));
 
@@ -137,8 +144,8 @@ fn run_global_reports_a_verified_leak_free_run() {
 
     // The device-wide ledger saw all three runs and nothing is outstanding.
     let g = global_stats(&state);
-    assert_eq!(g.allocations, 900);
-    assert_eq!(g.frees, 900);
+    assert_eq!(g.allocations, 3 * n64);
+    assert_eq!(g.frees, 3 * n64);
     assert_eq!(g.outstanding_allocations, 0);
     assert_eq!(g.outstanding_bytes, 0);
     assert!(g.peak_bytes >= report.peak_bytes);
@@ -149,10 +156,19 @@ fn run_honours_alignment_and_the_largest_blocks() {
     let state = device();
     let req = RunRequest {
         align: MAX_ALIGN,
-        ..RunRequest::new(StrategyId::Global, 8, MAX_ALLOC_SIZE, MAX_ALLOC_SIZE, 5)
+        ..RunRequest::new(
+            StrategyId::Global,
+            scaled(8, 1),
+            MAX_ALLOC_SIZE,
+            MAX_ALLOC_SIZE,
+            5,
+        )
     };
     let report = run(&state, &req).unwrap();
-    assert_eq!(report.bytes, 8 * u64::from(MAX_ALLOC_SIZE));
+    assert_eq!(
+        report.bytes,
+        u64::from(req.iterations) * u64::from(MAX_ALLOC_SIZE)
+    );
     assert_eq!(report.outstanding, 0);
     assert_eq!(report.checksum, expected_checksum(&req.validate().unwrap()));
 }
@@ -476,7 +492,7 @@ fn fault_injection_sweep_frees_everything_on_every_failure() {
             live: &LIVE,
         })
         .unwrap();
-    let iterations = 80u32;
+    let iterations = scaled(80, 10);
     let req = RunRequest::new(StrategyId::WdkNonPaged, iterations, 1, 512, 3);
     for fail_at in 0..u64::from(iterations) {
         FAIL_AT.store(fail_at, Ordering::SeqCst);
@@ -501,13 +517,14 @@ fn fault_injection_sweep_frees_everything_on_every_failure() {
 #[test]
 fn four_threads_dispatch_concurrently() {
     let state = device();
-    let per_thread = 25u64;
+    let per_thread = u64::from(scaled(25, 2));
     std::thread::scope(|s| {
         for t in 0..4u64 {
             let state = &state;
             s.spawn(move || {
                 for i in 0..per_thread {
-                    let req = RunRequest::new(StrategyId::Global, 40, 1, 2048, t * 1000 + i);
+                    let req =
+                        RunRequest::new(StrategyId::Global, 40, 1, scaled(2048, 64), t * 1000 + i);
                     // Alternate between separate buffers and one shared buffer.
                     let report = if i % 2 == 0 {
                         run(state, &req).unwrap()

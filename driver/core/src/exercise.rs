@@ -163,7 +163,9 @@ impl<'a, A: Allocator> Tracked<'a, A> {
             s.failures += 1;
         } else {
             let (old, new) = (old as u64, new as u64);
-            s.live_bytes = s.live_bytes - old + new;
+            // Wrapping: a caller that breaks the layout contract corrupts the
+            // counts, but never panics kernel code.
+            s.live_bytes = s.live_bytes.wrapping_sub(old).wrapping_add(new);
             s.bytes += new.saturating_sub(old);
             s.peak_bytes = s.peak_bytes.max(s.live_bytes);
             if let Some(d) = self.device {
