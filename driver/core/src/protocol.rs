@@ -1190,6 +1190,32 @@ mod tests {
     }
 
     #[test]
+    fn ioctl_codes_are_stable() {
+        // Clients compiled against earlier builds depend on these values.
+        assert_eq!(IOCTL_KCOM_GET_INFO, 0x8C0E_6000);
+        assert_eq!(IOCTL_KCOM_RUN_EXERCISE, 0x8C0E_E004);
+        assert_eq!(IOCTL_KCOM_POOL_STATS, 0x8C0E_6008);
+        assert_eq!(
+            GUID_DEVINTERFACE_KCOM_SAMPLE,
+            GUID::new(
+                0x3d75_130d,
+                0x1cfc,
+                0x4b40,
+                [0xbe, 0x0b, 0x5c, 0x77, 0xd7, 0xbe, 0xee, 0x90]
+            )
+        );
+        assert_eq!(
+            (
+                InfoResponse::SIZE,
+                RunRequest::SIZE,
+                RunResponse::SIZE,
+                PoolStatsResponse::SIZE
+            ),
+            (2344, 40, 72, 784)
+        );
+    }
+
+    #[test]
     fn strategy_ids_names_and_wire_values_agree() {
         assert_eq!(StrategyId::ALL.len(), 11);
         for (i, s) in StrategyId::ALL.into_iter().enumerate() {

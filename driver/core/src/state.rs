@@ -1,6 +1,17 @@
 //! The per-device state: the exercise registry, the pool ledger and the
 //! clock. The driver keeps one [`DeviceState`] in its device context; the
 //! host tests and the loopback client keep one on the stack.
+//!
+//! # Adding exercises
+//!
+//! The dispatcher reaches an exercise only through [`Registry::get`] and the
+//! [`Exercise`] trait, so new strategies (or COM objects standing for them)
+//! plug in without touching the protocol or the dispatcher: implement
+//! [`Exercise`] — typically with [`run_tracked`](crate::exercise::run_tracked)
+//! over the strategy's allocator — and register it with
+//! [`DeviceState::register_in`], passing the allocator the object itself
+//! should live in. A COM-backed exercise is a small `Exercise` whose `run`
+//! calls the interface method through its vtable.
 
 use core::alloc::Layout;
 use core::mem::MaybeUninit;
