@@ -1,0 +1,32 @@
+//! `kcom-sample-core`: the portable heart of the kcom sample driver.
+//!
+//! Everything the driver does apart from talking to KMDF lives here and runs
+//! unchanged in the driver, in the host tests and in the loopback client:
+//!
+//! * [`protocol`]: the user/kernel contract (IOCTL codes, device interface
+//!   GUID, request/response layouts and their byte encodings, limits);
+//! * [`dispatch()`] / [`dispatch_in_place`]: validate a request, run it,
+//!   encode the answer;
+//! * [`DeviceState`]: the registry of [`Exercise`] objects (one per allocator
+//!   strategy), the pool ledger and the clock;
+//! * [`exercise`]: the pattern workload every strategy runs and the
+//!   allocation-counting wrapper [`Tracked`].
+//!
+//! The crate is `no_std` and allocates only through `kcom` allocators.
+#![no_std]
+#![warn(missing_docs)]
+
+pub mod dispatch;
+pub mod exercise;
+pub mod ledger;
+pub mod protocol;
+pub mod state;
+
+pub use crate::dispatch::{Request, decode_request, dispatch, dispatch_in_place, execute};
+pub use crate::exercise::{
+    Env, Exercise, ExerciseInfo, GlobalExercise, Tracked, TrackedStats, expected_checksum,
+    pattern_workload, run_tracked,
+};
+pub use crate::ledger::{PoolCounters, PoolLedger};
+pub use crate::protocol::{ExerciseParams, ExerciseReport, StrategyId};
+pub use crate::state::{DeviceConfig, DeviceState, Registry};
