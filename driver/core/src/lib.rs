@@ -21,6 +21,7 @@ pub mod exercise;
 pub mod ledger;
 pub mod protocol;
 pub mod state;
+pub mod tags;
 
 pub use crate::dispatch::{Request, decode_request, dispatch, dispatch_in_place, execute};
 pub use crate::exercise::{

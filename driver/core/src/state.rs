@@ -46,6 +46,20 @@ pub struct DeviceConfig {
     pub external_pool_stats: Option<fn(&mut [PoolStatsEntry]) -> usize>,
 }
 
+impl DeviceConfig {
+    /// A configuration with `clock`, reporting `kcom::GlobalAllocator`'s
+    /// memory as host memory with its tag, and no external pool statistics:
+    /// what host tests, fuzzers and the loopback client start from.
+    pub const fn new(clock: fn() -> u64) -> Self {
+        DeviceConfig {
+            clock,
+            global_pool_type: crate::protocol::pool_type::HOST,
+            global_tag: GlobalAllocator::TAG,
+            external_pool_stats: None,
+        }
+    }
+}
+
 /// One registered exercise: an object in memory from a kcom allocator, plus
 /// the function that drops it and gives the memory back.
 struct Entry {
