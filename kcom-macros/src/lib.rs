@@ -597,14 +597,28 @@ fn declare(krate: TokenStream2, item: ItemTrait) -> syn::Result<TokenStream2> {
     })
 }
 
-/// `Type: IFoo, IBar, …`
+/// `[impl<G…>] Type: IFoo, IBar, …`
 struct ImplementSpec {
+    generics: syn::Generics,
     ty: Type,
     ifaces: Vec<Path>,
 }
 
 impl Parse for ImplementSpec {
     fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        let generics = if input.peek(Token![impl]) {
+            input.parse::<Token![impl]>()?;
+            let g: syn::Generics = input.parse()?;
+            if g.params.is_empty() {
+                return Err(syn::Error::new(
+                    g.span(),
+                    "expected generic parameters after `impl`: `implement_com!(impl<T: Bound> Type<T>: IFoo)`",
+                ));
+            }
+            g
+        } else {
+            syn::Generics::default()
+        };
         let ty: Type = input.parse()?;
         input.parse::<Token![:]>().map_err(|e| {
             syn::Error::new(
@@ -620,6 +634,7 @@ impl Parse for ImplementSpec {
             ));
         }
         Ok(ImplementSpec {
+            generics,
             ty,
             ifaces: list.into_iter().collect(),
         })
@@ -641,6 +656,7 @@ fn implement(krate: TokenStream2, spec: ImplementSpec) -> syn::Result<TokenStrea
             }
         }
     }
+    let (impl_generics, _, _) = spec.generics.split_for_impl();
     let n_secondary = spec.ifaces.len() - 1;
     let primary_iface = with_suffix(&spec.ifaces[0], "Interface");
     let primary_vtbl = with_suffix(&spec.ifaces[0], "Vtbl");
@@ -670,7 +686,7 @@ fn implement(krate: TokenStream2, spec: ImplementSpec) -> syn::Result<TokenStrea
         // SAFETY: the slots are built from the declared interfaces' `__for_slot`
         // vtables with matching slot numbers, and `query` returns only the object's
         // own base or slot pointers.
-        unsafe impl #krate::com::ComClass for #ty {
+        unsafe impl #impl_generics #krate::com::ComClass for #ty where Self: 'static {
             type Primary = #primary_iface;
             type Secondaries = [*const ::core::ffi::c_void; #n_secondary];
             const PRIMARY_VTABLE: &'static #primary_vtbl = &#primary_vtbl::__for_slot::<#ty, 0>();
@@ -689,7 +705,7 @@ fn implement(krate: TokenStream2, spec: ImplementSpec) -> syn::Result<TokenStrea
         const _: () = {
             // A readable error when the type does not implement a listed interface.
             #[allow(dead_code)]
-            fn __kcom_implements() where #(#bounds)* {}
+            fn __kcom_implements #impl_generics () where #(#bounds)* {}
         };
     })
 }

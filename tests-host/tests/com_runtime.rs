@@ -413,3 +413,28 @@ fn com_rc_is_send_and_sync_for_thread_safe_interfaces() {
     assert_eq!(handle.join().unwrap(), Ok(5));
     assert_eq!(drops.drops(), 1, "released on the other thread");
 }
+
+/// A generic object: `implement_com!(impl<T: …> Offset<T>: IOther)`.
+struct Offset<T>(T);
+impl<T: Copy + Into<i64> + Send + Sync> IOther for Offset<T> {
+    fn add_one(&self, x: i64) -> Result<i64, NTSTATUS> {
+        x.checked_add(self.0.into())
+            .and_then(|v| v.checked_add(1))
+            .ok_or(kcom::STATUS_INTEGER_OVERFLOW)
+    }
+}
+implement_com!(impl<T: Copy + Into<i64> + Send + Sync + 'static> Offset<T>: IOther);
+
+#[test]
+fn generic_types_implement_interfaces() {
+    let a = Offset::try_create(Offset(10u8)).unwrap();
+    let b = Offset::try_create(Offset(-3i32)).unwrap();
+    assert_eq!(a.add_one(1), Ok(12));
+    assert_eq!(b.add_one(1), Ok(-1));
+    assert!(!a.same_object(&b));
+    assert_eq!(
+        a.query_interface::<IBaseInterface>().unwrap_err(),
+        STATUS_NOINTERFACE
+    );
+}
+

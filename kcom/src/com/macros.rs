@@ -78,6 +78,9 @@ macro_rules! declare_com_interface {
 /// assert!(named.same_object(&counter));
 /// ```
 ///
+/// Generic types take their parameters after `impl`:
+/// `implement_com!(impl<T: Bound> Wrapper<T>: IFoo)`.
+///
 /// The first interface is the primary one (the object's base pointer);
 /// every further one gets its own interface pointer into the same object.
 /// All share one reference count, and `QueryInterface` for `IUnknown` from
