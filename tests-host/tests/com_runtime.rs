@@ -437,4 +437,3 @@ fn generic_types_implement_interfaces() {
         STATUS_NOINTERFACE
     );
 }
-

@@ -31,12 +31,7 @@ fn host_clock() -> u64 {
     START.get_or_init(Instant::now).elapsed().as_nanos() as u64
 }
 
-const CONFIG: DeviceConfig = DeviceConfig {
-    clock: host_clock,
-    global_pool_type: pool_type::HOST,
-    global_tag: GlobalAllocator::TAG,
-    external_pool_stats: None,
-};
+const CONFIG: DeviceConfig = DeviceConfig::new(host_clock);
 
 fn device() -> DeviceState {
     DeviceState::new(CONFIG).expect("device state")
@@ -471,13 +466,7 @@ impl Exercise for FaultInjected {
             calls: AtomicU64::new(0),
             live: self.live,
         };
-        run_tracked(
-            params.strategy,
-            alloc,
-            params,
-            env.clock,
-            env.counters(&self.info()),
-        )
+        run_tracked(params.strategy, alloc, params, env.clock, env.counters())
     }
 }
 
@@ -486,6 +475,8 @@ fn fault_injection_sweep_frees_everything_on_every_failure() {
     static FAIL_AT: AtomicU64 = AtomicU64::new(0);
     static LIVE: AtomicI64 = AtomicI64::new(0);
     let mut state = device();
+    // Stands in for the built-in `wdk-nonpaged` object.
+    assert!(state.registry_mut().unregister(StrategyId::WdkNonPaged));
     state
         .register(FaultInjected {
             fail_at: &FAIL_AT,
@@ -554,7 +545,7 @@ fn four_threads_dispatch_concurrently() {
     assert_eq!(g.frees, g.allocations);
     assert_eq!(g.outstanding_allocations, 0);
     assert_eq!(g.outstanding_bytes, 0);
-    assert_eq!(state.ledger().outstanding_allocations(), 0);
+    assert_eq!(state.outstanding_allocations(), 0);
 }
 
 #[test]

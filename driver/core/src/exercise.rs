@@ -24,7 +24,7 @@ use kcom::{
     STATUS_INVALID_PARAMETER, STATUS_SUCCESS,
 };
 
-use crate::ledger::{PoolCounters, PoolLedger};
+use crate::ledger::PoolCounters;
 use crate::protocol::{
     ExerciseParams, ExerciseReport, MAX_LIVE_BLOCKS, MAX_LIVE_BYTES, StrategyId, StrategyInfo,
 };
@@ -62,14 +62,16 @@ impl ExerciseInfo {
 pub struct Env<'a> {
     /// Monotonic clock in nanoseconds.
     pub clock: fn() -> u64,
-    /// The device-wide pool accounting.
-    pub ledger: &'a PoolLedger,
+    /// The counters of the exercise's pool and tag (`POOL_STATS`).
+    pub counters: Option<&'a PoolCounters>,
+    /// True when running at `PASSIVE_LEVEL` (always on the host).
+    pub is_passive: fn() -> bool,
 }
 
-impl Env<'_> {
-    /// The device-wide counters for the pool an exercise declared.
-    pub fn counters(&self, info: &ExerciseInfo) -> Option<&PoolCounters> {
-        self.ledger.counters(info.pool_type, info.tag)
+impl<'a> Env<'a> {
+    /// The counters of the exercise's pool and tag.
+    pub fn counters(&self) -> Option<&'a PoolCounters> {
+        self.counters
     }
 }
 
@@ -267,7 +269,7 @@ impl XorShift64 {
 
 const GOLDEN: u64 = 0x9E37_79B9_7F4A_7C15;
 const FOLD_PRIME: u64 = 0x0000_0100_0000_01B3;
-const FOLD_BASIS: u64 = 0xCBF2_9CE4_8422_2325;
+pub(crate) const FOLD_BASIS: u64 = 0xCBF2_9CE4_8422_2325;
 
 /// SplitMix64 finaliser: a bijective 64-bit mix.
 const fn mix(mut z: u64) -> u64 {
@@ -277,18 +279,18 @@ const fn mix(mut z: u64) -> u64 {
 }
 
 /// The pattern word at 8-byte chunk `chunk` of block `index`.
-fn pattern_word(seed: u64, index: u32, chunk: usize) -> u64 {
+pub(crate) fn pattern_word(seed: u64, index: u32, chunk: usize) -> u64 {
     let base = mix(seed ^ u64::from(index).wrapping_mul(GOLDEN));
     mix(base.wrapping_add((chunk as u64).wrapping_mul(GOLDEN)))
 }
 
 /// Folds one chunk (as a little-endian word, zero-padded) into a digest.
-fn fold(h: u64, word: u64) -> u64 {
+pub(crate) fn fold(h: u64, word: u64) -> u64 {
     (h ^ word).wrapping_mul(FOLD_PRIME)
 }
 
 /// Folds one verified block's digest into the run checksum.
-fn fold_block(checksum: u64, index: u32, size: usize, digest: u64) -> u64 {
+pub(crate) fn fold_block(checksum: u64, index: u32, size: usize, digest: u64) -> u64 {
     fold(fold(fold(checksum, u64::from(index)), size as u64), digest)
 }
 
@@ -503,6 +505,130 @@ pub fn run_tracked<A: Allocator>(
     })
 }
 
+impl TrackedStats {
+    /// Adds the counts of a later stretch of the same run.
+    pub fn merge(&mut self, later: TrackedStats) {
+        self.allocations += later.allocations;
+        self.frees += later.frees;
+        self.failures += later.failures;
+        self.bytes += later.bytes;
+        self.live_bytes = self.live_bytes.wrapping_add(later.live_bytes);
+        self.peak_bytes = self.peak_bytes.max(later.peak_bytes);
+        self.outstanding = self.outstanding.wrapping_add(later.outstanding);
+    }
+}
+
+/// The workload for strategies with a fixed region (bump, pool, free list,
+/// stack): the same blocks, sizes, patterns and checksum as
+/// [`pattern_workload`], in batches.
+///
+/// A batch allocates blocks until the strategy is full (it returns null),
+/// or [`MAX_LIVE_BLOCKS`] / [`MAX_LIVE_BYTES`] are live, or the run is done;
+/// then it verifies every block oldest first and frees them newest first
+/// (the order a stack needs; any order suits the others), and calls
+/// `between_batches` (a bump allocator resets there). Each batch is counted
+/// by a [`Tracked`] view of `strategy`, mirrored into `device`.
+///
+/// Errors: `STATUS_INSUFFICIENT_RESOURCES` if the strategy cannot hold even
+/// one block of the requested size, `STATUS_DATA_ERROR` if a block does not
+/// read back as written. Every block is freed in every case.
+pub fn batch_workload<S: Allocator>(
+    strategy: &mut S,
+    params: &ExerciseParams,
+    device: Option<&PoolCounters>,
+    mut between_batches: impl FnMut(&mut S),
+) -> Result<(u64, TrackedStats), NTSTATUS> {
+    let mut rng = XorShift64::new(params.seed);
+    let mut checksum = FOLD_BASIS;
+    let mut totals = TrackedStats::default();
+    let mut index: u32 = 0;
+    // A size drawn for `index` that did not fit in the previous batch.
+    let mut carried: Option<usize> = None;
+    while index < params.iterations {
+        let tracked = Tracked::new(&*strategy, device);
+        let mut batch: [Option<Live>; MAX_LIVE_BLOCKS as usize] = [None; MAX_LIVE_BLOCKS as usize];
+        let mut len = 0;
+        let mut bytes: u64 = 0;
+        let mut outcome: Result<(), NTSTATUS> = Ok(());
+        while index < params.iterations && len < batch.len() {
+            let size = carried
+                .take()
+                .unwrap_or_else(|| rng.range_u32(params.min_size, params.max_size) as usize);
+            if len > 0 && bytes + size as u64 > MAX_LIVE_BYTES {
+                carried = Some(size);
+                break;
+            }
+            let Ok(layout) = Layout::from_size_align(size, params.align as usize) else {
+                outcome = Err(STATUS_INVALID_PARAMETER);
+                break;
+            };
+            // SAFETY: `layout` is valid and non-zero-sized (`min_size >= 1`);
+            // the block is freed below with the same layout.
+            let p = unsafe { tracked.alloc(layout) };
+            let Some(ptr) = NonNull::new(p) else {
+                if len == 0 {
+                    outcome = Err(STATUS_INSUFFICIENT_RESOURCES);
+                } else {
+                    carried = Some(size);
+                }
+                break;
+            };
+            // SAFETY: the strategy returned a block of at least `size` bytes.
+            unsafe { fill(ptr.as_ptr(), size, params.seed, index) };
+            batch[len] = Some(Live { ptr, layout, index });
+            len += 1;
+            bytes += size as u64;
+            index += 1;
+        }
+        for live in batch[..len].iter().flatten() {
+            // SAFETY: the block holds `layout.size()` bytes written by `fill`
+            // and is not freed until the loop below.
+            let block =
+                unsafe { core::slice::from_raw_parts(live.ptr.as_ptr(), live.layout.size()) };
+            match verify(block, params.seed, live.index) {
+                Some(digest) => {
+                    checksum = fold_block(checksum, live.index, live.layout.size(), digest);
+                }
+                None => outcome = outcome.and(Err(STATUS_DATA_ERROR)),
+            }
+        }
+        for live in batch[..len].iter().rev().flatten() {
+            // SAFETY: allocated above from `tracked` with this layout, freed
+            // once, newest first.
+            unsafe { tracked.dealloc(live.ptr.as_ptr(), live.layout) };
+        }
+        totals.merge(tracked.stats());
+        outcome?;
+        between_batches(strategy);
+    }
+    Ok((checksum, totals))
+}
+
+/// Runs [`batch_workload`] timed with `clock` and builds the report.
+pub fn run_batched<S: Allocator>(
+    strategy_id: StrategyId,
+    strategy: &mut S,
+    params: &ExerciseParams,
+    clock: fn() -> u64,
+    device: Option<&PoolCounters>,
+    between_batches: impl FnMut(&mut S),
+) -> Result<ExerciseReport, NTSTATUS> {
+    let start = clock();
+    let (checksum, s) = batch_workload(strategy, params, device, between_batches)?;
+    let nanos = clock().saturating_sub(start);
+    Ok(ExerciseReport {
+        strategy: strategy_id.as_u32(),
+        ntstatus: STATUS_SUCCESS,
+        allocations: s.allocations,
+        frees: s.frees,
+        bytes: s.bytes,
+        peak_bytes: s.peak_bytes,
+        outstanding: s.outstanding,
+        nanos,
+        checksum,
+    })
+}
+
 /// The `global` exercise: the workload on [`kcom::GlobalAllocator`].
 ///
 /// Where that memory comes from depends on the build (in the driver: the
@@ -528,13 +654,12 @@ impl Exercise for GlobalExercise {
     }
 
     fn run(&self, params: &ExerciseParams, env: &Env<'_>) -> Result<ExerciseReport, NTSTATUS> {
-        let info = self.info();
         run_tracked(
             StrategyId::Global,
             GlobalAllocator,
             params,
             env.clock,
-            env.counters(&info),
+            env.counters(),
         )
     }
 }
@@ -728,16 +853,16 @@ mod tests {
     }
 
     #[test]
-    fn global_exercise_reports_counts_and_feeds_the_ledger() {
-        let mut ledger = PoolLedger::new();
+    fn global_exercise_reports_counts_and_feeds_its_counters() {
+        let counters = PoolCounters::new();
         let ex = GlobalExercise {
             pool_type: pool_type::HOST,
             tag: 0x1234,
         };
-        ledger.register(pool_type::HOST, 0x1234).unwrap();
         let env = Env {
             clock: fake_clock,
-            ledger: &ledger,
+            counters: Some(&counters),
+            is_passive: || true,
         };
         let p = params(64, 1, 128, 0, 77);
         let r = ex.run(&p, &env).unwrap();
@@ -747,10 +872,7 @@ mod tests {
         assert_eq!(r.nanos, 0);
         assert_eq!(r.checksum, expected_checksum(&p));
         assert!(r.bytes >= 64 && r.bytes <= 64 * 128);
-        let d = ledger
-            .counters(pool_type::HOST, 0x1234)
-            .unwrap()
-            .snapshot(0, 0);
+        let d = counters.snapshot(0, 0);
         assert_eq!(
             (
                 d.allocations,

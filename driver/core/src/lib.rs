@@ -16,8 +16,10 @@
 #![no_std]
 #![warn(missing_docs)]
 
+pub mod com;
 pub mod dispatch;
 pub mod exercise;
+pub mod exercises;
 pub mod ledger;
 pub mod protocol;
 pub mod state;
@@ -25,9 +27,10 @@ pub mod tags;
 
 pub use crate::dispatch::{Request, decode_request, dispatch, dispatch_in_place, execute};
 pub use crate::exercise::{
-    Env, Exercise, ExerciseInfo, GlobalExercise, Tracked, TrackedStats, expected_checksum,
-    pattern_workload, run_tracked,
+    Env, Exercise, ExerciseInfo, GlobalExercise, Tracked, TrackedStats, batch_workload,
+    expected_checksum, pattern_workload, run_batched, run_tracked,
 };
-pub use crate::ledger::{PoolCounters, PoolLedger};
+pub use crate::exercises::{Record, expected_record_checksum};
+pub use crate::ledger::PoolCounters;
 pub use crate::protocol::{ExerciseParams, ExerciseReport, StrategyId};
-pub use crate::state::{DeviceConfig, DeviceState, Registry};
+pub use crate::state::{DEVICE_ALLOCATOR, DeviceConfig, DeviceState, Registry};

@@ -527,6 +527,20 @@ pub struct StrategyInfo {
     pub description: [u8; DESCRIPTION_LEN],
 }
 
+impl Default for StrategyInfo {
+    /// All zero (no strategy, empty strings).
+    fn default() -> Self {
+        StrategyInfo {
+            id: 0,
+            flags: 0,
+            pool_type: 0,
+            tag: 0,
+            name: [0; NAME_LEN],
+            description: [0; DESCRIPTION_LEN],
+        }
+    }
+}
+
 impl StrategyInfo {
     /// Wire size in bytes.
     pub const SIZE: usize = 16 + NAME_LEN + DESCRIPTION_LEN;
@@ -869,6 +883,23 @@ pub struct ExerciseParams {
     pub align: u32,
     /// Seed of sizes and patterns.
     pub seed: u64,
+}
+
+impl ExerciseParams {
+    /// The request that validates to these parameters (how they cross the
+    /// COM boundary, where the receiving object validates them again).
+    pub const fn to_request(&self) -> RunRequest {
+        RunRequest {
+            align: self.align,
+            ..RunRequest::new(
+                self.strategy,
+                self.iterations,
+                self.min_size,
+                self.max_size,
+                self.seed,
+            )
+        }
+    }
 }
 
 /// What one exercise run did. All counts refer to the run only.

@@ -1,33 +1,44 @@
-//! The per-device state: the exercise registry, the pool ledger and the
-//! clock. The driver keeps one [`DeviceState`] in its device context; the
-//! host tests and the loopback client keep one on the stack.
+//! The per-device state: the registry of exercise objects and the
+//! configuration. The driver keeps one [`DeviceState`] in its device
+//! context; the host tests and the loopback client keep one on the stack.
+//!
+//! # The registry is COM
+//!
+//! Every exercise is a kcom object ([`ExerciseObject`]) implementing
+//! [`IAllocatorExercise`](crate::com::IAllocatorExercise) and
+//! [`IPoolAccounting`](crate::com::IPoolAccounting), made with
+//! `implement_com!` and allocated from a kcom allocator (by default
+//! `WdkAllocator`, non-paged, tag [`tags::DEVICE`]). The registry keeps one
+//! reference per strategy; a request reaches the exercise by
+//! `QueryInterface` for `IAllocatorExercise` and a call through its
+//! vtable, and `POOL_STATS` by `QueryInterface` for `IPoolAccounting`.
+//! Dropping the state releases every object, which frees it through the
+//! allocator that made it.
 //!
 //! # Adding exercises
 //!
-//! The dispatcher reaches an exercise only through [`Registry::get`] and the
-//! [`Exercise`] trait, so new strategies (or COM objects standing for them)
-//! plug in without touching the protocol or the dispatcher: implement
-//! [`Exercise`] — typically with [`run_tracked`](crate::exercise::run_tracked)
-//! over the strategy's allocator — and register it with
-//! [`DeviceState::register_in`], passing the allocator the object itself
-//! should live in. A COM-backed exercise is a small `Exercise` whose `run`
-//! calls the interface method through its vtable.
+//! Implement [`Exercise`] (typically with
+//! [`run_tracked`](crate::exercise::run_tracked) or
+//! [`run_batched`](crate::exercise::run_batched) over the strategy's
+//! allocator) and register it with [`DeviceState::register_in`].
 
-use core::alloc::Layout;
 use core::mem::MaybeUninit;
-use core::ptr::{self, NonNull};
+use core::ptr;
 
+use kcom::alloc::{PoolType, WdkAllocator};
 use kcom::{
-    Allocator, GlobalAllocator, NTSTATUS, STATUS_INSUFFICIENT_RESOURCES, STATUS_INVALID_PARAMETER,
-    STATUS_NOT_SUPPORTED,
+    Allocator, ComClass, ComRc, GlobalAllocator, NTSTATUS, STATUS_INSUFFICIENT_RESOURCES,
+    STATUS_INVALID_PARAMETER, STATUS_NOT_SUPPORTED,
 };
 
-use crate::exercise::{Env, Exercise, ExerciseInfo, GlobalExercise};
-use crate::ledger::PoolLedger;
+use crate::com::{ExerciseObject, IAllocatorExerciseInterface, IPoolAccountingInterface};
+use crate::exercise::{Exercise, GlobalExercise};
+use crate::exercises;
 use crate::protocol::{
     ExerciseParams, ExerciseReport, InfoResponse, MAX_POOL_ENTRIES, MAX_STRATEGIES, PoolStatsEntry,
     PoolStatsResponse, StrategyId,
 };
+use crate::tags;
 
 /// How the embedding (driver, host, loopback client) configures a device.
 #[derive(Clone, Copy, Debug)]
@@ -35,24 +46,34 @@ pub struct DeviceConfig {
     /// Monotonic clock in nanoseconds (driver: `KeQueryPerformanceCounter`
     /// scaled; host: `std::time::Instant`).
     pub clock: fn() -> u64,
+    /// True when the caller runs at `PASSIVE_LEVEL` (driver:
+    /// `KeGetCurrentIrql() == PASSIVE_LEVEL`; host: always). Exercises that
+    /// touch paged pool refuse to run otherwise.
+    pub is_passive: fn() -> bool,
     /// Pool type reported for memory from `kcom::GlobalAllocator`.
     pub global_pool_type: u32,
     /// Pool tag reported for memory from `kcom::GlobalAllocator`.
     pub global_tag: u32,
     /// Extra `POOL_STATS` entries from outside the core (for example the
     /// allocator's own per-tag accounting): fills the front of the slice and
-    /// returns how many it wrote. Called after the ledger's entries, with the
-    /// space that is left.
+    /// returns how many it wrote. Called after the registry's entries, with
+    /// the space that is left.
     pub external_pool_stats: Option<fn(&mut [PoolStatsEntry]) -> usize>,
 }
 
+fn always_passive() -> bool {
+    true
+}
+
 impl DeviceConfig {
-    /// A configuration with `clock`, reporting `kcom::GlobalAllocator`'s
-    /// memory as host memory with its tag, and no external pool statistics:
-    /// what host tests, fuzzers and the loopback client start from.
+    /// A configuration with `clock`, always at `PASSIVE_LEVEL`, reporting
+    /// `kcom::GlobalAllocator`'s memory as host memory with its tag, and no
+    /// external pool statistics: what host tests, fuzzers and the loopback
+    /// client start from.
     pub const fn new(clock: fn() -> u64) -> Self {
         DeviceConfig {
             clock,
+            is_passive: always_passive,
             global_pool_type: crate::protocol::pool_type::HOST,
             global_tag: GlobalAllocator::TAG,
             external_pool_stats: None,
@@ -60,69 +81,25 @@ impl DeviceConfig {
     }
 }
 
-/// One registered exercise: an object in memory from a kcom allocator, plus
-/// the function that drops it and gives the memory back.
+/// The allocator of the registry's objects: non-paged, tag [`tags::DEVICE`].
+pub const DEVICE_ALLOCATOR: WdkAllocator = WdkAllocator::new(PoolType::NonPagedNx, tags::DEVICE);
+
+/// One registered exercise object. The reference is kept as the (declared
+/// thread-safe) `IAllocatorExercise`, so the registry may be shared between
+/// processors; requests still reach each interface by `QueryInterface`.
 struct Entry {
     strategy: StrategyId,
-    object: NonNull<dyn Exercise>,
-    /// The block holding the `Holder<E, A>`.
-    block: NonNull<u8>,
-    /// Drops the holder in `block` and frees `block` with its allocator.
-    release: unsafe fn(NonNull<u8>),
-}
-
-// SAFETY: the object is `Exercise: Send + Sync` and the allocator stored
-// with it is `Send + Sync` (see `register_in`); the entry owns both, so
-// moving it to or sharing it with another thread is as safe as doing so with
-// those values.
-unsafe impl Send for Entry {}
-// SAFETY: as above.
-unsafe impl Sync for Entry {}
-
-/// An exercise object together with the allocator that made its block.
-struct Holder<E, A> {
-    exercise: E,
-    alloc: A,
-}
-
-/// Drops a `Holder<E, A>` and frees its block.
-///
-/// # Safety
-///
-/// `block` must come from `register_in::<E, A>`: a live block allocated with
-/// `Layout::new::<Holder<E, A>>()` by the `A` stored in it, holding an
-/// initialised holder, released at most once.
-unsafe fn release_holder<E, A: Allocator>(block: NonNull<u8>) {
-    let holder = block.cast::<Holder<E, A>>().as_ptr();
-    // SAFETY: the caller guarantees an initialised holder that is never used
-    // again; reading it moves the exercise and allocator out of the block.
-    let Holder { exercise, alloc } = unsafe { ptr::read(holder) };
-    drop(exercise);
-    // SAFETY: the block came from `alloc` with this layout and is freed once.
-    unsafe { alloc.dealloc(block.as_ptr(), Layout::new::<Holder<E, A>>()) };
-}
-
-impl Drop for Entry {
-    fn drop(&mut self) {
-        // SAFETY: `block` and `release` were made together by `register_in`
-        // and an entry is dropped once.
-        unsafe { (self.release)(self.block) };
-    }
+    object: ComRc<IAllocatorExerciseInterface>,
 }
 
 /// The exercise objects of one device, at most one per strategy.
-///
-/// Each object lives in memory from the kcom allocator it was registered
-/// with and is dropped, and its memory freed, when the registry is dropped.
 pub struct Registry {
     entries: [Option<Entry>; MAX_STRATEGIES],
 }
 
 impl core::fmt::Debug for Registry {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_list()
-            .entries(self.entries.iter().flatten().map(|e| e.strategy))
-            .finish()
+        f.debug_list().entries(self.strategies()).finish()
     }
 }
 
@@ -134,19 +111,25 @@ impl Registry {
         }
     }
 
-    /// Moves `exercise` into a block from `alloc` and registers it for its
-    /// strategy.
+    /// Creates the COM object for `exercise` in memory from `alloc` (which
+    /// frees it when the last reference goes) and registers it.
     ///
     /// Errors: `STATUS_INVALID_PARAMETER` if the strategy already has an
-    /// exercise, `STATUS_INSUFFICIENT_RESOURCES` if the table is full or the
-    /// allocation fails. On error `exercise` is dropped and nothing leaks.
-    pub fn register_in<E, A>(&mut self, exercise: E, alloc: A) -> Result<(), NTSTATUS>
+    /// object, `STATUS_INSUFFICIENT_RESOURCES` if the table is full or the
+    /// allocation fails. On error nothing leaks.
+    pub fn register_in<E, A>(
+        &mut self,
+        exercise: E,
+        alloc: A,
+        clock: fn() -> u64,
+        is_passive: fn() -> bool,
+    ) -> Result<(), NTSTATUS>
     where
         E: Exercise + 'static,
-        A: Allocator + Send + Sync + 'static,
+        A: Allocator + Send + 'static,
     {
         let strategy = exercise.info().strategy;
-        if self.get(strategy).is_some() {
+        if self.contains(strategy) {
             return Err(STATUS_INVALID_PARAMETER);
         }
         let slot = self
@@ -154,35 +137,14 @@ impl Registry {
             .iter_mut()
             .find(|e| e.is_none())
             .ok_or(STATUS_INSUFFICIENT_RESOURCES)?;
-        let layout = Layout::new::<Holder<E, A>>();
-        // SAFETY: `layout` is valid; the block is freed by `release_holder`
-        // with the same layout and allocator.
-        let raw = unsafe { alloc.alloc(layout) };
-        let Some(block) = NonNull::new(raw) else {
-            return Err(STATUS_INSUFFICIENT_RESOURCES);
-        };
-        let holder = block.cast::<Holder<E, A>>();
-        // SAFETY: the block is fresh, large and aligned enough for a holder.
-        unsafe { holder.as_ptr().write(Holder { exercise, alloc }) };
-        // SAFETY: `holder` points to the initialised holder written above.
-        let object: *mut dyn Exercise = unsafe { &raw mut (*holder.as_ptr()).exercise };
-        *slot = Some(Entry {
-            strategy,
-            // SAFETY: derived from a non-null block pointer.
-            object: unsafe { NonNull::new_unchecked(object) },
-            block,
-            release: release_holder::<E, A>,
-        });
+        let object =
+            ExerciseObject::try_create_in(ExerciseObject::new(exercise, clock, is_passive), alloc)?;
+        *slot = Some(Entry { strategy, object });
         Ok(())
     }
 
-    /// Registers `exercise` in memory from [`kcom::GlobalAllocator`].
-    pub fn register<E: Exercise + 'static>(&mut self, exercise: E) -> Result<(), NTSTATUS> {
-        self.register_in(exercise, GlobalAllocator)
-    }
-
-    /// Drops the exercise registered for `strategy` and frees its memory;
-    /// `false` if there was none.
+    /// Releases the object registered for `strategy`; `false` if there was
+    /// none.
     pub fn unregister(&mut self, strategy: StrategyId) -> bool {
         match self
             .entries
@@ -197,31 +159,47 @@ impl Registry {
         }
     }
 
-    /// The exercise registered for `strategy`.
-    pub fn get(&self, strategy: StrategyId) -> Option<&dyn Exercise> {
+    /// True if an object is registered for `strategy`.
+    pub fn contains(&self, strategy: StrategyId) -> bool {
+        self.strategies().any(|s| s == strategy)
+    }
+
+    /// The registered strategies, in registration order.
+    pub fn strategies(&self) -> impl Iterator<Item = StrategyId> + '_ {
+        self.entries.iter().flatten().map(|e| e.strategy)
+    }
+
+    fn object(&self, strategy: StrategyId) -> Option<&ComRc<IAllocatorExerciseInterface>> {
         self.entries
             .iter()
             .flatten()
             .find(|e| e.strategy == strategy)
-            .map(|e| {
-                // SAFETY: the object lives in the entry's block until the entry
-                // is dropped, which needs `&mut self`; only shared references
-                // are ever made to it.
-                unsafe { e.object.as_ref() }
-            })
+            .map(|e| &e.object)
     }
 
-    /// The registered exercises, in registration order.
-    pub fn iter(&self) -> impl Iterator<Item = &dyn Exercise> {
-        self.entries.iter().flatten().map(|e| {
-            // SAFETY: as in `get`.
-            unsafe { e.object.as_ref() }
-        })
+    /// `strategy`'s object as `IAllocatorExercise` (a `QueryInterface`).
+    pub fn get(&self, strategy: StrategyId) -> Option<ComRc<IAllocatorExerciseInterface>> {
+        self.object(strategy)?.query_interface().ok()
     }
 
-    /// Number of registered exercises.
+    /// `strategy`'s object as [`IPoolAccounting`](crate::com::IPoolAccounting)
+    /// (a `QueryInterface`).
+    pub fn accounting(&self, strategy: StrategyId) -> Option<ComRc<IPoolAccountingInterface>> {
+        self.object(strategy)?.query_interface().ok()
+    }
+
+    /// Every registered object as `IAllocatorExercise`, in registration
+    /// order.
+    pub fn iter(&self) -> impl Iterator<Item = ComRc<IAllocatorExerciseInterface>> + '_ {
+        self.entries
+            .iter()
+            .flatten()
+            .filter_map(|e| e.object.query_interface().ok())
+    }
+
+    /// Number of registered objects.
     pub fn len(&self) -> usize {
-        self.entries.iter().flatten().count()
+        self.strategies().count()
     }
 
     /// True when nothing is registered.
@@ -239,21 +217,19 @@ impl Default for Registry {
 /// Everything one device needs to serve requests. `Sync`: the dispatcher
 /// takes `&DeviceState` from any number of threads at once.
 ///
-/// Dropping it drops every registered exercise and frees its memory.
+/// Dropping it releases every registered object.
 #[derive(Debug)]
 pub struct DeviceState {
     registry: Registry,
-    ledger: PoolLedger,
     config: DeviceConfig,
 }
 
 impl DeviceState {
-    /// Builds a device with every exercise this core implements (today:
-    /// `global`). The caller may add more with [`register_in`](Self::register_in)
-    /// before sharing the state.
+    /// Builds a device with an object for every strategy this core
+    /// implements (see [`StrategyId::ALL`]), each in [`DEVICE_ALLOCATOR`].
     ///
-    /// Errors: `STATUS_INSUFFICIENT_RESOURCES` if an exercise object cannot
-    /// be allocated; whatever was created is released again.
+    /// Errors: `STATUS_INSUFFICIENT_RESOURCES` if an object cannot be
+    /// allocated; whatever was created is released again.
     pub fn new(config: DeviceConfig) -> Result<Self, NTSTATUS> {
         let mut state = Self::empty(config);
         state.register_builtin()?;
@@ -274,7 +250,6 @@ impl DeviceState {
         // written once, in place, so no whole-state temporary is needed.
         unsafe {
             (&raw mut (*p).registry).write(Registry::new());
-            (&raw mut (*p).ledger).write(PoolLedger::new());
             (&raw mut (*p).config).write(config);
         }
         // SAFETY: every field was initialised above.
@@ -289,41 +264,36 @@ impl DeviceState {
     }
 
     fn register_builtin(&mut self) -> Result<(), NTSTATUS> {
-        let global = GlobalExercise {
+        self.register(GlobalExercise {
             pool_type: self.config.global_pool_type,
             tag: self.config.global_tag,
-        };
-        self.register(global)
+        })?;
+        exercises::register_all(self)
     }
 
     /// A device with no exercise registered.
     pub const fn empty(config: DeviceConfig) -> Self {
         DeviceState {
             registry: Registry::new(),
-            ledger: PoolLedger::new(),
             config,
         }
     }
 
-    /// Registers an exercise in memory from `alloc` and claims a ledger slot
-    /// for its pool and tag (see [`Registry::register_in`]).
+    /// Registers `exercise` as a COM object in memory from `alloc` (see
+    /// [`Registry::register_in`]).
     pub fn register_in<E, A>(&mut self, exercise: E, alloc: A) -> Result<(), NTSTATUS>
     where
         E: Exercise + 'static,
-        A: Allocator + Send + Sync + 'static,
+        A: Allocator + Send + 'static,
     {
-        let info: ExerciseInfo = exercise.info();
-        self.registry.register_in(exercise, alloc)?;
-        if let Err(status) = self.ledger.register(info.pool_type, info.tag) {
-            self.registry.unregister(info.strategy);
-            return Err(status);
-        }
-        Ok(())
+        let (clock, is_passive) = (self.config.clock, self.config.is_passive);
+        self.registry
+            .register_in(exercise, alloc, clock, is_passive)
     }
 
-    /// Registers an exercise in memory from [`kcom::GlobalAllocator`].
+    /// Registers `exercise` as a COM object in [`DEVICE_ALLOCATOR`].
     pub fn register<E: Exercise + 'static>(&mut self, exercise: E) -> Result<(), NTSTATUS> {
-        self.register_in(exercise, GlobalAllocator)
+        self.register_in(exercise, DEVICE_ALLOCATOR)
     }
 
     /// The registry.
@@ -331,9 +301,9 @@ impl DeviceState {
         &self.registry
     }
 
-    /// The device-wide pool accounting.
-    pub fn ledger(&self) -> &PoolLedger {
-        &self.ledger
+    /// Mutable access to the registry (to unregister objects).
+    pub fn registry_mut(&mut self) -> &mut Registry {
+        &mut self.registry
     }
 
     /// The configuration the device was built with.
@@ -343,13 +313,27 @@ impl DeviceState {
 
     /// Encodes the `GET_INFO` answer into `out`; returns the byte count.
     pub fn encode_info(&self, out: &mut [u8]) -> Result<usize, NTSTATUS> {
-        InfoResponse::encode(self.registry.iter().map(|ex| ex.info().to_wire()), out)
+        InfoResponse::encode(self.registry.iter().filter_map(|x| x.describe().ok()), out)
     }
 
-    /// The `POOL_STATS` answer: the ledger's entries, then the external ones.
+    /// The `POOL_STATS` answer: each object's entry (through
+    /// `IPoolAccounting`), then the external ones.
     pub fn pool_stats(&self) -> PoolStatsResponse {
         let mut stats = PoolStatsResponse::empty();
-        let mut n = self.ledger.snapshot_into(&mut stats.entries);
+        let mut n = 0;
+        for strategy in self.registry.strategies() {
+            if n == stats.entries.len() {
+                break;
+            }
+            if let Some(entry) = self
+                .registry
+                .accounting(strategy)
+                .and_then(|a| a.pool_stats().ok())
+            {
+                stats.entries[n] = entry;
+                n += 1;
+            }
+        }
         if let Some(external) = self.config.external_pool_stats {
             let rest = &mut stats.entries[n..];
             let room = rest.len();
@@ -359,20 +343,28 @@ impl DeviceState {
         stats
     }
 
-    /// Runs the exercise for `params.strategy`.
+    /// Allocations the exercises hold right now, summed over every object
+    /// (0 between requests unless an exercise leaks).
+    pub fn outstanding_allocations(&self) -> u64 {
+        self.registry
+            .strategies()
+            .filter_map(|s| self.registry.accounting(s))
+            .filter_map(|a| a.pool_stats().ok())
+            .map(|e| e.outstanding_allocations)
+            .sum()
+    }
+
+    /// Runs the exercise for `params.strategy` through its object's
+    /// `IAllocatorExercise::run`.
     ///
-    /// `STATUS_NOT_SUPPORTED` if no exercise is registered for it; otherwise
+    /// `STATUS_NOT_SUPPORTED` if no object is registered for it; otherwise
     /// the exercise's result.
     pub fn run(&self, params: &ExerciseParams) -> Result<ExerciseReport, NTSTATUS> {
-        let ex = self
+        let exercise = self
             .registry
             .get(params.strategy)
             .ok_or(STATUS_NOT_SUPPORTED)?;
-        let env = Env {
-            clock: self.config.clock,
-            ledger: &self.ledger,
-        };
-        ex.run(params, &env)
+        exercise.run(params.to_request())
     }
 }
 
@@ -381,7 +373,9 @@ mod tests {
     extern crate std;
 
     use super::*;
+    use crate::exercise::{Env, ExerciseInfo};
     use crate::protocol::pool_type;
+    use core::alloc::Layout;
     use core::cell::Cell;
     use core::sync::atomic::{AtomicUsize, Ordering};
 
@@ -389,12 +383,7 @@ mod tests {
         0
     }
 
-    const CONFIG: DeviceConfig = DeviceConfig {
-        clock,
-        global_pool_type: pool_type::HOST,
-        global_tag: GlobalAllocator::TAG,
-        external_pool_stats: None,
-    };
+    const CONFIG: DeviceConfig = DeviceConfig::new(clock);
 
     /// An exercise that counts its drops in the given counter.
     struct Counted(StrategyId, &'static AtomicUsize);
@@ -454,7 +443,13 @@ mod tests {
         static LIVE: AtomicUsize = AtomicUsize::new(0);
         static DROPS: AtomicUsize = AtomicUsize::new(0);
         {
-            let mut state = DeviceState::new(CONFIG).unwrap();
+            let mut state = DeviceState::empty(CONFIG);
+            state
+                .register(GlobalExercise {
+                    pool_type: pool_type::HOST,
+                    tag: GlobalAllocator::TAG,
+                })
+                .unwrap();
             state
                 .register_in(Counted(StrategyId::Bump, &DROPS), Counting(&LIVE))
                 .unwrap();
@@ -483,9 +478,10 @@ mod tests {
                     .registry()
                     .get(StrategyId::Pool)
                     .unwrap()
-                    .info()
-                    .strategy,
-                StrategyId::Pool
+                    .describe()
+                    .unwrap()
+                    .strategy(),
+                Some(StrategyId::Pool)
             );
             assert_eq!(DROPS.load(Ordering::SeqCst), 2);
         }
@@ -496,13 +492,20 @@ mod tests {
     #[test]
     fn registry_holds_each_strategy_once_and_unregisters() {
         static DROPS: AtomicUsize = AtomicUsize::new(0);
+        let passive = || true;
         let mut reg = Registry::new();
         for s in StrategyId::ALL {
-            reg.register(Counted(s, &DROPS)).unwrap();
+            reg.register_in(Counted(s, &DROPS), GlobalAllocator, clock, passive)
+                .unwrap();
         }
         assert_eq!(reg.len(), StrategyId::ALL.len());
         assert_eq!(
-            reg.register(Counted(StrategyId::Global, &DROPS)),
+            reg.register_in(
+                Counted(StrategyId::Global, &DROPS),
+                GlobalAllocator,
+                clock,
+                passive
+            ),
             Err(STATUS_INVALID_PARAMETER)
         );
         assert_eq!(DROPS.load(Ordering::SeqCst), 1);
@@ -510,7 +513,13 @@ mod tests {
         assert!(!reg.unregister(StrategyId::Stack));
         assert_eq!(DROPS.load(Ordering::SeqCst), 2);
         assert!(reg.get(StrategyId::Stack).is_none());
-        reg.register(Counted(StrategyId::Stack, &DROPS)).unwrap();
+        reg.register_in(
+            Counted(StrategyId::Stack, &DROPS),
+            GlobalAllocator,
+            clock,
+            passive,
+        )
+        .unwrap();
         drop(reg);
         assert_eq!(DROPS.load(Ordering::SeqCst), 2 + StrategyId::ALL.len());
     }
@@ -526,7 +535,8 @@ mod tests {
 
     #[test]
     fn unregistered_strategy_is_not_supported() {
-        let state = DeviceState::new(CONFIG).unwrap();
+        let mut state = DeviceState::new(CONFIG).unwrap();
+        assert!(state.registry_mut().unregister(StrategyId::FreeList));
         let p = crate::protocol::RunRequest::new(StrategyId::FreeList, 1, 1, 1, 0)
             .validate()
             .unwrap();
@@ -550,9 +560,19 @@ mod tests {
         })
         .unwrap();
         let stats = state.pool_stats();
-        assert_eq!(CALLED.with(|c| c.get()), MAX_POOL_ENTRIES - 1);
+        assert_eq!(
+            CALLED.with(|c| c.get()),
+            MAX_POOL_ENTRIES - StrategyId::ALL.len()
+        );
         assert_eq!(stats.entry_count as usize, MAX_POOL_ENTRIES);
         assert_eq!(stats.entries[0].tag, GlobalAllocator::TAG);
-        assert_eq!(stats.entries[1].pool_type, pool_type::NON_PAGED_NX);
+        assert_eq!(
+            stats.entries[1].tag,
+            tags::for_strategy(StrategyId::WdkNonPaged)
+        );
+        assert_eq!(
+            stats.entries[StrategyId::ALL.len()].pool_type,
+            pool_type::NON_PAGED_NX
+        );
     }
 }

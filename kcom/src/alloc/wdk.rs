@@ -119,6 +119,16 @@ pub struct WdkAllocator {
 }
 
 impl WdkAllocator {
+    /// True when this build of kcom serves alignments above
+    /// [`MEMORY_ALLOCATION_ALIGNMENT`] (feature `wdk-alloc-align`); otherwise
+    /// such requests return null.
+    pub const SUPPORTS_OVER_ALIGNMENT: bool = cfg!(feature = "wdk-alloc-align");
+
+    /// True when every allocation carries the alignment header, so that
+    /// `dealloc` validates the layout it is given (debug builds with
+    /// `wdk-alloc-align`).
+    pub const VALIDATES_LAYOUT: bool = cfg!(all(feature = "wdk-alloc-align", debug_assertions));
+
     /// An allocator for `pool` with `tag`.
     #[inline]
     pub const fn new(pool: PoolType, tag: u32) -> Self {
