@@ -18,34 +18,33 @@ use core::mem::{MaybeUninit, size_of};
 use core::ptr;
 
 use kcom::{
-    NTSTATUS, STATUS_INVALID_DEVICE_REQUEST, STATUS_INVALID_DEVICE_STATE, STATUS_SUCCESS,
-    nt_success,
+    GlobalAllocator, NTSTATUS, STATUS_INVALID_DEVICE_REQUEST, STATUS_INVALID_DEVICE_STATE,
+    STATUS_SUCCESS, nt_success,
 };
 use kcom_sample_core::protocol::{
-    FILE_DEVICE_KCOM_SAMPLE, GUID_DEVINTERFACE_KCOM_SAMPLE, Ioctl, pool_tag, pool_type,
+    FILE_DEVICE_KCOM_SAMPLE, GUID_DEVINTERFACE_KCOM_SAMPLE, Ioctl, pool_type,
 };
 use kcom_sample_core::{DeviceConfig, DeviceState, dispatch_in_place};
 use wdk_sys::{
     _WDF_DEVICE_IO_TYPE, _WDF_EXECUTION_LEVEL, _WDF_IO_QUEUE_DISPATCH_TYPE,
     _WDF_SYNCHRONIZATION_SCOPE, _WDF_TRI_STATE, BOOLEAN, FILE_DEVICE_SECURE_OPEN, GUID,
-    LARGE_INTEGER, PCUNICODE_STRING, PDRIVER_OBJECT, PFN_WDF_DRIVER_DEVICE_ADD,
+    LARGE_INTEGER, PASSIVE_LEVEL, PCUNICODE_STRING, PDRIVER_OBJECT, PFN_WDF_DRIVER_DEVICE_ADD,
     PFN_WDF_IO_QUEUE_IO_DEVICE_CONTROL, PVOID, PWDFDEVICE_INIT, ULONG, ULONG_PTR, UNICODE_STRING,
     WDF_DRIVER_CONFIG, WDF_IO_QUEUE_CONFIG, WDF_NO_OBJECT_ATTRIBUTES, WDF_OBJECT_ATTRIBUTES,
     WDF_OBJECT_CONTEXT_TYPE_INFO, WDFDEVICE, WDFDRIVER, WDFOBJECT, WDFQUEUE, WDFREQUEST,
-    call_unsafe_wdf_function_binding, ntddk::KeQueryPerformanceCounter,
+    call_unsafe_wdf_function_binding,
+    ntddk::{KeGetCurrentIrql, KeQueryPerformanceCounter},
 };
 
-// Every allocation of the driver (and of `kcom::GlobalAllocator`, which
-// forwards to the global allocator in this build) comes from non-paged, no-
-// execute pool with wdk-alloc's tag `rust`.
+// Rust's `alloc` (Box, Vec, …) in the driver: non-paged, no-execute pool with
+// wdk-alloc's tag `rust`. kcom's own allocations do not come through here:
+// `kcom::GlobalAllocator` is `WdkAllocator` (NonPagedNx, tag `kcom`) in this
+// build, and each exercise uses its own tag (see `kcom_sample_core::tags`).
 #[global_allocator]
 static GLOBAL_ALLOCATOR: wdk_alloc::WdkAllocator = wdk_alloc::WdkAllocator;
 
 // The panic handler: a panic bug-checks the machine.
 extern crate wdk_panic;
-
-/// Pool tag of wdk-alloc's `WdkAllocator` (`'rust'`), as `!poolused` shows it.
-const WDK_ALLOC_TAG: u32 = pool_tag(*b"rust");
 
 // ---------------------------------------------------------------------------
 // Equivalents of the WDF_*_INIT macros (not part of wdk-sys).
@@ -217,11 +216,18 @@ fn kernel_clock() -> u64 {
     (ticks as u128 * 1_000_000_000 / hz as u128) as u64
 }
 
+/// True at PASSIVE_LEVEL (IRQL: any).
+fn at_passive() -> bool {
+    // SAFETY: KeGetCurrentIrql has no preconditions.
+    u32::from(unsafe { KeGetCurrentIrql() }) == PASSIVE_LEVEL
+}
+
 fn device_config() -> DeviceConfig {
     DeviceConfig {
         clock: kernel_clock,
+        is_passive: at_passive,
         global_pool_type: pool_type::NON_PAGED_NX,
-        global_tag: WDK_ALLOC_TAG,
+        global_tag: GlobalAllocator::TAG,
         external_pool_stats: None,
     }
 }
@@ -241,8 +247,10 @@ pub unsafe extern "system" fn driver_entry(
     driver: PDRIVER_OBJECT,
     registry_path: PCUNICODE_STRING,
 ) -> NTSTATUS {
-    // integrator: call kcom::init_ex_allocate_pool2() here, before anything
-    // allocates (it is not part of this branch's kcom yet).
+    // First, before anything allocates: resolve ExAllocatePool2 (at
+    // PASSIVE_LEVEL, as here). On systems without it kcom falls back to
+    // ExAllocatePoolWithTag, so the result needs no handling.
+    let _has_ex_allocate_pool2 = kcom::init_ex_allocate_pool2();
     let mut config = driver_config_init(Some(evt_driver_device_add));
     // SAFETY: `driver` and `registry_path` come from the system; `config`
     // outlives the call; no driver handle is requested.
