@@ -198,7 +198,10 @@ fn bench_call(c: &mut Criterion) {
     // Keep the bodies honest: the calls did what they claim.
     assert_eq!(rc.add(1), Ok(8));
     assert_eq!(DynAdder::add(&plain, 1), Ok(8));
-    assert_ne!(plain.acc.load(Ordering::Relaxed), 0);
+    let before = plain.acc.load(Ordering::Relaxed);
+    assert_eq!(DynAdder::accumulate(&plain, 3), STATUS_SUCCESS);
+    assert_eq!(plain.acc.load(Ordering::Relaxed), before.wrapping_add(3));
+    assert_eq!(rc.accumulate(3), STATUS_SUCCESS);
 }
 
 fn bench_create_release(c: &mut Criterion) {
@@ -223,6 +226,38 @@ fn bench_create_release(c: &mut Criterion) {
     });
     g.finish();
 }
+
+/// `Arc` reference counting behind a table of `extern "system"` function
+/// pointers: the anchor's atomics with the call structure of a COM vtable.
+/// A diagnostic row, not a target: it separates the cost of calling
+/// through a vtable from the cost of kcom's own AddRef/Release code.
+struct ArcVtbl {
+    add_ref: unsafe extern "system" fn(*const Adder) -> u32,
+    release: unsafe extern "system" fn(*const Adder) -> u32,
+}
+
+/// # Safety
+///
+/// `p` must come from `Arc::into_raw` of a live `Arc<Adder>`.
+unsafe extern "system" fn arc_add_ref(p: *const Adder) -> u32 {
+    // SAFETY: `p` is a live `Arc` pointer (contract).
+    unsafe { Arc::increment_strong_count(p) };
+    1
+}
+
+/// # Safety
+///
+/// `p` must come from `Arc::into_raw` and the caller gives up one count.
+unsafe extern "system" fn arc_release(p: *const Adder) -> u32 {
+    // SAFETY: the caller owns the count given up here (contract).
+    unsafe { Arc::decrement_strong_count(p) };
+    0
+}
+
+static ARC_VTBL: ArcVtbl = ArcVtbl {
+    add_ref: arc_add_ref,
+    release: arc_release,
+};
 
 fn bench_addref_release(c: &mut Criterion) {
     let mut g = c.benchmark_group("addref_release");
@@ -249,6 +284,19 @@ fn bench_addref_release(c: &mut Criterion) {
             }
         })
     });
+    let arc_raw = Arc::as_ptr(&arc);
+    g.bench_function("arc_via_fn_ptr_diagnostic", |b| {
+        b.iter(|| {
+            let p = black_box(arc_raw);
+            let vt = black_box(&ARC_VTBL);
+            // SAFETY: `p` is `arc`'s live pointer; the count added is given
+            // back right after.
+            unsafe {
+                (vt.add_ref)(p);
+                (vt.release)(p)
+            }
+        })
+    });
     g.finish();
 
     // Every reference taken above was given back.
@@ -267,7 +315,7 @@ fn config() -> Criterion {
     Criterion::default()
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3))
-        .sample_size(50)
+        .sample_size(100)
 }
 
 criterion_group! {
