@@ -51,16 +51,21 @@ const PROGRESS_DELAY: Duration = Duration::from_millis(300);
 #[command(name = "kcomctl", version)]
 pub struct Cli {
     /// Print machine-readable JSON on stdout instead of tables.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = "Output and backend")]
     pub json: bool,
 
     /// Use the in-process loopback device (the default where there is no
     /// device backend, i.e. everywhere but Windows).
-    #[arg(long, global = true, conflicts_with = "device")]
+    #[arg(
+        long,
+        global = true,
+        conflicts_with = "device",
+        help_heading = "Output and backend"
+    )]
     pub loopback: bool,
 
     /// Use the installed driver (Windows only; the default there).
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = "Output and backend")]
     pub device: bool,
 
     /// Loopback only: make the Nth simulated pool allocation of STRATEGY's
