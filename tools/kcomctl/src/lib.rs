@@ -1,0 +1,25 @@
+//! `kcomctl`: the user-mode client of the kcom sample driver.
+//!
+//! Layers, top to bottom:
+//!
+//! * [`cli`]: the command line (`list`, `run`, `stats`, `--json`), argument
+//!   validation and output;
+//! * [`client`]: typed requests and replies over the
+//!   [`kcom_sample_core::protocol`] encodings;
+//! * [`transport`]: "send these IOCTL bytes, get bytes or an `NTSTATUS`",
+//!   implemented by [`loopback::Loopback`] (the driver's core in this
+//!   process, over kcom's simulated kernel pool) and, on Windows, by
+//!   `device::Device` (the installed driver, via `DeviceIoControl`).
+//!
+//! Everything above the transport is the same for both backends.
+
+pub mod cli;
+pub mod client;
+#[cfg(windows)]
+pub mod device;
+pub mod loopback;
+pub mod transport;
+
+pub use crate::client::{Client, ClientError, DeviceInfo, ErrorKind, OfferedStrategy};
+pub use crate::loopback::Loopback;
+pub use crate::transport::{Status, Transport, TransportError};
