@@ -30,7 +30,7 @@ pub use crate::exercise::{
     Env, Exercise, ExerciseInfo, GlobalExercise, Tracked, TrackedStats, batch_workload,
     expected_checksum, pattern_workload, run_batched, run_tracked,
 };
-pub use crate::exercises::{Record, expected_record_checksum};
+pub use crate::exercises::{Record, expected_record_checksum, expected_strategy_checksum};
 pub use crate::ledger::PoolCounters;
 pub use crate::protocol::{ExerciseParams, ExerciseReport, StrategyId};
 pub use crate::state::{DEVICE_ALLOCATOR, DeviceConfig, DeviceState, Registry};

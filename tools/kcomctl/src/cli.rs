@@ -9,7 +9,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use kcom::STATUS_SUCCESS;
-use kcom_sample_core::expected_checksum;
+use kcom_sample_core::expected_strategy_checksum;
 use kcom_sample_core::protocol::{
     DEFAULT_ALIGN, ExerciseReport, MAX_ALIGN, MAX_ALLOC_SIZE, MAX_ITERATIONS, MAX_TOTAL_BYTES,
     PoolStatsEntry, RunRequest, StrategyId, pool_type,
@@ -798,7 +798,7 @@ fn cmd_run<T: Transport>(client: &Client<T>, plan: &RunPlan, json: bool) -> Resu
         let request = plan.request(s.id);
         let expected = request
             .validate()
-            .map(|p| expected_checksum(&p))
+            .map(|p| expected_strategy_checksum(&p))
             .unwrap_or(0);
         match client.run(&request) {
             Ok(report) => records.push(RunRecord::new(&s.name, expected, Ok(report))),

@@ -338,7 +338,7 @@ mod tests {
         assert_eq!(report.outstanding, 0);
         assert_eq!(
             report.checksum,
-            kcom_sample_core::expected_checksum(&req.validate().unwrap())
+            kcom_sample_core::expected_strategy_checksum(&req.validate().unwrap())
         );
 
         let stats = client.pool_stats().unwrap();

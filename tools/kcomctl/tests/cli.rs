@@ -84,7 +84,6 @@ fn run_all_succeeds_and_lists_every_offered_strategy() {
 }
 
 #[test]
-#[ignore = "needs every strategy registered in DeviceState::new (integrator's change)"]
 fn run_all_covers_every_strategy_of_the_protocol() {
     let names = offered();
     for s in StrategyId::ALL {
@@ -134,11 +133,14 @@ fn json_run_has_every_field_for_every_strategy() {
         ] {
             assert!(r[field].is_u64(), "{field} in {r}");
         }
-        assert_eq!(r["allocations"].as_u64(), Some(50));
-        assert_eq!(r["frees"].as_u64(), Some(50));
+        // init-box also runs a deliberately failing initialiser every 8th
+        // iteration, whose block is allocated and freed too.
+        let allocations = if name == "init-box" { 50 + 50 / 8 } else { 50 };
+        assert_eq!(r["allocations"].as_u64(), Some(allocations), "{r}");
+        assert_eq!(r["frees"].as_u64(), Some(allocations), "{r}");
         assert_eq!(r["outstanding"].as_u64(), Some(0));
         let bytes = r["bytes"].as_u64().unwrap();
-        assert!((50 * 8..=50 * 512).contains(&bytes), "{r}");
+        assert!((50 * 8..=allocations * 512).contains(&bytes), "{r}");
         assert!(r["peak_bytes"].as_u64().unwrap() <= bytes);
         assert!(r["error"].is_null());
     }
@@ -181,8 +183,10 @@ fn json_stats_list_the_pool_accounting() {
             assert!(e[field].is_u64(), "{field} in {e}");
         }
         assert!(e["pool"].is_string() && e["tag_text"].is_string());
-        // A fresh device has nothing outstanding.
-        assert_eq!(e["outstanding_allocations"].as_u64(), Some(0), "{e}");
+        // A fresh device holds its registry's COM objects (one per strategy,
+        // tag KcSm) and nothing else.
+        let live = if e["tag_text"] == "KcSm" { 11 } else { 0 };
+        assert_eq!(e["outstanding_allocations"].as_u64(), Some(live), "{e}");
     }
     assert!(stats.iter().any(|e| e["pool"] == "host heap"));
     kcomctl()
@@ -330,7 +334,6 @@ fn help_lists_the_commands_and_hides_the_fault_flag() {
 /// run fails with `STATUS_INSUFFICIENT_RESOURCES`, the exit code is not 0,
 /// and the other strategies still run.
 #[test]
-#[ignore = "needs wdk-nonpaged registered in DeviceState::new (integrator's change)"]
 fn an_injected_pool_failure_fails_the_run_with_its_ntstatus() {
     kcomctl()
         .args([
