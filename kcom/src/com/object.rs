@@ -114,13 +114,23 @@ fn add_ref(h: &Header) -> u32 {
     // Relaxed: taking a new reference requires already holding one, which
     // orders it after the creation; nothing is published by AddRef.
     let old = h.refcount.fetch_add(1, Ordering::Relaxed);
+    // One branch for both failures (0 -> resurrection, >= MAX -> overflow),
+    // so the hot path needs no stack frame.
+    if old.wrapping_sub(1) >= MAX_REFCOUNT - 1 {
+        add_ref_failed(old);
+    }
+    old + 1
+}
+
+/// The cold end of `add_ref`. `extern "C"` makes it `nounwind` for callers in
+/// other crates, so the shims need no landing pad and no stack frame.
+#[cold]
+#[inline(never)]
+extern "C" fn add_ref_failed(old: u32) -> ! {
     if old == 0 {
         fail_fast(FailFastReason::Resurrection);
     }
-    if old >= MAX_REFCOUNT {
-        fail_fast(FailFastReason::RefcountOverflow);
-    }
-    old + 1
+    fail_fast(FailFastReason::RefcountOverflow)
 }
 
 /// Drops one reference, destroying the object when it was the last one.
@@ -136,19 +146,37 @@ unsafe fn release(base: *mut c_void) -> u32 {
     // Release: our prior uses of the object happen-before its destruction
     // by whichever thread drops the last reference.
     let old = h.refcount.fetch_sub(1, Ordering::Release);
+    if old <= 1 {
+        // SAFETY: forwarded contract; `old` is the count before our decrement.
+        return unsafe { release_slow(base, old) };
+    }
+    old - 1
+}
+
+/// Destroys an object whose count just reached zero (`old == 1`), or fails
+/// fast on an underflow (`old == 0`); returns 0.
+///
+/// # Safety
+///
+/// The caller's Release took the count from `old` to `old - 1`.
+///
+/// `extern "C"` (nounwind; the guard turns a panicking destructor into a
+/// fail-fast) lets `shim_release` tail-call it without a frame.
+#[inline(never)]
+unsafe extern "C" fn release_slow(base: *mut c_void, old: u32) -> u32 {
     if old == 0 {
         fail_fast(FailFastReason::RefcountUnderflow);
     }
-    if old == 1 {
-        // Acquire: synchronise with every other thread's Release decrement
-        // so their uses of the value happen-before the drop.
-        fence(Ordering::Acquire);
-        let destroy = h.destroy;
-        // SAFETY: the count reached zero: we own the object exclusively.
-        unsafe { destroy(base) };
-        return 0;
-    }
-    old - 1
+    let guard = ShimGuard::enter(base);
+    // Acquire: synchronise with every other thread's Release decrement
+    // so their uses of the value happen-before the drop.
+    fence(Ordering::Acquire);
+    // SAFETY: the object is still allocated (count just reached zero).
+    let destroy = unsafe { header(base) }.destroy;
+    // SAFETY: the count reached zero: we own the object exclusively.
+    unsafe { destroy(base) };
+    guard.leave();
+    0
 }
 
 /// `IUnknown::QueryInterface` for slot `SLOT` of objects with value `T`.
