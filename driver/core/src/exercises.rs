@@ -93,11 +93,7 @@ pub const WDK_ALIGNED_MIN_ALIGN: u32 = 64;
 impl Exercise for WdkExercise {
     fn info(&self) -> ExerciseInfo {
         match self.0 {
-            StrategyId::WdkPaged => info(
-                self.0,
-                pool_type::PAGED,
-                "WdkAllocator, PagedPool (PASSIVE_LEVEL only)",
-            ),
+            StrategyId::WdkPaged => info(self.0, pool_type::PAGED, "WdkAllocator, PagedPool"),
             StrategyId::WdkAligned => info(
                 self.0,
                 pool_type::NON_PAGED_NX,
