@@ -14,8 +14,10 @@
 //! Nothing here can unwind: the crate is built with `panic = "abort"` and
 //! `wdk-panic` turns a panic into a bug check.
 
+use core::ffi::c_void;
 use core::mem::{MaybeUninit, size_of};
 use core::ptr;
+use core::sync::atomic::{AtomicPtr, Ordering};
 
 use kcom::{
     GlobalAllocator, NTSTATUS, STATUS_INVALID_DEVICE_REQUEST, STATUS_INVALID_DEVICE_STATE,
@@ -24,15 +26,15 @@ use kcom::{
 use kcom_sample_core::protocol::{
     FILE_DEVICE_KCOM_SAMPLE, GUID_DEVINTERFACE_KCOM_SAMPLE, Ioctl, pool_type,
 };
-use kcom_sample_core::{DeviceConfig, DeviceState, dispatch_in_place};
+use kcom_sample_core::{DeferredJob, DeviceConfig, DeviceState, dispatch_in_place};
 use wdk_sys::{
     _WDF_DEVICE_IO_TYPE, _WDF_EXECUTION_LEVEL, _WDF_IO_QUEUE_DISPATCH_TYPE,
     _WDF_SYNCHRONIZATION_SCOPE, _WDF_TRI_STATE, BOOLEAN, FILE_DEVICE_SECURE_OPEN, GUID,
     LARGE_INTEGER, PASSIVE_LEVEL, PCUNICODE_STRING, PDRIVER_OBJECT, PFN_WDF_DRIVER_DEVICE_ADD,
     PFN_WDF_IO_QUEUE_IO_DEVICE_CONTROL, PVOID, PWDFDEVICE_INIT, ULONG, ULONG_PTR, UNICODE_STRING,
     WDF_DRIVER_CONFIG, WDF_IO_QUEUE_CONFIG, WDF_NO_OBJECT_ATTRIBUTES, WDF_OBJECT_ATTRIBUTES,
-    WDF_OBJECT_CONTEXT_TYPE_INFO, WDFDEVICE, WDFDRIVER, WDFOBJECT, WDFQUEUE, WDFREQUEST,
-    call_unsafe_wdf_function_binding,
+    WDF_OBJECT_CONTEXT_TYPE_INFO, WDF_WORKITEM_CONFIG, WDFDEVICE, WDFDRIVER, WDFOBJECT, WDFQUEUE,
+    WDFREQUEST, WDFWORKITEM, call_unsafe_wdf_function_binding,
     ntddk::{KeGetCurrentIrql, KeQueryPerformanceCounter},
 };
 
@@ -222,10 +224,116 @@ fn at_passive() -> bool {
     u32::from(unsafe { KeGetCurrentIrql() }) == PASSIVE_LEVEL
 }
 
+// ---------------------------------------------------------------------------
+// Deferred work: WDF work items for the `async-com` exercise
+// ---------------------------------------------------------------------------
+
+/// The device the work items are created under (work items must descend
+/// from a device). The sample has one root-enumerated device: set when it
+/// is created, cleared by its cleanup callback.
+static WORK_ITEM_PARENT: AtomicPtr<c_void> = AtomicPtr::new(ptr::null_mut());
+
+/// The context of each work item: the job it runs.
+#[repr(C)]
+struct WorkItemContext {
+    job: MaybeUninit<DeferredJob>,
+}
+
+static WORK_ITEM_CONTEXT_TYPE: ContextTypeInfo = ContextTypeInfo(WDF_OBJECT_CONTEXT_TYPE_INFO {
+    Size: wdf_size::<WDF_OBJECT_CONTEXT_TYPE_INFO>(),
+    ContextName: c"KcomSampleWorkItemContext".as_ptr(),
+    ContextSize: size_of::<WorkItemContext>(),
+    UniqueType: &raw const WORK_ITEM_CONTEXT_TYPE.0,
+    EvtDriverGetUniqueContextType: None,
+});
+
+/// `DeviceConfig::defer` of the driver (IRQL: <= DISPATCH_LEVEL): a new WDF
+/// work item runs the job on a system worker thread at PASSIVE_LEVEL.
+///
+/// Errors: `STATUS_INVALID_DEVICE_STATE` without a device, or the status
+/// `WdfWorkItemCreate` failed with (the job is then not run).
+fn defer_to_work_item(job: DeferredJob) -> Result<(), NTSTATUS> {
+    // Acquire: pairs with the Release store after WdfDeviceCreate.
+    let parent = WORK_ITEM_PARENT.load(Ordering::Acquire);
+    if parent.is_null() {
+        return Err(STATUS_INVALID_DEVICE_STATE);
+    }
+    let mut config = WDF_WORKITEM_CONFIG {
+        Size: wdf_size::<WDF_WORKITEM_CONFIG>(),
+        EvtWorkItemFunc: Some(evt_work_item),
+        AutomaticSerialization: BOOLEAN::from(false),
+    };
+    let mut attributes = WDF_OBJECT_ATTRIBUTES {
+        ParentObject: parent,
+        ..object_attributes_init_context_type(&WORK_ITEM_CONTEXT_TYPE)
+    };
+    let mut item: WDFWORKITEM = ptr::null_mut();
+    // SAFETY: `config`, `attributes` and `item` outlive the call; the parent
+    // is the live device (cleared before the device goes away, and requests,
+    // which are the only callers, complete before that).
+    let status = unsafe {
+        call_unsafe_wdf_function_binding!(
+            WdfWorkItemCreate,
+            &mut config,
+            &mut attributes,
+            &mut item
+        )
+    };
+    if !nt_success(status) {
+        return Err(status);
+    }
+    // SAFETY: `item` was just created with our context type.
+    let context = unsafe {
+        call_unsafe_wdf_function_binding!(
+            WdfObjectGetTypedContextWorker,
+            item.cast(),
+            WORK_ITEM_CONTEXT_TYPE.unique_type()
+        )
+    }
+    .cast::<WorkItemContext>();
+    if context.is_null() {
+        // SAFETY: our own, never enqueued work item.
+        unsafe { call_unsafe_wdf_function_binding!(WdfObjectDelete, item.cast()) };
+        return Err(STATUS_INVALID_DEVICE_STATE);
+    }
+    // SAFETY: the context is ours, sized for a `WorkItemContext`, and the
+    // work item is not enqueued yet, so nothing else reads it.
+    unsafe {
+        (*context).job.write(job);
+        call_unsafe_wdf_function_binding!(WdfWorkItemEnqueue, item);
+    }
+    Ok(())
+}
+
+/// `EvtWorkItem` (IRQL: PASSIVE_LEVEL, a system worker thread): runs the job
+/// once, then deletes the work item.
+///
+/// # Safety
+///
+/// Called only by KMDF with a work item made by `defer_to_work_item`.
+unsafe extern "C" fn evt_work_item(item: WDFWORKITEM) {
+    // SAFETY: the work item was created with our context type and its job
+    // written before it was enqueued; it runs once, so the job is read once.
+    let job = unsafe {
+        let context = call_unsafe_wdf_function_binding!(
+            WdfObjectGetTypedContextWorker,
+            item.cast(),
+            WORK_ITEM_CONTEXT_TYPE.unique_type()
+        )
+        .cast::<WorkItemContext>();
+        (*context).job.assume_init_read()
+    };
+    job.run();
+    // SAFETY: a driver may delete a work item from its own callback; it is
+    // not used afterwards.
+    unsafe { call_unsafe_wdf_function_binding!(WdfObjectDelete, item.cast()) };
+}
+
 fn device_config() -> DeviceConfig {
     DeviceConfig {
         clock: kernel_clock,
         is_passive: at_passive,
+        defer: Some(defer_to_work_item),
         global_pool_type: pool_type::NON_PAGED_NX,
         global_tag: GlobalAllocator::TAG,
         external_pool_stats: None,
@@ -328,6 +436,8 @@ unsafe extern "C" fn evt_driver_device_add(
     if !nt_success(status) {
         return status;
     }
+    // Release: the handle is published before any request can defer work.
+    WORK_ITEM_PARENT.store(device, Ordering::Release);
 
     // Build the core state directly in the context (it is too large for a
     // comfortable kernel stack frame). If that fails, failing AddDevice
@@ -382,6 +492,8 @@ unsafe extern "C" fn evt_driver_device_add(
 ///
 /// Called only by KMDF, once, for a device created by this driver.
 unsafe extern "C" fn evt_device_context_cleanup(object: WDFOBJECT) {
+    // No new work items: requests (the only users) are over.
+    WORK_ITEM_PARENT.store(ptr::null_mut(), Ordering::Release);
     // SAFETY: KMDF passes our device; its queue (a child) was cleaned up
     // before, so no request can still use the state.
     unsafe {

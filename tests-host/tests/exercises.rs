@@ -13,6 +13,7 @@ use std::time::Instant;
 use kcom::alloc::PoolType;
 use kcom::alloc::sim;
 use kcom::{NTSTATUS, STATUS_INSUFFICIENT_RESOURCES, STATUS_INVALID_DEVICE_STATE, status_name};
+use kcom_sample_core::async_exercise::IAsyncRunnerInterface;
 use kcom_sample_core::protocol::{
     IOCTL_KCOM_POOL_STATS, IOCTL_KCOM_RUN_EXERCISE, PoolStatsRequest, PoolStatsResponse,
     RunRequest, RunResponse,
@@ -21,6 +22,13 @@ use kcom_sample_core::{
     DeviceConfig, DeviceState, ExerciseReport, StrategyId, dispatch, expected_checksum,
     expected_record_checksum, tags,
 };
+
+fn config() -> DeviceConfig {
+    DeviceConfig {
+        defer: Some(tests_host::thread_defer),
+        ..DeviceConfig::new(host_clock)
+    }
+}
 
 fn host_clock() -> u64 {
     static START: OnceLock<Instant> = OnceLock::new();
@@ -73,6 +81,9 @@ fn check_report(req: &RunRequest, r: &ExerciseReport) {
     if s == StrategyId::InitBox {
         // One extra, failing initialiser every 8th iteration.
         assert_eq!(r.allocations, iterations + iterations / 8, "{s:?}");
+    } else if s == StrategyId::AsyncCom {
+        // A block and the job that hands it to the worker.
+        assert_eq!(r.allocations, 2 * iterations, "{s:?}");
     } else {
         assert_eq!(r.allocations, iterations, "{s:?}");
     }
@@ -88,7 +99,7 @@ fn check_report(req: &RunRequest, r: &ExerciseReport) {
 #[test]
 fn exercises_end_to_end() {
     let device_before = sim::stats(PoolType::NonPagedNx, tags::DEVICE).outstanding_allocations;
-    let state = DeviceState::new(DeviceConfig::new(host_clock)).expect("device");
+    let state = DeviceState::new(config()).expect("device");
     assert_eq!(state.registry().len(), StrategyId::ALL.len());
     assert_eq!(
         sim::stats(PoolType::NonPagedNx, tags::DEVICE).outstanding_allocations,
@@ -133,6 +144,18 @@ fn exercises_end_to_end() {
             }
         }
     }
+    // async-com: the registered object has the async method (found by
+    // QueryInterface, as the dispatcher finds it), and its synchronous
+    // IAllocatorExercise::run blocks on the same future with the same result.
+    let object = state.registry().get(StrategyId::AsyncCom).unwrap();
+    assert!(object.query_interface::<IAsyncRunnerInterface>().is_ok());
+    let req = RunRequest::new(StrategyId::AsyncCom, scaled(40, 5), 1, 2048, 9);
+    let via_dispatch = run(&state, &req).unwrap();
+    let via_sync = object.run(req).unwrap();
+    assert_eq!(via_dispatch.checksum, via_sync.checksum);
+    check_report(&req, &via_sync);
+    drop(object);
+
     // POOL_STATS: one entry per object, nothing outstanding, peaks seen.
     let stats = pool_stats(&state);
     assert_eq!(stats.entry_count as usize, StrategyId::ALL.len());
@@ -183,9 +206,9 @@ fn exercises_end_to_end() {
     assert_eq!(state.outstanding_allocations(), 0);
 
     // 3. Paged pool only at PASSIVE_LEVEL.
-    let mut config = DeviceConfig::new(host_clock);
-    config.is_passive = || false;
-    let dispatch_level = DeviceState::new(config).unwrap();
+    let mut at_dispatch = config();
+    at_dispatch.is_passive = || false;
+    let dispatch_level = DeviceState::new(at_dispatch).unwrap();
     let paged = RunRequest::new(StrategyId::WdkPaged, 4, 1, 64, 1);
     assert_eq!(
         run(&dispatch_level, &paged),
@@ -197,7 +220,7 @@ fn exercises_end_to_end() {
     // 4. Device creation fails cleanly when its objects cannot be allocated.
     for n in 1..=StrategyId::ALL.len() as u64 {
         sim::fail_nth(tags::DEVICE, None, n);
-        let r = DeviceState::new(DeviceConfig::new(host_clock));
+        let r = DeviceState::new(config());
         sim::clear_faults(tags::DEVICE);
         assert_eq!(r.err(), Some(STATUS_INSUFFICIENT_RESOURCES), "object #{n}");
         assert_eq!(

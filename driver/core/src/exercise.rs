@@ -352,6 +352,28 @@ pub fn expected_checksum(params: &ExerciseParams) -> u64 {
     checksum
 }
 
+/// Writes iteration `index`'s pattern into `size` bytes at `p`.
+///
+/// # Safety
+///
+/// `p` must be valid for writes of `size` bytes.
+pub(crate) unsafe fn write_block(p: *mut u8, size: usize, seed: u64, index: u32) {
+    // SAFETY: forwarded contract.
+    unsafe { fill(p, size, seed, index) }
+}
+
+/// The digest of `size` bytes at `p` if they hold iteration `index`'s
+/// pattern.
+///
+/// # Safety
+///
+/// `p` must be valid for reads of `size` initialised bytes that nobody
+/// writes meanwhile.
+pub(crate) unsafe fn verify_block(p: *const u8, size: usize, seed: u64, index: u32) -> Option<u64> {
+    // SAFETY: forwarded contract.
+    verify(unsafe { core::slice::from_raw_parts(p, size) }, seed, index)
+}
+
 #[derive(Clone, Copy)]
 struct Live {
     ptr: NonNull<u8>,

@@ -16,6 +16,7 @@
 #![no_std]
 #![warn(missing_docs)]
 
+pub mod async_exercise;
 pub mod com;
 pub mod dispatch;
 pub mod exercise;
@@ -33,4 +34,4 @@ pub use crate::exercise::{
 pub use crate::exercises::{Record, expected_record_checksum, expected_strategy_checksum};
 pub use crate::ledger::PoolCounters;
 pub use crate::protocol::{ExerciseParams, ExerciseReport, StrategyId};
-pub use crate::state::{DEVICE_ALLOCATOR, DeviceConfig, DeviceState, Registry};
+pub use crate::state::{DEVICE_ALLOCATOR, DeferredJob, DeviceConfig, DeviceState, Registry};

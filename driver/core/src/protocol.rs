@@ -248,11 +248,13 @@ pub enum StrategyId {
     InitBox = 9,
     /// COM object lifecycle (create, QueryInterface, AddRef/Release).
     ComObject = 10,
+    /// An async COM method awaiting work completed on another thread.
+    AsyncCom = 11,
 }
 
 impl StrategyId {
     /// All strategies, in wire order.
-    pub const ALL: [StrategyId; 11] = [
+    pub const ALL: [StrategyId; 12] = [
         StrategyId::Global,
         StrategyId::WdkNonPaged,
         StrategyId::WdkPaged,
@@ -264,6 +266,7 @@ impl StrategyId {
         StrategyId::KBox,
         StrategyId::InitBox,
         StrategyId::ComObject,
+        StrategyId::AsyncCom,
     ];
 
     /// The strategy with wire value `v`, if any.
@@ -294,6 +297,7 @@ impl StrategyId {
             StrategyId::KBox => "kbox",
             StrategyId::InitBox => "init-box",
             StrategyId::ComObject => "com-object",
+            StrategyId::AsyncCom => "async-com",
         }
     }
 
@@ -1248,14 +1252,14 @@ mod tests {
 
     #[test]
     fn strategy_ids_names_and_wire_values_agree() {
-        assert_eq!(StrategyId::ALL.len(), 11);
+        assert_eq!(StrategyId::ALL.len(), 12);
         for (i, s) in StrategyId::ALL.into_iter().enumerate() {
             assert_eq!(s.as_u32() as usize, i);
             assert_eq!(StrategyId::from_u32(i as u32), Some(s));
             assert_eq!(StrategyId::from_name(s.name()), Some(s));
             assert!(s.name().len() < NAME_LEN);
         }
-        assert_eq!(StrategyId::from_u32(11), None);
+        assert_eq!(StrategyId::from_u32(12), None);
         assert_eq!(StrategyId::from_u32(u32::MAX), None);
         assert_eq!(
             StrategyId::from_name("free-list"),
@@ -1506,7 +1510,7 @@ mod tests {
         );
 
         let bad = [
-            RunRequest { strategy: 11, ..ok },
+            RunRequest { strategy: 12, ..ok },
             RunRequest {
                 strategy: u32::MAX,
                 ..ok

@@ -31,6 +31,7 @@ use kcom::{
     STATUS_INVALID_PARAMETER, STATUS_NOT_SUPPORTED,
 };
 
+use crate::async_exercise::{AsyncComObject, IAsyncRunnerInterface};
 use crate::com::{ExerciseObject, IAllocatorExerciseInterface, IPoolAccountingInterface};
 use crate::exercise::{Exercise, GlobalExercise};
 use crate::exercises;
@@ -54,6 +55,11 @@ pub struct DeviceConfig {
     pub global_pool_type: u32,
     /// Pool tag reported for memory from `kcom::GlobalAllocator`.
     pub global_tag: u32,
+    /// Runs work on another thread (host: a new thread; driver: a WDF work
+    /// item): calls `job.run(job.context)` there, once, and returns whether
+    /// the work was queued. Without it the `async-com` exercise is not
+    /// registered.
+    pub defer: Option<fn(DeferredJob) -> Result<(), NTSTATUS>>,
     /// Extra `POOL_STATS` entries from outside the core (for example the
     /// allocator's own per-tag accounting): fills the front of the slice and
     /// returns how many it wrote. Called after the registry's entries, with
@@ -76,8 +82,33 @@ impl DeviceConfig {
             is_passive: always_passive,
             global_pool_type: crate::protocol::pool_type::HOST,
             global_tag: GlobalAllocator::TAG,
+            defer: None,
             external_pool_stats: None,
         }
+    }
+}
+
+/// Work handed to [`DeviceConfig::defer`]: call `run(context)` exactly once,
+/// on any thread, at `IRQL <= DISPATCH_LEVEL`.
+#[derive(Debug)]
+pub struct DeferredJob {
+    /// What to call.
+    pub run: unsafe fn(*mut core::ffi::c_void),
+    /// Its argument (owned by the job until `run` takes it).
+    pub context: *mut core::ffi::c_void,
+}
+
+// SAFETY: a deferred job is made to be run on another thread: the core only
+// creates jobs whose `context` is a reference to a thread-safe COM object
+// that `run` takes over (see `async_exercise`).
+unsafe impl Send for DeferredJob {}
+
+impl DeferredJob {
+    /// Runs the job (consumes it).
+    pub fn run(self) {
+        // SAFETY: the core built `run` and `context` together, for exactly
+        // one call, from any thread.
+        unsafe { (self.run)(self.context) }
     }
 }
 
@@ -139,6 +170,29 @@ impl Registry {
             .ok_or(STATUS_INSUFFICIENT_RESOURCES)?;
         let object =
             ExerciseObject::try_create_in(ExerciseObject::new(exercise, clock, is_passive), alloc)?;
+        *slot = Some(Entry { strategy, object });
+        Ok(())
+    }
+
+    /// Registers an existing COM object for `strategy` (any class that
+    /// implements `IAllocatorExercise`; `IPoolAccounting` and `IAsyncRunner`
+    /// are found by `QueryInterface` if it has them).
+    ///
+    /// Errors: `STATUS_INVALID_PARAMETER` if the strategy already has an
+    /// object, `STATUS_INSUFFICIENT_RESOURCES` if the table is full.
+    pub fn register_object(
+        &mut self,
+        strategy: StrategyId,
+        object: ComRc<IAllocatorExerciseInterface>,
+    ) -> Result<(), NTSTATUS> {
+        if self.contains(strategy) {
+            return Err(STATUS_INVALID_PARAMETER);
+        }
+        let slot = self
+            .entries
+            .iter_mut()
+            .find(|e| e.is_none())
+            .ok_or(STATUS_INSUFFICIENT_RESOURCES)?;
         *slot = Some(Entry { strategy, object });
         Ok(())
     }
@@ -268,7 +322,16 @@ impl DeviceState {
             pool_type: self.config.global_pool_type,
             tag: self.config.global_tag,
         })?;
-        exercises::register_all(self)
+        exercises::register_all(self)?;
+        if let Some(defer) = self.config.defer {
+            let object = AsyncComObject::try_create_in(
+                AsyncComObject::new(self.config.clock, defer),
+                DEVICE_ALLOCATOR,
+            )?;
+            self.registry
+                .register_object(StrategyId::AsyncCom, object.query_interface()?)?;
+        }
+        Ok(())
     }
 
     /// A device with no exercise registered.
@@ -359,12 +422,19 @@ impl DeviceState {
     ///
     /// `STATUS_NOT_SUPPORTED` if no object is registered for it; otherwise
     /// the exercise's result.
+    ///
+    /// An object that also implements `IAsyncRunner` (found by
+    /// `QueryInterface`) is run through its async method instead; its shim
+    /// blocks this thread until the method's future completes.
     pub fn run(&self, params: &ExerciseParams) -> Result<ExerciseReport, NTSTATUS> {
         let exercise = self
             .registry
             .get(params.strategy)
             .ok_or(STATUS_NOT_SUPPORTED)?;
-        exercise.run(params.to_request())
+        match exercise.query_interface::<IAsyncRunnerInterface>() {
+            Ok(runner) => runner.run_async(params.to_request()),
+            Err(_) => exercise.run(params.to_request()),
+        }
     }
 }
 
@@ -560,19 +630,19 @@ mod tests {
         })
         .unwrap();
         let stats = state.pool_stats();
+        let objects = state.registry().len();
         assert_eq!(
-            CALLED.with(|c| c.get()),
-            MAX_POOL_ENTRIES - StrategyId::ALL.len()
+            objects,
+            StrategyId::ALL.len() - 1,
+            "async-com needs `defer`"
         );
+        assert_eq!(CALLED.with(|c| c.get()), MAX_POOL_ENTRIES - objects);
         assert_eq!(stats.entry_count as usize, MAX_POOL_ENTRIES);
         assert_eq!(stats.entries[0].tag, GlobalAllocator::TAG);
         assert_eq!(
             stats.entries[1].tag,
             tags::for_strategy(StrategyId::WdkNonPaged)
         );
-        assert_eq!(
-            stats.entries[StrategyId::ALL.len()].pool_type,
-            pool_type::NON_PAGED_NX
-        );
+        assert_eq!(stats.entries[objects].pool_type, pool_type::NON_PAGED_NX);
     }
 }

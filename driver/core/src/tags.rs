@@ -23,5 +23,6 @@ pub const fn for_strategy(strategy: StrategyId) -> u32 {
         StrategyId::KBox => *b"KcKb",
         StrategyId::InitBox => *b"KcIb",
         StrategyId::ComObject => *b"KcCo",
+        StrategyId::AsyncCom => *b"KcAs",
     })
 }

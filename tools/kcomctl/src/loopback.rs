@@ -67,6 +67,16 @@ fn sim_pool_stats(out: &mut [PoolStatsEntry]) -> usize {
     n
 }
 
+/// The loopback's stand-in for the driver's work items: runs a deferred job
+/// on a new thread.
+fn thread_defer(job: kcom_sample_core::DeferredJob) -> Result<(), NTSTATUS> {
+    std::thread::Builder::new()
+        .name("kcomctl-worker".into())
+        .spawn(move || job.run())
+        .map(|_| ())
+        .map_err(|_| kcom::STATUS_INSUFFICIENT_RESOURCES)
+}
+
 /// A sample device in this process.
 #[derive(Debug)]
 pub struct Loopback {
@@ -79,6 +89,7 @@ impl Loopback {
     /// Errors: the status `DeviceState::new` failed with.
     pub fn new() -> Result<Self, NTSTATUS> {
         let state = DeviceState::new(DeviceConfig {
+            defer: Some(thread_defer),
             external_pool_stats: Some(sim_pool_stats),
             ..DeviceConfig::new(clock)
         })?;
