@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use heapless::pool::boxed::{Box as HBox, BoxBlock};
-use kcom::alloc::{Bump, FreeList, Locked, Pool, Stack};
+use kcom::alloc::{Bump, FreeList, Locked, Pool, RawLock, SpinLock, Stack};
 use kcom::{Allocator, GlobalAllocator};
 
 /// Region size of every bump, stack and free-list contestant.
@@ -491,6 +491,66 @@ impl Blocks for Heapless {
     }
 }
 
+/// No allocator at all: `give` remembers the block and `take` hands it
+/// straight back. Every pool contestant reuses the block it was just given
+/// (LIFO), so this reproduces their memory traffic and the harness work
+/// exactly; subtract it to get an allocator's own cost.
+struct Baseline {
+    blocks: Vec<Obj>,
+    next: usize,
+    last: *mut u8,
+}
+
+impl Baseline {
+    fn new() -> Self {
+        Baseline {
+            blocks: vec![[0; 64]; POOL_BLOCKS],
+            next: 0,
+            last: ptr::null_mut(),
+        }
+    }
+}
+
+impl Blocks for Baseline {
+    type Handle = *mut u8;
+    #[inline(always)]
+    fn take(&mut self) -> *mut u8 {
+        let p = if self.last.is_null() {
+            // Initial fill: hand out fresh blocks in order.
+            let p = self.blocks[self.next].as_mut_ptr();
+            self.next += 1;
+            p
+        } else {
+            self.last
+        };
+        touch(p)
+    }
+    #[inline(always)]
+    unsafe fn give(&mut self, p: *mut u8) {
+        self.last = black_box(p);
+    }
+}
+
+/// Only the lock: two `SpinLock` acquire/release pairs, as one
+/// `Locked<_>` alloc+free pair takes, with no allocator inside.
+struct LockOnly(SpinLock);
+
+impl Blocks for LockOnly {
+    type Handle = ();
+    #[inline(always)]
+    fn take(&mut self) {
+        self.0.lock();
+        // SAFETY: the lock was taken just above.
+        unsafe { self.0.unlock(()) };
+    }
+    #[inline(always)]
+    unsafe fn give(&mut self, _: ()) {
+        self.0.lock();
+        // SAFETY: the lock was taken just above.
+        unsafe { self.0.unlock(()) };
+    }
+}
+
 /// One take+give pair per iteration.
 fn pair<B: Blocks>(b: &mut criterion::Bencher<'_>, mut pool: B) {
     b.iter(|| {
@@ -532,6 +592,10 @@ fn pool(c: &mut Criterion) {
     });
     g.bench_function("slab", |b| pair(b, new_slab()));
     g.bench_function("heapless_pool", |b| pair(b, heapless));
+    g.bench_function("floor_no_allocator", |b| pair(b, Baseline::new()));
+    g.bench_function("floor_spinlock_only", |b| {
+        pair(b, LockOnly(SpinLock::new()));
+    });
     g.finish();
 
     let mut r = Rng(0x6b63_6f6d_0003);
@@ -544,6 +608,9 @@ fn pool(c: &mut Criterion) {
     });
     g.bench_function("slab", |b| pool_churn(b, new_slab(), &slots));
     g.bench_function("heapless_pool", |b| pool_churn(b, heapless, &slots));
+    g.bench_function("floor_no_allocator", |b| {
+        pool_churn(b, Baseline::new(), &slots)
+    });
     g.finish();
 }
 
@@ -576,6 +643,16 @@ fn stack(c: &mut Criterion) {
                 // SAFETY: `p` is the most recent live block, with layout `l`.
                 unsafe { st.dealloc(black_box(p), l) };
             }
+        });
+    });
+    g.bench_function("kcom_Stack_reset", |b| {
+        let mut st = Stack::with_capacity_in(REGION, GlobalAllocator).expect("region");
+        b.iter(|| {
+            for &l in &layouts {
+                // SAFETY: a valid layout; released by the reset below.
+                touch(unsafe { st.alloc(black_box(l)) });
+            }
+            st.reset();
         });
     });
     g.bench_function("bumpalo_reset", |b| {
