@@ -655,6 +655,17 @@ fn stack(c: &mut Criterion) {
             st.reset();
         });
     });
+    g.bench_function("kcom_Stack_scope", |b| {
+        let mut st = Stack::with_capacity_in(REGION, GlobalAllocator).expect("region");
+        b.iter(|| {
+            st.scope(|st| {
+                for &l in &layouts {
+                    // SAFETY: a valid layout; released when the scope ends.
+                    touch(unsafe { st.alloc(black_box(l)) });
+                }
+            });
+        });
+    });
     g.bench_function("bumpalo_reset", |b| {
         let mut bump = bumpalo::Bump::with_capacity(REGION);
         b.iter(|| {

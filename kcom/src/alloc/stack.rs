@@ -56,6 +56,9 @@ pub struct Stack<A: Allocator = GlobalAllocator> {
     /// Offset of the most recent block, 0 if none (a block is never at 0:
     /// its record comes first).
     last: Cell<usize>,
+    /// The lowest `last` a pop has left since the innermost
+    /// [`scope`](Self::scope) began (`usize::MAX` outside scopes).
+    min_last: Cell<usize>,
 }
 
 // SAFETY: the stack exclusively owns its region and all its state points
@@ -76,6 +79,7 @@ impl<A: Allocator> Stack<A> {
             region: Region::new_in(capacity, 16, backing)?,
             top: Cell::new(0),
             last: Cell::new(0),
+            min_last: Cell::new(usize::MAX),
         })
     }
 
@@ -114,6 +118,58 @@ impl<A: Allocator> Stack<A> {
     pub fn reset(&mut self) {
         self.top.set(0);
         self.last.set(0);
+        self.min_last.set(0);
+    }
+
+    /// Runs `f` with the stack, then frees every block allocated (or moved
+    /// by `grow`) while it ran, at once: O(1), like a bump allocator's
+    /// reset, instead of one [`pop`](Self::pop) per block. Blocks from
+    /// before the scope stay allocated.
+    ///
+    /// `f` gets only `&Self`, for a lifetime its result cannot capture, so
+    /// nothing that borrows the stack (a collection using it, say) outlives
+    /// the scope. If `f` frees blocks from before the scope (breaking the
+    /// LIFO order of the scope itself), those stay freed and the release
+    /// falls back to popping the scope's records one by one, which is always
+    /// consistent. If `f` panics, its blocks stay allocated until popped or
+    /// [`reset`](Self::reset).
+    ///
+    /// ```
+    /// use core::alloc::Layout;
+    /// use kcom::alloc::Stack;
+    /// use kcom::Allocator;
+    ///
+    /// let mut stack = Stack::with_capacity_in(4096, kcom::GlobalAllocator).unwrap();
+    /// let used = stack.scope(|s| {
+    ///     for _ in 0..10 {
+    ///         // SAFETY: a valid layout; the scope frees the blocks.
+    ///         assert!(!unsafe { s.alloc(Layout::new::<[u8; 100]>()) }.is_null());
+    ///     }
+    ///     s.total_allocated()
+    /// });
+    /// assert!(used >= 1000);
+    /// assert_eq!(stack.total_allocated(), 0);
+    /// ```
+    pub fn scope<R>(&mut self, f: impl FnOnce(&Self) -> R) -> R {
+        let (top, last) = (self.top.get(), self.last.get());
+        let outer_min = self.min_last.replace(last);
+        let result = f(self);
+        if self.min_last.get() >= last {
+            // Every record at or below the starting point is intact: the
+            // state from before the scope is exactly right again.
+            self.top.set(top);
+            self.last.set(last);
+        } else {
+            // `f` popped records from before the scope. Every record above
+            // the lowest point it reached was made in the scope: pop those,
+            // through the (always consistent) records.
+            let floor = self.min_last.get();
+            while self.last.get() > floor {
+                self.pop_record();
+            }
+        }
+        self.min_last.set(outer_min.min(self.min_last.get()));
+        result
     }
 
     /// The backing allocator.
@@ -138,6 +194,7 @@ impl<A: Allocator> Stack<A> {
             }
         }
         self.last.set(last);
+        self.min_last.set(self.min_last.get().min(last));
     }
 
     /// Reads the record of the block at offset `p`.
@@ -352,5 +409,104 @@ mod tests {
             s.dealloc(a, l(8, 8));
             assert_eq!(s.total_allocated(), 0);
         }
+    }
+
+    fn fill(p: *mut u8, n: usize, v: u8) {
+        // SAFETY: callers pass blocks of at least `n` bytes.
+        unsafe { ptr::write_bytes(p, v, n) };
+    }
+
+    fn check(p: *mut u8, n: usize, v: u8) -> bool {
+        // SAFETY: callers pass live blocks of at least `n` initialised bytes.
+        unsafe { core::slice::from_raw_parts(p, n) }
+            .iter()
+            .all(|&b| b == v)
+    }
+
+    #[test]
+    fn scope_releases_its_blocks_at_once_and_keeps_older_ones() {
+        let mut s = Stack::with_capacity_in(2048, GlobalAllocator).unwrap();
+        let l = Layout::from_size_align(24, 8).unwrap();
+        // SAFETY: valid layouts; blocks are freed by the scope or popped.
+        let old = unsafe { s.alloc(l) };
+        fill(old, 24, 0xAA);
+        let before = s.total_allocated();
+        let inner_used = s.scope(|s| {
+            for i in 0..20u8 {
+                // SAFETY: as above.
+                let p = unsafe { s.alloc(Layout::from_size_align(8 + i as usize, 16).unwrap()) };
+                assert!(!p.is_null());
+                fill(p, 8 + i as usize, i);
+            }
+            s.total_allocated()
+        });
+        assert!(inner_used > before);
+        assert_eq!(s.total_allocated(), before);
+        assert!(check(old, 24, 0xAA), "older blocks are untouched");
+        assert!(s.pop(), "the older block is still the top");
+        assert_eq!(s.total_allocated(), 0);
+        assert!(!s.pop());
+    }
+
+    #[test]
+    fn lifo_frees_inside_a_scope_and_repeated_scopes() {
+        let mut s = Stack::with_capacity_in(4096, GlobalAllocator).unwrap();
+        let l = Layout::from_size_align(32, 8).unwrap();
+        for round in 0..3u8 {
+            let peak = s.scope(|s| {
+                // SAFETY: valid layouts; `b` is freed while it is the top,
+                // `a` by the scope.
+                let a = unsafe { s.alloc(l) };
+                // SAFETY: as above.
+                let b = unsafe { s.alloc(l) };
+                fill(a, 32, round);
+                let peak = s.total_allocated();
+                // SAFETY: `b` is the top block with layout `l`.
+                unsafe { s.dealloc(b, l) };
+                assert!(check(a, 32, round));
+                peak
+            });
+            assert!(peak >= 64);
+            assert_eq!(s.total_allocated(), 0, "round {round}");
+        }
+        assert!(!s.pop());
+    }
+
+    #[test]
+    fn freeing_older_blocks_inside_a_scope_falls_back_to_popping() {
+        let mut s = Stack::with_capacity_in(2048, GlobalAllocator).unwrap();
+        let l = Layout::from_size_align(40, 8).unwrap();
+        // SAFETY: valid layouts; every block is freed below.
+        let a = unsafe { s.alloc(l) };
+        // SAFETY: as above.
+        let b = unsafe { s.alloc(l) };
+        fill(a, 40, 7);
+        let with_a = {
+            // SAFETY: `b` is the top block with layout `l`.
+            unsafe { s.dealloc(b, l) };
+            s.total_allocated()
+        };
+        // SAFETY: as above.
+        let b = unsafe { s.alloc(l) };
+        let before = s.total_allocated();
+        s.scope(|s| {
+            // Frees `b`, which is older than the scope, then reuses its room.
+            // SAFETY: `b` is the top block with layout `l`.
+            unsafe { s.dealloc(b, l) };
+            for _ in 0..3 {
+                // SAFETY: valid layout; released by the scope.
+                let p = unsafe { s.alloc(l) };
+                fill(p, 40, 0xEE);
+            }
+        });
+        assert_eq!(
+            s.total_allocated(),
+            with_a,
+            "b stays freed, the scope's blocks are gone"
+        );
+        assert!(before > with_a);
+        assert!(check(a, 40, 7));
+        assert!(s.pop());
+        assert_eq!(s.total_allocated(), 0);
     }
 }
