@@ -25,12 +25,12 @@ use core::task::{Poll, Waker};
 use kcom::alloc::{KBox, WdkAllocator};
 use kcom::{
     Allocator, GUID, IUnknown, NTSTATUS, STATUS_DATA_ERROR, STATUS_INSUFFICIENT_RESOURCES,
-    STATUS_INVALID_PARAMETER, STATUS_SUCCESS, declare_com_interface, implement_com,
+    STATUS_INVALID_PARAMETER, declare_com_interface, implement_com,
 };
 
 use crate::com::{IAllocatorExercise, IPoolAccounting};
 use crate::exercise::{
-    ExerciseInfo, FOLD_BASIS, XorShift64, fold_block, verify_block, write_block,
+    ExerciseInfo, FOLD_BASIS, TrackedStats, XorShift64, fold_block, verify_block, write_block,
 };
 use crate::ledger::PoolCounters;
 use crate::protocol::{
@@ -268,17 +268,17 @@ impl<'a> AtomicTracked<'a> {
     fn report(&self, params: &ExerciseParams, nanos: u64, checksum: u64) -> ExerciseReport {
         let allocations = self.allocations.load(Ordering::Relaxed);
         let frees = self.frees.load(Ordering::Relaxed);
-        ExerciseReport {
-            strategy: params.strategy.as_u32(),
-            ntstatus: STATUS_SUCCESS,
+        let live_bytes = self.live.load(Ordering::Relaxed);
+        TrackedStats {
             allocations,
             frees,
+            failures: 0,
             bytes: self.bytes.load(Ordering::Relaxed),
+            live_bytes,
             peak_bytes: self.peak.load(Ordering::Relaxed),
             outstanding: allocations.wrapping_sub(frees),
-            nanos,
-            checksum,
         }
+        .report(params.strategy, nanos, checksum)
     }
 }
 

@@ -513,21 +513,25 @@ pub fn run_tracked<A: Allocator>(
     let start = clock();
     let checksum = pattern_workload(&tracked, params)?;
     let nanos = clock().saturating_sub(start);
-    let s = tracked.stats();
-    Ok(ExerciseReport {
-        strategy: strategy.as_u32(),
-        ntstatus: STATUS_SUCCESS,
-        allocations: s.allocations,
-        frees: s.frees,
-        bytes: s.bytes,
-        peak_bytes: s.peak_bytes,
-        outstanding: s.outstanding,
-        nanos,
-        checksum,
-    })
+    Ok(tracked.stats().report(strategy, nanos, checksum))
 }
 
 impl TrackedStats {
+    /// The report of a successful run of `strategy` with these counts.
+    pub fn report(&self, strategy: StrategyId, nanos: u64, checksum: u64) -> ExerciseReport {
+        ExerciseReport {
+            strategy: strategy.as_u32(),
+            ntstatus: STATUS_SUCCESS,
+            allocations: self.allocations,
+            frees: self.frees,
+            bytes: self.bytes,
+            peak_bytes: self.peak_bytes,
+            outstanding: self.outstanding,
+            nanos,
+            checksum,
+        }
+    }
+
     /// Adds the counts of a later stretch of the same run.
     pub fn merge(&mut self, later: TrackedStats) {
         self.allocations += later.allocations;
@@ -636,19 +640,9 @@ pub fn run_batched<S: Allocator>(
     between_batches: impl FnMut(&mut S),
 ) -> Result<ExerciseReport, NTSTATUS> {
     let start = clock();
-    let (checksum, s) = batch_workload(strategy, params, device, between_batches)?;
+    let (checksum, stats) = batch_workload(strategy, params, device, between_batches)?;
     let nanos = clock().saturating_sub(start);
-    Ok(ExerciseReport {
-        strategy: strategy_id.as_u32(),
-        ntstatus: STATUS_SUCCESS,
-        allocations: s.allocations,
-        frees: s.frees,
-        bytes: s.bytes,
-        peak_bytes: s.peak_bytes,
-        outstanding: s.outstanding,
-        nanos,
-        checksum,
-    })
+    Ok(stats.report(strategy_id, nanos, checksum))
 }
 
 /// The `global` exercise: the workload on [`kcom::GlobalAllocator`].

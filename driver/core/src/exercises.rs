@@ -30,7 +30,7 @@ use kcom::alloc::{Bump, FreeList, InitBox, KBox, Pool, PoolType, Stack, WdkAlloc
 use kcom::{
     ComClass, ComRc, GUID, IUnknown, IUnknownInterface, NTSTATUS, STATUS_DATA_ERROR,
     STATUS_INSUFFICIENT_RESOURCES, STATUS_INTERNAL_ERROR, STATUS_INVALID_DEVICE_STATE,
-    STATUS_SUCCESS, STATUS_UNSUCCESSFUL, declare_com_interface, implement_com,
+    STATUS_UNSUCCESSFUL, declare_com_interface, implement_com,
 };
 
 use crate::exercise::{
@@ -296,18 +296,8 @@ fn report(
     env: &Env<'_>,
     checksum: u64,
 ) -> ExerciseReport {
-    let s = tracked.stats();
-    ExerciseReport {
-        strategy: strategy.as_u32(),
-        ntstatus: STATUS_SUCCESS,
-        allocations: s.allocations,
-        frees: s.frees,
-        bytes: s.bytes,
-        peak_bytes: s.peak_bytes,
-        outstanding: s.outstanding,
-        nanos: (env.clock)().saturating_sub(start),
-        checksum,
-    }
+    let nanos = (env.clock)().saturating_sub(start);
+    tracked.stats().report(strategy, nanos, checksum)
 }
 
 /// `kbox`: records in `KBox`es whose allocator lives inside the box.

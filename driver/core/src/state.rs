@@ -160,18 +160,25 @@ impl Registry {
         A: Allocator + Send + 'static,
     {
         let strategy = exercise.info().strategy;
+        // Check first, so no object is made for a strategy that cannot be
+        // registered.
+        self.free_slot(strategy)?;
+        let object =
+            ExerciseObject::try_create_in(ExerciseObject::new(exercise, clock, is_passive), alloc)?;
+        self.register_object(strategy, object)
+    }
+
+    /// The empty slot for `strategy`: `STATUS_INVALID_PARAMETER` if it is
+    /// registered already, `STATUS_INSUFFICIENT_RESOURCES` if the table is
+    /// full.
+    fn free_slot(&mut self, strategy: StrategyId) -> Result<&mut Option<Entry>, NTSTATUS> {
         if self.contains(strategy) {
             return Err(STATUS_INVALID_PARAMETER);
         }
-        let slot = self
-            .entries
+        self.entries
             .iter_mut()
             .find(|e| e.is_none())
-            .ok_or(STATUS_INSUFFICIENT_RESOURCES)?;
-        let object =
-            ExerciseObject::try_create_in(ExerciseObject::new(exercise, clock, is_passive), alloc)?;
-        *slot = Some(Entry { strategy, object });
-        Ok(())
+            .ok_or(STATUS_INSUFFICIENT_RESOURCES)
     }
 
     /// Registers an existing COM object for `strategy` (any class that
@@ -185,15 +192,7 @@ impl Registry {
         strategy: StrategyId,
         object: ComRc<IAllocatorExerciseInterface>,
     ) -> Result<(), NTSTATUS> {
-        if self.contains(strategy) {
-            return Err(STATUS_INVALID_PARAMETER);
-        }
-        let slot = self
-            .entries
-            .iter_mut()
-            .find(|e| e.is_none())
-            .ok_or(STATUS_INSUFFICIENT_RESOURCES)?;
-        *slot = Some(Entry { strategy, object });
+        *self.free_slot(strategy)? = Some(Entry { strategy, object });
         Ok(())
     }
 
