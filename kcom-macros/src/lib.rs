@@ -713,7 +713,8 @@ fn implement(krate: TokenStream2, spec: ImplementSpec) -> syn::Result<TokenStrea
 /// `#[kcom::async_impl]` on an `impl IFoo for T` block: every `async fn`
 /// becomes the boxed form the interface declares,
 /// `fn m(&self, …) -> Pin<Box<dyn Future<Output = R> + Send + '_>>`, with
-/// the body moved into `Box::pin(async move { … })`.
+/// the body moved into `kcom::async_com::box_future(async move { … })`
+/// (which reports a failed allocation as `STATUS_INSUFFICIENT_RESOURCES`).
 #[doc(hidden)]
 #[proc_macro_attribute]
 pub fn __async_impl(attr: TokenStream, item: TokenStream) -> TokenStream {
@@ -768,7 +769,7 @@ fn async_impl(krate: TokenStream2, mut item: syn::ItemImpl) -> syn::Result<Token
         };
         let body = &f.block;
         f.block = syn::parse_quote! {{
-            #krate::com::__private::Box::pin(async move #body)
+            #krate::async_com::box_future(async move #body)
         }};
     }
     Ok(quote!(#item))

@@ -16,7 +16,9 @@
 //!   `STATUS_POSSIBLE_DEADLOCK`) instead of hanging forever.
 //! * The waker's state is allocated with [`GlobalAllocator`] (non-paged pool
 //!   in driver builds); if that fails the call returns
-//!   `STATUS_INSUFFICIENT_RESOURCES`.
+//!   `STATUS_INSUFFICIENT_RESOURCES`. So does a method whose future could
+//!   not be boxed, when it was boxed with [`box_future`] (as
+//!   `#[kcom::async_impl]` does).
 //!
 //! # Blocking caveat
 //!
@@ -28,9 +30,11 @@
 //! use async methods on control paths (init, create, configuration), not
 //! on hot paths.
 
+use core::alloc::Layout;
 use core::future::Future;
+use core::marker::PhantomData;
 use core::mem::ManuallyDrop;
-use core::pin::pin;
+use core::pin::{Pin, pin};
 use core::ptr::{self, NonNull};
 use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering, fence};
 use core::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
@@ -38,6 +42,7 @@ use core::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 use crate::alloc::{Allocator, GlobalAllocator};
 use crate::com::failfast::{FailFastReason, fail_fast};
 use crate::{NTSTATUS, STATUS_INSUFFICIENT_RESOURCES};
+use std_alloc::boxed::Box;
 
 #[cfg(not(feature = "driver"))]
 #[path = "host.rs"]
@@ -151,6 +156,49 @@ where
         // SAFETY: `waker` holds a reference to the block for the whole loop.
         let signal = unsafe { &(*block.as_ptr()).signal };
         signal.wait(timeout)?;
+    }
+}
+
+/// Boxes an async method's future, like `Box::pin`, but without failing
+/// fast when the allocation fails: the result is then a future that needs
+/// no memory (zero-sized, so its box does not allocate) and resolves to
+/// `STATUS_INSUFFICIENT_RESOURCES` in the method's return type.
+///
+/// `#[kcom::async_impl]` boxes every future with it; use it in hand-written
+/// implementations too.
+pub fn box_future<'a, F>(fut: F) -> Pin<Box<dyn Future<Output = F::Output> + Send + 'a>>
+where
+    F: Future + Send + 'a,
+    F::Output: AsyncReturn,
+{
+    let layout = Layout::new::<F>();
+    if layout.size() == 0 {
+        // A zero-sized box never allocates.
+        return Box::pin(fut);
+    }
+    // SAFETY: a non-zero-sized layout; on success the block becomes a
+    // `Box<F>`, which frees it with this layout through the global
+    // allocator it came from.
+    let p = unsafe { std_alloc::alloc::alloc(layout) }.cast::<F>();
+    if p.is_null() {
+        return Box::pin(AllocFailed::<F::Output>(PhantomData));
+    }
+    // SAFETY: `p` is a fresh, aligned block for an `F` from the global
+    // allocator, so it may be owned by a `Box<F>`.
+    let boxed = unsafe {
+        p.write(fut);
+        Box::from_raw(p)
+    };
+    Box::into_pin(boxed)
+}
+
+/// What [`box_future`] returns when the future could not be boxed.
+struct AllocFailed<R>(PhantomData<fn() -> R>);
+
+impl<R: AsyncReturn> Future for AllocFailed<R> {
+    type Output = R;
+    fn poll(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<R> {
+        Poll::Ready(R::from_executor_error(STATUS_INSUFFICIENT_RESOURCES))
     }
 }
 
