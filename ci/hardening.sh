@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Hardening checks of kcom-sample: fuzzing, AddressSanitizer (with leak
-# detection), ThreadSanitizer, and the Miri feature matrix.
+# detection), ThreadSanitizer, loom model checks, and the Miri feature matrix.
 #
 #   bash ci/hardening.sh                 everything (what CI runs)
 #   bash ci/hardening.sh fuzz            only the fuzz targets
 #   bash ci/hardening.sh asan tsan       only the sanitizer runs
+#   bash ci/hardening.sh loom            only the loom model checks
 #   bash ci/hardening.sh miri            only the Miri matrix
 #
 # Environment:
@@ -27,7 +28,7 @@ FUZZ_TARGETS=(fuzz_dispatch fuzz_protocol fuzz_strategies)
 CARGO_FUZZ_VERSION=0.13.2
 
 if [ $# -eq 0 ]; then
-  set -- fuzz asan tsan miri
+  set -- fuzz asan tsan loom miri
 fi
 
 section() { printf '\n==== hardening: %s (%ss)\n' "$*" "$SECONDS"; }
@@ -114,6 +115,14 @@ run_tsan() {
     --test dispatch --test async_com --test sim_pool
 }
 
+run_loom() {
+  section "loom: reference count and spin lock, every interleaving"
+  # `--cfg loom` switches kcom's reference count and SpinLock to loom's
+  # atomics (stable toolchain; release mode keeps the exploration fast).
+  RUSTFLAGS="--cfg loom" cargo test --release --target-dir "$TARGET_BASE/loom" \
+    -p kcom --test loom
+}
+
 run_miri() {
   # Every feature set users can choose on the host. `driver` and
   # `async-com-kernel` need the WDK (Windows only).
@@ -135,9 +144,10 @@ for step in "$@"; do
     fuzz) run_fuzz ;;
     asan) run_asan ;;
     tsan) run_tsan ;;
+    loom) run_loom ;;
     miri) run_miri ;;
     *)
-      echo "unknown step '$step' (expected: fuzz asan tsan miri)" >&2
+      echo "unknown step '$step' (expected: fuzz asan tsan loom miri)" >&2
       exit 2
       ;;
   esac

@@ -22,7 +22,12 @@ use core::alloc::Layout;
 use core::ffi::c_void;
 use core::mem::{ManuallyDrop, align_of, offset_of, size_of};
 use core::ptr::{self, NonNull};
+#[cfg(not(loom))]
 use core::sync::atomic::{AtomicU32, Ordering};
+// Model checking (`RUSTFLAGS="--cfg loom"`, kcom/tests/loom.rs): the
+// reference count on loom's atomics.
+#[cfg(loom)]
+use loom::sync::atomic::{AtomicU32, Ordering};
 
 use super::failfast::{FailFastReason, fail_fast};
 use super::interface::{ComInterface, ComInterfaceInfo};
