@@ -1,6 +1,7 @@
 //! Random operation sequences on every allocation strategy of `kcom::alloc`
 //! (`Bump`, `Pool`, `FreeList`, `Stack`, each bare or behind `Locked`),
-//! over a region from the simulated kernel pool, checked against a model.
+//! over a region from the simulated kernel pool, and on `WdkAllocator`
+//! (the simulated pool itself), checked against a model.
 //!
 //! The model keeps every live block with its layout and the pattern written
 //! into it. After every operation the target asserts that
@@ -27,8 +28,9 @@
 //! # Input format
 //!
 //! ```text
-//! u8   strategy (% 4: bump, pool, free list, stack); bit 2: behind Locked;
-//!      bit 3: fail the region allocation
+//! u8   strategy (bits 0-1: bump, pool, free list, stack; bit 4 instead:
+//!      `WdkAllocator` itself); bit 2: behind Locked; bit 3: fail the region
+//!      allocation
 //! u16, u16  construction parameters (capacity; block size and count)
 //! then up to 200 operations: u8 opcode and its operands (see `step`)
 //! ```
@@ -92,8 +94,9 @@ trait Strategy: Allocator {
     fn lifo(&self) -> bool {
         false
     }
-    /// Frees everything (`&mut`, as the real API).
-    fn reset_all(&mut self);
+    /// Frees everything (`&mut`, as the real API); false if the strategy
+    /// has no such operation.
+    fn reset_all(&mut self) -> bool;
     /// Pops the most recent block, if the strategy has such an operation.
     fn pop_top(&mut self) -> Option<bool> {
         None
@@ -118,9 +121,10 @@ impl Strategy for Bump<'static, WdkAllocator> {
     fn check(&self, _: &[Block]) {
         assert_eq!(self.total_allocated() + self.remaining(), self.capacity());
     }
-    fn reset_all(&mut self) {
+    fn reset_all(&mut self) -> bool {
         self.reset();
         assert_eq!(self.remaining(), self.capacity());
+        true
     }
 }
 
@@ -145,9 +149,10 @@ impl Strategy for Pool<WdkAllocator> {
             assert_eq!(b.ptr.addr() % self.block_align(), 0);
         }
     }
-    fn reset_all(&mut self) {
+    fn reset_all(&mut self) -> bool {
         self.reset();
         assert_eq!(self.num_free_blocks(), self.num_blocks());
+        true
     }
 }
 
@@ -175,9 +180,10 @@ impl Strategy for FreeList<WdkAllocator> {
             );
         }
     }
-    fn reset_all(&mut self) {
+    fn reset_all(&mut self) -> bool {
         self.reset();
         assert_eq!(self.remaining(), self.capacity());
+        true
     }
 }
 
@@ -205,12 +211,34 @@ impl Strategy for Stack<WdkAllocator> {
     fn lifo(&self) -> bool {
         true
     }
-    fn reset_all(&mut self) {
+    fn reset_all(&mut self) -> bool {
         self.reset();
         assert_eq!(self.total_allocated(), 0);
+        true
     }
     fn pop_top(&mut self) -> Option<bool> {
         Some(self.pop())
+    }
+}
+
+/// The pool allocator itself: any size, alignments up to
+/// `MEMORY_ALLOCATION_ALIGNMENT` (larger ones need `wdk-alloc-align`),
+/// every block accounted under its tag.
+impl Strategy for WdkAllocator {
+    fn expect_alloc(&self, _: &[Block], l: Layout) -> Option<bool> {
+        Some(l.align() <= kcom::alloc::MEMORY_ALLOCATION_ALIGNMENT)
+    }
+    fn expect_grow(&self, _: &[Block], _: &Block, _: Layout) -> Option<bool> {
+        Some(true)
+    }
+    fn check(&self, live: &[Block]) {
+        let st = sim::stats(self.pool, self.tag);
+        assert_eq!(st.outstanding_allocations, live.len() as u64);
+        let bytes: usize = live.iter().map(|b| b.layout.size().max(1)).sum();
+        assert_eq!(st.outstanding_bytes, bytes as u64);
+    }
+    fn reset_all(&mut self) -> bool {
+        false
     }
 }
 
@@ -227,7 +255,7 @@ impl<S: Strategy> Strategy for Locked<S> {
     fn lifo(&self) -> bool {
         self.lock().lifo()
     }
-    fn reset_all(&mut self) {
+    fn reset_all(&mut self) -> bool {
         self.get_mut().reset_all()
     }
     fn pop_top(&mut self) -> Option<bool> {
@@ -417,8 +445,9 @@ fn step<S: Strategy>(
         }
         _ => {
             if op & 0x20 != 0 {
-                s.reset_all();
-                live.clear();
+                if s.reset_all() {
+                    live.clear();
+                }
             } else if let Some(popped) = s.pop_top() {
                 assert_eq!(popped, !live.is_empty());
                 live.pop();
@@ -486,6 +515,17 @@ fuzz_target!(|data: &[u8]| {
         sim::fail_nth(TAG, None, 1);
     }
     assert_eq!(outstanding(), 0);
+    if kind & 0x10 != 0 {
+        // No region: the operations go to the pool directly.
+        sim::clear_faults(TAG);
+        if locked {
+            drive(Locked::new(backing), 1 << 16, &mut inp)
+        } else {
+            drive(backing, 1 << 16, &mut inp)
+        }
+        assert_eq!(outstanding(), 0, "blocks left in the pool");
+        return;
+    }
     match kind % 4 {
         0 => {
             let cap = usize::from(a) % 16384;

@@ -131,3 +131,7 @@ for kind, a, b, name in [(0, 2048, 0, "bump"), (1, 48, 32, "pool"), (1, 0x8000 |
     write("fuzz_strategies", name, u8(kind) + u16(a) + u16(b) + mix)
     write("fuzz_strategies", name + "_locked", u8(kind | 4) + u16(a) + u16(b) + mix + pop())
     write("fuzz_strategies", name + "_fault", u8(kind | 8) + u16(a) + u16(b) + alloc(8))
+
+# WdkAllocator directly (bit 4), bare and behind Locked.
+write("fuzz_strategies", "wdk", u8(0x10) + u16(0) + u16(0) + mix)
+write("fuzz_strategies", "wdk_locked", u8(0x14) + u16(0) + u16(0) + mix + alloc(8, 5))
