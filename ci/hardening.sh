@@ -102,6 +102,10 @@ run_asan() {
   # prints different ones and proves nothing about memory safety).
   ASAN_OPTIONS=detect_leaks=1:detect_stack_use_after_return=1:strict_string_checks=1 \
     sanitized_test address --workspace --lib --tests -- --skip macro_misuse_is_rejected
+  section "AddressSanitizer + LeakSanitizer: allocator tests with wdk-alloc-align"
+  ASAN_OPTIONS=detect_leaks=1:detect_stack_use_after_return=1:strict_string_checks=1 \
+    sanitized_test address -p kcom -p tests-host --features tests-host/wdk-alloc-align \
+    --lib --tests -- --skip macro_misuse_is_rejected
 }
 
 run_tsan() {
