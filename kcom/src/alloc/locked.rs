@@ -4,7 +4,12 @@ use core::alloc::Layout;
 use core::cell::UnsafeCell;
 use core::fmt;
 use core::ops::Deref;
+#[cfg(not(loom))]
 use core::sync::atomic::{AtomicBool, Ordering};
+// Model checking (`RUSTFLAGS="--cfg loom"`, kcom/tests/loom.rs): the spin
+// lock on loom's atomics.
+#[cfg(loom)]
+use loom::sync::atomic::{AtomicBool, Ordering};
 
 use super::Allocator;
 
@@ -82,7 +87,12 @@ unsafe impl RawLock for SpinLock {
                 return;
             }
             while self.locked.load(Ordering::Relaxed) {
+                #[cfg(not(loom))]
                 core::hint::spin_loop();
+                // Lets loom schedule the holder instead of exploring an
+                // endless spin.
+                #[cfg(loom)]
+                loom::hint::spin_loop();
             }
         }
     }

@@ -36,7 +36,7 @@ use core::marker::PhantomData;
 use core::mem::ManuallyDrop;
 use core::pin::{Pin, pin};
 use core::ptr::{self, NonNull};
-use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering, fence};
+use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use core::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 
 use crate::alloc::{Allocator, GlobalAllocator};
@@ -275,7 +275,11 @@ impl<A: Allocator + Send + Sync + 'static> WakerBlock<A> {
             return;
         }
         // Acquire: every other holder's last use happens-before the free.
-        fence(Ordering::Acquire);
+        // An acquire load of the count (our own decrement ends the release
+        // sequence of all earlier ones) gives the same edge as an acquire
+        // fence, and unlike a fence ThreadSanitizer sees it.
+        // SAFETY: the block is still live: we held the last reference.
+        unsafe { &*p }.refs.load(Ordering::Acquire);
         // SAFETY: the last reference: the block is ours alone; the
         // allocator is moved out before the block is freed with the layout
         // it was allocated with.

@@ -1,0 +1,159 @@
+#!/usr/bin/env bash
+# Hardening checks of kcom-sample: fuzzing, AddressSanitizer (with leak
+# detection), ThreadSanitizer, loom model checks, and the Miri feature matrix.
+#
+#   bash ci/hardening.sh                 everything (what CI runs)
+#   bash ci/hardening.sh fuzz            only the fuzz targets
+#   bash ci/hardening.sh asan tsan       only the sanitizer runs
+#   bash ci/hardening.sh loom            only the loom model checks
+#   bash ci/hardening.sh miri            only the Miri matrix
+#
+# Environment:
+#   FUZZ_SECONDS          time per fuzz target (default 60)
+#   HARDENING_TARGET_DIR  build directory (default target/hardening); each
+#                         run gets its own subdirectory, since sanitizer and
+#                         fuzz builds use other compiler flags than `cargo test`
+#
+# Everything runs on the nightly toolchain (Miri, -Zsanitizer, -Zbuild-std
+# and libFuzzer need it); the script installs what it needs (nightly with
+# miri and rust-src, cargo-fuzz) and fails on the first error.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TERM_COLOR=never
+
+FUZZ_SECONDS=${FUZZ_SECONDS:-60}
+TARGET_BASE=${HARDENING_TARGET_DIR:-$PWD/target/hardening}
+HOST=x86_64-unknown-linux-gnu
+FUZZ_TARGETS=(fuzz_dispatch fuzz_protocol fuzz_strategies)
+CARGO_FUZZ_VERSION=0.13.2
+
+if [ $# -eq 0 ]; then
+  set -- fuzz asan tsan loom miri
+fi
+
+section() { printf '\n==== hardening: %s (%ss)\n' "$*" "$SECONDS"; }
+
+section "toolchain"
+rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+rustup component add miri rust-src --toolchain nightly
+rustc +nightly --version
+
+# The sanitizer runs build the standard library with the sanitizer
+# (-Zbuild-std) for the host target given explicitly, so proc macros and
+# build scripts (host artifacts) stay uninstrumented. The workspace builds
+# with panic = "abort" (the driver's setting); tests need unwinding, and
+# -Zbuild-std must build one standard library for all of them, so these
+# runs use panic = "unwind".
+sanitized_test() {
+  local sanitizer=$1
+  shift
+  CARGO_PROFILE_DEV_PANIC=unwind \
+    RUSTFLAGS="-Zsanitizer=$sanitizer" \
+    RUSTDOCFLAGS="-Zsanitizer=$sanitizer" \
+    cargo +nightly test -Zbuild-std --target "$HOST" \
+    --target-dir "$TARGET_BASE/$sanitizer" "$@"
+}
+
+run_fuzz() {
+  section "fuzz: install cargo-fuzz"
+  if ! cargo fuzz --version 2>/dev/null | grep -q "$CARGO_FUZZ_VERSION"; then
+    cargo install cargo-fuzz --version "$CARGO_FUZZ_VERSION" --locked
+  fi
+  section "fuzz: build (release, debug assertions, AddressSanitizer)"
+  cargo +nightly fuzz build --target-dir "$TARGET_BASE/fuzz"
+  local summary=""
+  for t in "${FUZZ_TARGETS[@]}"; do
+    section "fuzz: $t for ${FUZZ_SECONDS}s"
+    local work log
+    work=$(mktemp -d)
+    log="$work/log"
+    mkdir -p "$work/corpus" "$work/artifacts"
+    # New inputs go to the scratch corpus; the seeds in fuzz/corpus are
+    # only read. -timeout turns a hang into a failure.
+    if ! cargo +nightly fuzz run --target-dir "$TARGET_BASE/fuzz" "$t" \
+      "$work/corpus" "fuzz/corpus/$t" -- \
+      -max_total_time="$FUZZ_SECONDS" -timeout=10 -print_final_stats=1 \
+      -artifact_prefix="$work/artifacts/" >"$log" 2>&1; then
+      tail -n 60 "$log"
+      echo "fuzz target $t FAILED; reproducer(s):"
+      for f in "$work"/artifacts/*; do
+        [ -e "$f" ] || continue
+        echo "  $f"
+        echo "  base64: $(base64 -w0 "$f")"
+      done
+      exit 1
+    fi
+    local runs speed
+    runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
+    speed=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log")
+    grep -E '^#[0-9]+ +DONE' "$log" || true
+    echo "$t: $runs executions, $speed exec/s"
+    summary+="$t: $runs executions in ${FUZZ_SECONDS}s, $speed exec/s"$'\n'
+    rm -rf "$work"
+  done
+  section "fuzz: summary"
+  printf '%s' "$summary"
+}
+
+run_asan() {
+  section "AddressSanitizer + LeakSanitizer: host test suite"
+  # Excluded: `macro_misuse_is_rejected` (trybuild runs rustc and compares
+  # its messages with the stable toolchain's; a nightly sanitizer build
+  # prints different ones and proves nothing about memory safety).
+  ASAN_OPTIONS=detect_leaks=1:detect_stack_use_after_return=1:strict_string_checks=1 \
+    sanitized_test address --workspace --lib --tests -- --skip macro_misuse_is_rejected
+  section "AddressSanitizer + LeakSanitizer: allocator tests with wdk-alloc-align"
+  ASAN_OPTIONS=detect_leaks=1:detect_stack_use_after_return=1:strict_string_checks=1 \
+    sanitized_test address -p kcom -p tests-host --features tests-host/wdk-alloc-align \
+    --lib --tests -- --skip macro_misuse_is_rejected
+}
+
+run_tsan() {
+  section "ThreadSanitizer: concurrency tests"
+  # The test binaries that share objects between threads: COM reference
+  # counts, Locked strategies, concurrent dispatch, async wakers, the
+  # simulated pool's lock.
+  TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+    sanitized_test thread -p tests-host \
+    --test concurrency --test com_runtime --test strategies_locked \
+    --test dispatch --test async_com --test sim_pool
+}
+
+run_loom() {
+  section "loom: reference count and spin lock, every interleaving"
+  # `--cfg loom` switches kcom's reference count and SpinLock to loom's
+  # atomics (stable toolchain; release mode keeps the exploration fast).
+  RUSTFLAGS="--cfg loom" cargo test --release --target-dir "$TARGET_BASE/loom" \
+    -p kcom --test loom
+}
+
+run_miri() {
+  # Every feature set users can choose on the host. `driver` and
+  # `async-com-kernel` need the WDK (Windows only).
+  local sets=("" "async-com" "async-impl" "wdk-alloc-align" "async-impl,wdk-alloc-align")
+  for features in "${sets[@]}"; do
+    local flags=()
+    local label=${features:-default}
+    if [ -n "$features" ]; then
+      flags=(--features "kcom/${features//,/,kcom/}")
+    fi
+    section "miri: kcom + kcom-sample-core, features: $label"
+    cargo +nightly miri test --target-dir "$TARGET_BASE/miri" \
+      -p kcom -p kcom-sample-core "${flags[@]}"
+  done
+}
+
+for step in "$@"; do
+  case "$step" in
+    fuzz) run_fuzz ;;
+    asan) run_asan ;;
+    tsan) run_tsan ;;
+    loom) run_loom ;;
+    miri) run_miri ;;
+    *)
+      echo "unknown step '$step' (expected: fuzz asan tsan loom miri)" >&2
+      exit 2
+      ;;
+  esac
+done
+section "done"
