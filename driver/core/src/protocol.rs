@@ -471,47 +471,57 @@ macro_rules! wire_size {
 // GET_INFO
 // ---------------------------------------------------------------------------
 
-/// `GET_INFO` input: just the header.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct InfoRequest {
-    /// [`PROTOCOL_VERSION`].
-    pub version: u32,
-    /// [`InfoRequest::SIZE`].
-    pub size: u32,
-}
-
-impl InfoRequest {
-    /// Wire size in bytes.
-    pub const SIZE: usize = 8;
-
-    /// A request for this protocol version.
-    pub const fn new() -> Self {
-        InfoRequest {
-            version: PROTOCOL_VERSION,
-            size: Self::SIZE as u32,
+/// A request that is only the version/size header (`GET_INFO`, `POOL_STATS`).
+macro_rules! header_only_request {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[repr(C)]
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub struct $name {
+            /// [`PROTOCOL_VERSION`].
+            pub version: u32,
+            /// The wire size, `Self::SIZE`.
+            pub size: u32,
         }
-    }
 
-    /// Decodes and validates a request from exactly [`Self::SIZE`] bytes.
-    pub fn decode(buf: &[u8]) -> Result<Self, NTSTATUS> {
-        let mut r = Rd::exact(buf, Self::SIZE)?;
-        r.header(Self::SIZE)?;
-        Ok(Self::new())
-    }
+        impl $name {
+            /// Wire size in bytes.
+            pub const SIZE: usize = 8;
 
-    /// Encodes into the front of `out`; returns the byte count.
-    pub fn encode(&self, out: &mut [u8]) -> Result<usize, NTSTATUS> {
-        Ok(Wr::start(out, Self::SIZE)?.finish())
-    }
+            /// A request for this protocol version.
+            pub const fn new() -> Self {
+                $name {
+                    version: PROTOCOL_VERSION,
+                    size: Self::SIZE as u32,
+                }
+            }
+
+            /// Decodes and validates a request from exactly [`Self::SIZE`] bytes.
+            pub fn decode(buf: &[u8]) -> Result<Self, NTSTATUS> {
+                let mut r = Rd::exact(buf, Self::SIZE)?;
+                r.header(Self::SIZE)?;
+                Ok(Self::new())
+            }
+
+            /// Encodes into the front of `out`; returns the byte count.
+            pub fn encode(&self, out: &mut [u8]) -> Result<usize, NTSTATUS> {
+                Ok(Wr::start(out, Self::SIZE)?.finish())
+            }
+        }
+
+        impl Default for $name {
+            fn default() -> Self {
+                Self::new()
+            }
+        }
+        wire_size!($name, $name::SIZE);
+    };
 }
 
-impl Default for InfoRequest {
-    fn default() -> Self {
-        Self::new()
-    }
+header_only_request! {
+    /// `GET_INFO` input: just the header.
+    InfoRequest
 }
-wire_size!(InfoRequest, InfoRequest::SIZE);
 
 /// One registered strategy as listed by `GET_INFO`.
 #[repr(C)]
@@ -1004,47 +1014,10 @@ wire_size!(RunResponse, RunResponse::SIZE);
 // POOL_STATS
 // ---------------------------------------------------------------------------
 
-/// `POOL_STATS` input: just the header.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct PoolStatsRequest {
-    /// [`PROTOCOL_VERSION`].
-    pub version: u32,
-    /// [`PoolStatsRequest::SIZE`].
-    pub size: u32,
+header_only_request! {
+    /// `POOL_STATS` input: just the header.
+    PoolStatsRequest
 }
-
-impl PoolStatsRequest {
-    /// Wire size in bytes.
-    pub const SIZE: usize = 8;
-
-    /// A request for this protocol version.
-    pub const fn new() -> Self {
-        PoolStatsRequest {
-            version: PROTOCOL_VERSION,
-            size: Self::SIZE as u32,
-        }
-    }
-
-    /// Decodes and validates a request from exactly [`Self::SIZE`] bytes.
-    pub fn decode(buf: &[u8]) -> Result<Self, NTSTATUS> {
-        let mut r = Rd::exact(buf, Self::SIZE)?;
-        r.header(Self::SIZE)?;
-        Ok(Self::new())
-    }
-
-    /// Encodes into the front of `out`; returns the byte count.
-    pub fn encode(&self, out: &mut [u8]) -> Result<usize, NTSTATUS> {
-        Ok(Wr::start(out, Self::SIZE)?.finish())
-    }
-}
-
-impl Default for PoolStatsRequest {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-wire_size!(PoolStatsRequest, PoolStatsRequest::SIZE);
 
 /// Accounting for one (pool type, tag) pair.
 #[repr(C)]
