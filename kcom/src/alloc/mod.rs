@@ -318,3 +318,55 @@ pub(crate) const fn host_layout(layout: Layout) -> Layout {
         layout
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::alloc::Bump;
+
+    /// Uses any allocator through `&dyn Allocator` (the trait is object-safe).
+    fn round_trip(a: &dyn Allocator, layout: Layout) -> bool {
+        // SAFETY: a valid layout; the block is freed below with it.
+        let p = unsafe { a.alloc_zeroed(layout) };
+        if p.is_null() {
+            return false;
+        }
+        // SAFETY: `p` holds `layout.size()` zeroed bytes; grown, the first
+        // ones are kept; freed once with the latest layout.
+        unsafe {
+            let zeroed = (0..layout.size()).all(|i| *p.add(i) == 0);
+            p.write_bytes(0x5A, layout.size());
+            let bigger = Layout::from_size_align(layout.size() * 2, layout.align()).unwrap();
+            let q = a.grow(p, layout, bigger);
+            assert!(!q.is_null());
+            let kept = (0..layout.size()).all(|i| *q.add(i) == 0x5A);
+            a.dealloc(q, bigger);
+            zeroed && kept
+        }
+    }
+
+    #[test]
+    fn allocators_work_as_trait_objects() {
+        let layout = Layout::from_size_align(48, 16).unwrap();
+        assert!(round_trip(&GlobalAllocator, layout));
+        let bump = Bump::with_capacity_in(1024, GlobalAllocator).unwrap();
+        let by_ref: &dyn Allocator = &&bump;
+        assert!(round_trip(by_ref, layout));
+        assert!(round_trip(&bump, layout));
+    }
+
+    #[test]
+    fn typed_dealloc_helpers_free_with_the_type_layout() {
+        let a = GlobalAllocator;
+        // SAFETY: allocated with the layouts the helpers use, freed once.
+        unsafe {
+            let one = a.alloc(Layout::new::<u64>()).cast::<u64>();
+            assert!(!one.is_null());
+            one.write(7);
+            dealloc_value_in(&a, one);
+            let many = a.alloc(Layout::array::<u32>(10).unwrap()).cast::<u32>();
+            assert!(!many.is_null());
+            dealloc_slice_in(&a, many, 10);
+        }
+    }
+}
