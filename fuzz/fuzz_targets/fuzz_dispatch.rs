@@ -149,7 +149,7 @@ fn oracle(code: u32, input: &[u8], output_len: usize) -> Result<Expect, NTSTATUS
                 seed: u64::from_le_bytes(input[32..40].try_into().unwrap()),
             };
             let flags = le32(input, 12);
-            let ok = f.strategy <= 10
+            let ok = f.strategy <= 11
                 && flags == 0
                 && (1..=1_000_000).contains(&f.iterations)
                 && f.min_size >= 1
@@ -218,9 +218,9 @@ fn build_request(code: u32, inp: &mut Input<'_>) -> Vec<u8> {
     match code {
         RUN_EXERCISE => {
             let strategy = match inp.u8() % 16 {
-                s @ 0..=10 => u32::from(s),
-                11 => 11,
-                12 => u32::MAX,
+                s @ 0..=11 => u32::from(s),
+                12 => 12,
+                13 => u32::MAX,
                 // Favour registered, allocating strategies.
                 s => u32::from(s % 11),
             };

@@ -226,7 +226,12 @@ impl Strategy for Stack<WdkAllocator> {
 /// every block accounted under its tag.
 impl Strategy for WdkAllocator {
     fn expect_alloc(&self, _: &[Block], l: Layout) -> Option<bool> {
-        Some(l.align() <= kcom::alloc::MEMORY_ALLOCATION_ALIGNMENT)
+        // Over-aligned requests are served exactly when kcom was built with
+        // `wdk-alloc-align` (the driver core enables it).
+        Some(
+            l.align() <= kcom::alloc::MEMORY_ALLOCATION_ALIGNMENT
+                || WdkAllocator::SUPPORTS_OVER_ALIGNMENT,
+        )
     }
     fn expect_grow(&self, _: &[Block], _: &Block, _: Layout) -> Option<bool> {
         Some(true)
@@ -234,7 +239,12 @@ impl Strategy for WdkAllocator {
     fn check(&self, live: &[Block]) {
         let st = sim::stats(self.pool, self.tag);
         assert_eq!(st.outstanding_allocations, live.len() as u64);
-        let bytes: usize = live.iter().map(|b| b.layout.size().max(1)).sum();
+        // The pool is asked for what `pool_request_size` says (the alignment
+        // header included, where there is one).
+        let bytes: usize = live
+            .iter()
+            .map(|b| WdkAllocator::pool_request_size(b.layout).expect("a served layout"))
+            .sum();
         assert_eq!(st.outstanding_bytes, bytes as u64);
     }
     fn reset_all(&mut self) -> bool {
@@ -554,7 +564,9 @@ fuzz_target!(|data: &[u8]| {
                 (Pool::with_blocks_in(size, n, backing), align)
             };
             let injected = inject && n != 0;
-            let beyond_pool = region_align > kcom::alloc::MEMORY_ALLOCATION_ALIGNMENT;
+            // A region the pool cannot align (only without `wdk-alloc-align`).
+            let beyond_pool = region_align > kcom::alloc::MEMORY_ALLOCATION_ALIGNMENT
+                && !WdkAllocator::SUPPORTS_OVER_ALIGNMENT;
             if let Some(s) = built(r, injected && !beyond_pool, beyond_pool) {
                 let cap = s.block_size() * s.num_blocks();
                 if locked {
