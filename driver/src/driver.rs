@@ -14,10 +14,8 @@
 //! Nothing here can unwind: the crate is built with `panic = "abort"` and
 //! `wdk-panic` turns a panic into a bug check.
 
-use core::ffi::c_void;
 use core::mem::{MaybeUninit, size_of};
 use core::ptr;
-use core::sync::atomic::{AtomicPtr, Ordering};
 
 use kcom::{
     GlobalAllocator, NTSTATUS, STATUS_INVALID_DEVICE_REQUEST, STATUS_INVALID_DEVICE_STATE,
@@ -26,12 +24,12 @@ use kcom::{
 use kcom_sample_core::protocol::{
     FILE_DEVICE_KCOM_SAMPLE, GUID_DEVINTERFACE_KCOM_SAMPLE, Ioctl, pool_type,
 };
-use kcom_sample_core::{DeferredJob, DeviceConfig, DeviceState, dispatch_in_place};
+use kcom_sample_core::{Defer, DeferredJob, DeviceConfig, DeviceState, dispatch_in_place};
 use wdk_sys::{
     _WDF_DEVICE_IO_TYPE, _WDF_EXECUTION_LEVEL, _WDF_IO_QUEUE_DISPATCH_TYPE,
     _WDF_SYNCHRONIZATION_SCOPE, _WDF_TRI_STATE, BOOLEAN, FILE_DEVICE_SECURE_OPEN, GUID,
     LARGE_INTEGER, PASSIVE_LEVEL, PCUNICODE_STRING, PDRIVER_OBJECT, PFN_WDF_DRIVER_DEVICE_ADD,
-    PFN_WDF_IO_QUEUE_IO_DEVICE_CONTROL, PVOID, PWDFDEVICE_INIT, ULONG, ULONG_PTR, UNICODE_STRING,
+    PFN_WDF_IO_QUEUE_IO_DEVICE_CONTROL, PVOID, PWDFDEVICE_INIT, ULONG, ULONG_PTR,
     WDF_DRIVER_CONFIG, WDF_IO_QUEUE_CONFIG, WDF_NO_OBJECT_ATTRIBUTES, WDF_OBJECT_ATTRIBUTES,
     WDF_OBJECT_CONTEXT_TYPE_INFO, WDF_WORKITEM_CONFIG, WDFDEVICE, WDFDRIVER, WDFOBJECT, WDFQUEUE,
     WDFREQUEST, WDFWORKITEM, call_unsafe_wdf_function_binding,
@@ -87,14 +85,17 @@ fn driver_config_init(device_add: PFN_WDF_DRIVER_DEVICE_ADD) -> WDF_DRIVER_CONFI
 }
 
 /// `WDF_IO_QUEUE_CONFIG_INIT_DEFAULT_QUEUE` for a parallel queue with a
-/// device-control handler.
+/// device-control handler, not power-managed: the device has no hardware and
+/// no power states of its own, so a long `RUN_EXERCISE` must not hold up a
+/// system sleep transition (a power-managed queue is stopped, and waits for
+/// its requests, whenever the device leaves D0).
 fn io_queue_config_init_default_parallel(
     device_control: PFN_WDF_IO_QUEUE_IO_DEVICE_CONTROL,
 ) -> WDF_IO_QUEUE_CONFIG {
     let mut config = WDF_IO_QUEUE_CONFIG {
         Size: wdf_size::<WDF_IO_QUEUE_CONFIG>(),
         DispatchType: _WDF_IO_QUEUE_DISPATCH_TYPE::WdfIoQueueDispatchParallel,
-        PowerManaged: _WDF_TRI_STATE::WdfUseDefault,
+        PowerManaged: _WDF_TRI_STATE::WdfFalse,
         DefaultQueue: 1,
         EvtIoDeviceControl: device_control,
         ..WDF_IO_QUEUE_CONFIG::default()
@@ -119,38 +120,6 @@ impl ContextTypeInfo {
         self.0.UniqueType
     }
 }
-
-/// A counted UTF-16 string in a `static` (`DECLARE_CONST_UNICODE_STRING`).
-#[repr(transparent)]
-struct StaticUnicodeString(UNICODE_STRING);
-
-// SAFETY: the buffer is a `'static` immutable array and is only handed to
-// the system as `PCUNICODE_STRING`, which is never written through.
-unsafe impl Sync for StaticUnicodeString {}
-
-/// ASCII to UTF-16 at compile time.
-const fn ascii_to_utf16<const N: usize>(s: &str) -> [u16; N] {
-    let bytes = s.as_bytes();
-    assert!(bytes.len() == N);
-    let mut out = [0u16; N];
-    let mut i = 0;
-    while i < N {
-        assert!(bytes[i].is_ascii());
-        out[i] = bytes[i] as u16;
-        i += 1;
-    }
-    out
-}
-
-/// Full access for SYSTEM and the Administrators group, nothing for anyone
-/// else (`SDDL_DEVOBJ_SYS_ALL_ADM_ALL`); the INF applies the same string.
-const SDDL: &str = "D:P(A;;GA;;;SY)(A;;GA;;;BA)";
-static SDDL_UTF16: [u16; SDDL.len()] = ascii_to_utf16(SDDL);
-static SDDL_STRING: StaticUnicodeString = StaticUnicodeString(UNICODE_STRING {
-    Length: (SDDL.len() * 2) as u16,
-    MaximumLength: (SDDL.len() * 2) as u16,
-    Buffer: SDDL_UTF16.as_ptr().cast_mut(),
-});
 
 /// The device interface class as the WDK's `GUID`.
 static DEVICE_INTERFACE_GUID: GUID = GUID {
@@ -228,11 +197,6 @@ fn at_passive() -> bool {
 // Deferred work: WDF work items for the `async-com` exercise
 // ---------------------------------------------------------------------------
 
-/// The device the work items are created under (work items must descend
-/// from a device). The sample has one root-enumerated device: set when it
-/// is created, cleared by its cleanup callback.
-static WORK_ITEM_PARENT: AtomicPtr<c_void> = AtomicPtr::new(ptr::null_mut());
-
 /// The context of each work item: the job it runs.
 #[repr(C)]
 struct WorkItemContext {
@@ -247,30 +211,31 @@ static WORK_ITEM_CONTEXT_TYPE: ContextTypeInfo = ContextTypeInfo(WDF_OBJECT_CONT
     EvtDriverGetUniqueContextType: None,
 });
 
-/// `DeviceConfig::defer` of the driver (IRQL: <= DISPATCH_LEVEL): a new WDF
-/// work item runs the job on a system worker thread at PASSIVE_LEVEL.
+/// `Defer::queue` of the driver (IRQL: <= DISPATCH_LEVEL): a new WDF work
+/// item, a child of the device `device` (the `WDFDEVICE` the core state was
+/// configured with, as an integer), runs the job on a system worker thread at
+/// PASSIVE_LEVEL. Each device parents its own work items, so removing one
+/// device never touches another's.
 ///
-/// Errors: `STATUS_INVALID_DEVICE_STATE` without a device, or the status
-/// `WdfWorkItemCreate` failed with (the job is then not run).
-fn defer_to_work_item(job: DeferredJob) -> Result<(), NTSTATUS> {
-    // Acquire: pairs with the Release store after WdfDeviceCreate.
-    let parent = WORK_ITEM_PARENT.load(Ordering::Acquire);
-    if parent.is_null() {
-        return Err(STATUS_INVALID_DEVICE_STATE);
-    }
+/// Errors: the status `WdfWorkItemCreate` failed with, or
+/// `STATUS_INVALID_DEVICE_STATE` if the work item has no context (the job is
+/// then not run).
+fn defer_to_work_item(device: usize, job: DeferredJob) -> Result<(), NTSTATUS> {
+    let parent: WDFDEVICE = ptr::with_exposed_provenance_mut(device);
     let mut config = WDF_WORKITEM_CONFIG {
         Size: wdf_size::<WDF_WORKITEM_CONFIG>(),
         EvtWorkItemFunc: Some(evt_work_item),
         AutomaticSerialization: BOOLEAN::from(false),
     };
     let mut attributes = WDF_OBJECT_ATTRIBUTES {
-        ParentObject: parent,
+        ParentObject: parent.cast(),
         ..object_attributes_init_context_type(&WORK_ITEM_CONTEXT_TYPE)
     };
     let mut item: WDFWORKITEM = ptr::null_mut();
     // SAFETY: `config`, `attributes` and `item` outlive the call; the parent
-    // is the live device (cleared before the device goes away, and requests,
-    // which are the only callers, complete before that).
+    // is the live device whose state holds this `Defer`: the only callers are
+    // requests of that device's queue, which is its child and is drained
+    // before the device's cleanup drops the state.
     let status = unsafe {
         call_unsafe_wdf_function_binding!(
             WdfWorkItemCreate,
@@ -329,11 +294,15 @@ unsafe extern "C" fn evt_work_item(item: WDFWORKITEM) {
     unsafe { call_unsafe_wdf_function_binding!(WdfObjectDelete, item.cast()) };
 }
 
-fn device_config() -> DeviceConfig {
+/// The core's configuration for `device`.
+fn device_config(device: WDFDEVICE) -> DeviceConfig {
     DeviceConfig {
         clock: kernel_clock,
         is_passive: at_passive,
-        defer: Some(defer_to_work_item),
+        defer: Some(Defer {
+            queue: defer_to_work_item,
+            context: device.expose_provenance(),
+        }),
         global_pool_type: pool_type::NON_PAGED_NX,
         global_tag: GlobalAllocator::TAG,
         external_pool_stats: None,
@@ -384,19 +353,13 @@ unsafe extern "C" fn evt_driver_device_add(
     _driver: WDFDRIVER,
     mut device_init: PWDFDEVICE_INIT,
 ) -> NTSTATUS {
+    // The device is unnamed (PnP reaches it through its interface), so its
+    // security descriptor comes from the INF (`Security` and
+    // `DeviceCharacteristics` in the `.HW` section, applied by PnP to the
+    // whole stack): KMDF refuses an SDDL string on an unnamed device
+    // (`WdfDeviceCreate` fails with STATUS_INVALID_SECURITY_DESCR).
     // SAFETY: KMDF passes a valid `WDFDEVICE_INIT` that stays ours until
-    // `WdfDeviceCreate` succeeds; the SDDL string is a static.
-    let status = unsafe {
-        call_unsafe_wdf_function_binding!(
-            WdfDeviceInitAssignSDDLString,
-            device_init,
-            &SDDL_STRING.0
-        )
-    };
-    if !nt_success(status) {
-        return status;
-    }
-    // SAFETY: as above.
+    // `WdfDeviceCreate` succeeds.
     unsafe {
         call_unsafe_wdf_function_binding!(
             WdfDeviceInitSetDeviceType,
@@ -436,8 +399,6 @@ unsafe extern "C" fn evt_driver_device_add(
     if !nt_success(status) {
         return status;
     }
-    // Release: the handle is published before any request can defer work.
-    WORK_ITEM_PARENT.store(device, Ordering::Release);
 
     // Build the core state directly in the context (it is too large for a
     // comfortable kernel stack frame). If that fails, failing AddDevice
@@ -449,7 +410,7 @@ unsafe extern "C" fn evt_driver_device_add(
         if context.is_null() {
             return STATUS_INVALID_DEVICE_STATE;
         }
-        if let Err(status) = DeviceState::init_in(&mut (*context).state, device_config()) {
+        if let Err(status) = DeviceState::init_in(&mut (*context).state, device_config(device)) {
             return status;
         }
         (*context).initialized = true;
@@ -492,8 +453,6 @@ unsafe extern "C" fn evt_driver_device_add(
 ///
 /// Called only by KMDF, once, for a device created by this driver.
 unsafe extern "C" fn evt_device_context_cleanup(object: WDFOBJECT) {
-    // No new work items: requests (the only users) are over.
-    WORK_ITEM_PARENT.store(ptr::null_mut(), Ordering::Release);
     // SAFETY: KMDF passes our device; its queue (a child) was cleaned up
     // before, so no request can still use the state.
     unsafe {

@@ -2,7 +2,7 @@
 //!
 //! Everything the driver *does* lives in `kcom-sample-core` (protocol,
 //! dispatcher, exercise registry); this crate only connects it to KMDF:
-//! `DriverEntry`, the device (security descriptor, device interface, context
+//! `DriverEntry`, the device (device interface, context
 //! holding the core's `DeviceState`), the default I/O queue and the
 //! completion of each request.
 //!

@@ -25,7 +25,7 @@ use kcom_sample_core::{
 
 fn config() -> DeviceConfig {
     DeviceConfig {
-        defer: Some(tests_host::thread_defer),
+        defer: Some(tests_host::THREAD_DEFER),
         ..DeviceConfig::new(host_clock)
     }
 }

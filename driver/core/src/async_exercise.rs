@@ -36,7 +36,7 @@ use crate::ledger::PoolCounters;
 use crate::protocol::{
     ExerciseParams, ExerciseReport, PoolStatsEntry, RunRequest, StrategyId, StrategyInfo, pool_type,
 };
-use crate::state::DeferredJob;
+use crate::state::{Defer, DeferredJob};
 use crate::tags;
 
 declare_com_interface! {
@@ -54,7 +54,7 @@ declare_com_interface! {
 pub struct AsyncComObject {
     counters: PoolCounters,
     clock: fn() -> u64,
-    defer: fn(DeferredJob) -> Result<(), NTSTATUS>,
+    defer: Defer,
 }
 
 impl core::fmt::Debug for AsyncComObject {
@@ -65,7 +65,7 @@ impl core::fmt::Debug for AsyncComObject {
 
 impl AsyncComObject {
     /// The object for a device with `clock` and `defer`.
-    pub fn new(clock: fn() -> u64, defer: fn(DeferredJob) -> Result<(), NTSTATUS>) -> Self {
+    pub fn new(clock: fn() -> u64, defer: Defer) -> Self {
         AsyncComObject {
             counters: PoolCounters::new(),
             clock,
@@ -193,7 +193,7 @@ impl Drop for JobGuard<'_, '_> {
 async fn run_jobs(
     params: &ExerciseParams,
     tracked: &AtomicTracked<'_>,
-    defer: fn(DeferredJob) -> Result<(), NTSTATUS>,
+    defer: Defer,
 ) -> Result<u64, NTSTATUS> {
     let waker = poll_fn(|cx| Poll::Ready(cx.waker().clone())).await;
     let mut rng = XorShift64::new(params.seed);
@@ -217,7 +217,7 @@ async fn run_jobs(
         };
         let job = KBox::try_new_in(job, tracked).map_err(|_| STATUS_INSUFFICIENT_RESOURCES)?;
         let context = (&*job as *const Job<'_>).cast_mut().cast::<c_void>();
-        defer(DeferredJob {
+        defer.run(DeferredJob {
             run: perform_job,
             context,
         })?;

@@ -34,4 +34,4 @@ pub use crate::exercise::{
 pub use crate::exercises::{Record, expected_record_checksum, expected_strategy_checksum};
 pub use crate::ledger::PoolCounters;
 pub use crate::protocol::{ExerciseParams, ExerciseReport, StrategyId};
-pub use crate::state::{DEVICE_ALLOCATOR, DeferredJob, DeviceConfig, DeviceState, Registry};
+pub use crate::state::{DEVICE_ALLOCATOR, Defer, DeferredJob, DeviceConfig, DeviceState, Registry};

@@ -56,10 +56,9 @@ pub struct DeviceConfig {
     /// Pool tag reported for memory from `kcom::GlobalAllocator`.
     pub global_tag: u32,
     /// Runs work on another thread (host: a new thread; driver: a WDF work
-    /// item): calls `job.run(job.context)` there, once, and returns whether
-    /// the work was queued. Without it the `async-com` exercise is not
-    /// registered.
-    pub defer: Option<fn(DeferredJob) -> Result<(), NTSTATUS>>,
+    /// item parented to this device). Without it the `async-com` exercise
+    /// is not registered.
+    pub defer: Option<Defer>,
     /// Extra `POOL_STATS` entries from outside the core (for example the
     /// allocator's own per-tag accounting): fills the front of the slice and
     /// returns how many it wrote. Called after the registry's entries, with
@@ -85,6 +84,30 @@ impl DeviceConfig {
             defer: None,
             external_pool_stats: None,
         }
+    }
+}
+
+/// How one device runs work on another thread: `queue(context, job)` must
+/// call `job.run()` there exactly once, or return an error without running
+/// it.
+///
+/// `context` is the embedding's own value for this device, handed back on
+/// every call (the driver passes its `WDFDEVICE`, so each device parents its
+/// work items to itself); host embeddings that need none use 0.
+#[derive(Clone, Copy, Debug)]
+pub struct Defer {
+    /// Queues `job`; returns whether it was queued.
+    pub queue: fn(context: usize, job: DeferredJob) -> Result<(), NTSTATUS>,
+    /// Passed to `queue` unchanged.
+    pub context: usize,
+}
+
+impl Defer {
+    /// Queues `job` with this device's context.
+    ///
+    /// Errors: the status `queue` failed with (the job was not run).
+    pub fn run(&self, job: DeferredJob) -> Result<(), NTSTATUS> {
+        (self.queue)(self.context, job)
     }
 }
 

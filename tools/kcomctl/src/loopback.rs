@@ -69,7 +69,7 @@ fn sim_pool_stats(out: &mut [PoolStatsEntry]) -> usize {
 
 /// The loopback's stand-in for the driver's work items: runs a deferred job
 /// on a new thread.
-fn thread_defer(job: kcom_sample_core::DeferredJob) -> Result<(), NTSTATUS> {
+fn thread_defer(_context: usize, job: kcom_sample_core::DeferredJob) -> Result<(), NTSTATUS> {
     std::thread::Builder::new()
         .name("kcomctl-worker".into())
         .spawn(move || job.run())
@@ -89,7 +89,10 @@ impl Loopback {
     /// Errors: the status `DeviceState::new` failed with.
     pub fn new() -> Result<Self, NTSTATUS> {
         let state = DeviceState::new(DeviceConfig {
-            defer: Some(thread_defer),
+            defer: Some(kcom_sample_core::Defer {
+                queue: thread_defer,
+                context: 0,
+            }),
             external_pool_stats: Some(sim_pool_stats),
             ..DeviceConfig::new(clock)
         })?;
