@@ -7,7 +7,8 @@
 //! 1. unknown IOCTL code → `STATUS_INVALID_DEVICE_REQUEST`;
 //! 2. input length, `size` field, `version` field (see [`crate::protocol`]);
 //! 3. output buffer shorter than the response → `STATUS_BUFFER_TOO_SMALL`;
-//! 4. parameter values → `STATUS_INVALID_PARAMETER`;
+//! 4. parameter values → `STATUS_INVALID_PARAMETER` (the rule
+//!    [`RunRequest::validate`] names in its [`RunRequestError`](crate::protocol::RunRequestError));
 //! 5. the work itself (`STATUS_NOT_SUPPORTED` for an unregistered strategy,
 //!    `STATUS_INSUFFICIENT_RESOURCES` / `STATUS_DATA_ERROR` from a run).
 //!

@@ -520,15 +520,15 @@ impl TrackedStats {
     /// The report of a successful run of `strategy` with these counts.
     pub fn report(&self, strategy: StrategyId, nanos: u64, checksum: u64) -> ExerciseReport {
         ExerciseReport {
-            strategy: strategy.as_u32(),
-            ntstatus: STATUS_SUCCESS,
-            allocations: self.allocations,
-            frees: self.frees,
-            bytes: self.bytes,
-            peak_bytes: self.peak_bytes,
-            outstanding: self.outstanding,
-            nanos,
-            checksum,
+            strategy: strategy.as_u32().into(),
+            ntstatus: STATUS_SUCCESS.into(),
+            allocations: self.allocations.into(),
+            frees: self.frees.into(),
+            bytes: self.bytes.into(),
+            peak_bytes: self.peak_bytes.into(),
+            outstanding: self.outstanding.into(),
+            nanos: nanos.into(),
+            checksum: checksum.into(),
         }
     }
 
@@ -686,12 +686,10 @@ mod tests {
     use crate::protocol::{RunRequest, pool_type};
 
     fn params(iterations: u32, min: u32, max: u32, align: u32, seed: u64) -> ExerciseParams {
-        RunRequest {
-            align,
-            ..RunRequest::new(StrategyId::Global, iterations, min, max, seed)
-        }
-        .validate()
-        .unwrap()
+        RunRequest::new(StrategyId::Global, iterations, min, max, seed)
+            .with_align(align)
+            .validate()
+            .unwrap()
     }
 
     fn fake_clock() -> u64 {
@@ -819,9 +817,9 @@ mod tests {
             let d = counters.snapshot(0, 0);
             assert_eq!(
                 (
-                    d.allocations,
-                    d.outstanding_allocations,
-                    d.outstanding_bytes
+                    d.allocations.get(),
+                    d.outstanding_allocations.get(),
+                    d.outstanding_bytes.get()
                 ),
                 (fail_at, 0, 0)
             );
@@ -884,17 +882,20 @@ mod tests {
         let r = ex.run(&p, &env).unwrap();
         assert_eq!(r.strategy, StrategyId::Global.as_u32());
         assert_eq!(r.ntstatus, STATUS_SUCCESS);
-        assert_eq!((r.allocations, r.frees, r.outstanding), (64, 64, 0));
+        assert_eq!(
+            (r.allocations.get(), r.frees.get(), r.outstanding.get()),
+            (64, 64, 0)
+        );
         assert_eq!(r.nanos, 0);
         assert_eq!(r.checksum, expected_checksum(&p));
-        assert!(r.bytes >= 64 && r.bytes <= 64 * 128);
+        assert!((64..=64 * 128).contains(&r.bytes.get()));
         let d = counters.snapshot(0, 0);
         assert_eq!(
             (
-                d.allocations,
-                d.frees,
-                d.outstanding_allocations,
-                d.outstanding_bytes
+                d.allocations.get(),
+                d.frees.get(),
+                d.outstanding_allocations.get(),
+                d.outstanding_bytes.get()
             ),
             (64, 64, 0, 0)
         );

@@ -68,13 +68,13 @@ impl PoolCounters {
     /// different instants.
     pub fn snapshot(&self, pool_type: u32, tag: u32) -> PoolStatsEntry {
         PoolStatsEntry {
-            pool_type,
-            tag,
-            allocations: self.allocations.load(Ordering::Relaxed),
-            frees: self.frees.load(Ordering::Relaxed),
-            outstanding_allocations: self.outstanding_allocations.load(Ordering::Relaxed),
-            outstanding_bytes: self.outstanding_bytes.load(Ordering::Relaxed),
-            peak_bytes: self.peak_bytes.load(Ordering::Relaxed),
+            pool_type: pool_type.into(),
+            tag: tag.into(),
+            allocations: self.allocations.load(Ordering::Relaxed).into(),
+            frees: self.frees.load(Ordering::Relaxed).into(),
+            outstanding_allocations: self.outstanding_allocations.load(Ordering::Relaxed).into(),
+            outstanding_bytes: self.outstanding_bytes.load(Ordering::Relaxed).into(),
+            peak_bytes: self.peak_bytes.load(Ordering::Relaxed).into(),
         }
     }
 }
@@ -92,9 +92,13 @@ mod tests {
         c.on_free(100);
         c.on_resize(80, 10);
         let s = c.snapshot(1, 2);
-        assert_eq!((s.pool_type, s.tag), (1, 2));
+        assert_eq!((s.pool_type.get(), s.tag.get()), (1, 2));
         assert_eq!(
-            (s.allocations, s.frees, s.outstanding_allocations),
+            (
+                s.allocations.get(),
+                s.frees.get(),
+                s.outstanding_allocations.get()
+            ),
             (2, 1, 1)
         );
         assert_eq!(s.outstanding_bytes, 10);

@@ -424,7 +424,7 @@ impl DeviceState {
             let room = rest.len();
             n += external(rest).min(room);
         }
-        stats.entry_count = n.min(MAX_POOL_ENTRIES) as u32;
+        stats.entry_count = (n.min(MAX_POOL_ENTRIES) as u32).into();
         stats
     }
 
@@ -435,7 +435,7 @@ impl DeviceState {
             .strategies()
             .filter_map(|s| self.registry.accounting(s))
             .filter_map(|a| a.pool_stats().ok())
-            .map(|e| e.outstanding_allocations)
+            .map(|e| e.outstanding_allocations.get())
             .sum()
     }
 
@@ -641,8 +641,8 @@ mod tests {
         fn external(out: &mut [PoolStatsEntry]) -> usize {
             CALLED.with(|c| c.set(out.len()));
             for (i, e) in out.iter_mut().enumerate() {
-                e.pool_type = pool_type::NON_PAGED_NX;
-                e.tag = i as u32;
+                e.pool_type = pool_type::NON_PAGED_NX.into();
+                e.tag = (i as u32).into();
             }
             usize::MAX // claims more than it may: clamped
         }
@@ -659,7 +659,7 @@ mod tests {
             "async-com needs `defer`"
         );
         assert_eq!(CALLED.with(|c| c.get()), MAX_POOL_ENTRIES - objects);
-        assert_eq!(stats.entry_count as usize, MAX_POOL_ENTRIES);
+        assert_eq!(stats.entry_count.get() as usize, MAX_POOL_ENTRIES);
         assert_eq!(stats.entries[0].tag, GlobalAllocator::TAG);
         assert_eq!(
             stats.entries[1].tag,
