@@ -120,8 +120,16 @@ impl PoolStatsResponse {
     }
 
     /// Decodes and validates a response from exactly [`Self::SIZE`] bytes.
+    ///
+    /// The bytes are copied into a value in one go rather than through
+    /// `read_from_bytes`, whose unoptimised build keeps several copies of
+    /// this 784-byte message on the stack: more than a page, so a stack
+    /// probe (`__chkstk`) in the driver, which links this function too.
     pub fn decode(buf: &[u8]) -> Result<Self, NTSTATUS> {
-        let v: Self = wire::decode(buf)?;
+        wire::check_length::<Self>(buf)?;
+        let mut v = Self::empty();
+        v.as_mut_bytes().copy_from_slice(buf);
+        v.header.check::<Self>()?;
         if v.entry_count.get() as usize > MAX_POOL_ENTRIES {
             return Err(STATUS_INVALID_PARAMETER);
         }
