@@ -13,7 +13,7 @@ use std::time::Instant;
 use kcom::alloc::PoolType;
 use kcom::alloc::sim;
 use kcom::{NTSTATUS, STATUS_INSUFFICIENT_RESOURCES, STATUS_INVALID_DEVICE_STATE, status_name};
-use kcom_sample_core::async_exercise::IAsyncRunnerInterface;
+use kcom_sample_core::interfaces::IAsyncRunnerInterface;
 use kcom_sample_core::protocol::{
     IOCTL_KCOM_POOL_STATS, IOCTL_KCOM_RUN_EXERCISE, PoolStatsRequest, PoolStatsResponse,
     RunRequest, RunResponse,

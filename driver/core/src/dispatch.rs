@@ -25,10 +25,10 @@ use kcom::{
     NTSTATUS, STATUS_BUFFER_TOO_SMALL, STATUS_INVALID_DEVICE_REQUEST, STATUS_INVALID_PARAMETER,
 };
 
+use crate::device::DeviceState;
 use crate::protocol::{
     ExerciseParams, InfoRequest, Ioctl, PoolStatsRequest, RunRequest, RunResponse,
 };
-use crate::state::DeviceState;
 
 /// A decoded, validated request, owning no part of the input buffer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
