@@ -330,9 +330,14 @@ built=$WS/target/$TARGET/$PROFILE
 mkdir -p "$OUT/$PROFILE"
 image=$OUT/$PROFILE/kcom_sample.sys
 cp "$built/kcom_sample.dll" "$image"
-rm -f "$OUT/$PROFILE/kcom_sample.pdb"
-[ -f "$built/kcom_sample.pdb" ] && cp "$built/kcom_sample.pdb" "$OUT/$PROFILE/"
+rm -f "$OUT/$PROFILE/kcom_sample.pdb" "$OUT/$PROFILE/kcom_sample.map"
+if [ -f "$built/kcom_sample.pdb" ]; then cp "$built/kcom_sample.pdb" "$OUT/$PROFILE/"; fi
+# The linker map (wdk-build's /MAP) names the entry point for the lint.
+cp "$built/deps/kcom_sample.map" "$OUT/$PROFILE/"
 
+# The lint (tools/image-lint) is a host program of the project itself.
 cd "$ROOT"
-llvm-readobj --file-headers "$image" | grep -q IMAGE_SUBSYSTEM_NATIVE || die "$image is not a native-subsystem image"
+log "linting the image"
+cargo run -q -p image-lint -- "$image" --map "$OUT/$PROFILE/kcom_sample.map" ||
+    die "the image breaks the rules above"
 echo "$image"
