@@ -437,3 +437,48 @@ fn generic_types_implement_interfaces() {
         STATUS_NOINTERFACE
     );
 }
+
+declare_com_interface! {
+    /// A second child of `IBase`.
+    pub trait ISibling: IBase + Send + Sync {
+        const IID: GUID = kcom::guid!("6f1d2c3b-0000-4000-8000-000000000005");
+        /// Returns the stored value doubled.
+        fn twice(&self) -> Result<u32, NTSTATUS>;
+    }
+}
+
+/// Interfaces that share an ancestor (`IBase`, and `IUnknown`) are not an
+/// IID collision: the shared ancestor is the same interface in both chains.
+struct Twins(u32);
+impl IBase for Twins {
+    fn value(&self) -> Result<u32, NTSTATUS> {
+        Ok(self.0)
+    }
+}
+impl IDerived for Twins {
+    fn check_even(&self, _: u64) -> Result<(), NTSTATUS> {
+        Ok(())
+    }
+    fn echo(&self, s: NTSTATUS) -> NTSTATUS {
+        s
+    }
+}
+impl ISibling for Twins {
+    fn twice(&self) -> Result<u32, NTSTATUS> {
+        Ok(self.0 * 2)
+    }
+}
+implement_com!(Twins: IDerived, ISibling, IBase);
+
+#[test]
+fn interfaces_with_a_shared_ancestor_share_it() {
+    let d = Twins::try_create(Twins(21)).unwrap();
+    let s = d.query_interface::<ISiblingInterface>().unwrap();
+    assert_eq!(s.twice(), Ok(42));
+    // `IBase` through either child, or listed itself: the first slot whose
+    // chain has it answers, and its vtable starts with `IBase`'s.
+    let b = s.query_interface::<IBaseInterface>().unwrap();
+    assert_eq!(b.value(), Ok(21));
+    assert_eq!(s.value(), Ok(21), "IBase through ISibling's Deref");
+    assert!(b.same_object(&s) && d.same_object(&b));
+}

@@ -36,6 +36,34 @@
 ///
 /// Method arguments must be `Copy` and FFI-safe; `async fn` methods need
 /// kcom's `async-com` feature.
+///
+/// # Interface ids
+///
+/// Every interface needs an IID of its own: `QueryInterface` answers an IID
+/// with the interface it names, and [`ComRc::query_interface`](crate::ComRc::query_interface)
+/// trusts the answer to have that interface's vtable. Two checks run at
+/// compile time:
+///
+/// * an interface's IID must differ from the IIDs of all its ancestors
+///   (its parent, …, `IUnknown`);
+/// * [`implement_com!`](crate::implement_com) rejects an object whose
+///   interfaces, or their ancestors, share an IID without being the same
+///   interface.
+///
+/// Interfaces that never meet in one object cannot be checked against each
+/// other: generate each IID fresh (`uuidgen`), never copy one.
+///
+/// ```compile_fail,E0080
+/// use kcom::{declare_com_interface, GUID, IUnknown, NTSTATUS};
+///
+/// declare_com_interface! {
+///     // IUnknown's own IID: refused.
+///     pub trait IBad: IUnknown {
+///         const IID: GUID = kcom::guid!("00000000-0000-0000-c000-000000000046");
+///         fn get(&self) -> NTSTATUS;
+///     }
+/// }
+/// ```
 #[macro_export]
 macro_rules! declare_com_interface {
     ($($tt:tt)*) => {
@@ -84,7 +112,12 @@ macro_rules! declare_com_interface {
 /// The first interface is the primary one (the object's base pointer);
 /// every further one gets its own interface pointer into the same object.
 /// All share one reference count, and `QueryInterface` for `IUnknown` from
-/// any of them returns the base pointer (COM identity).
+/// any of them returns the base pointer (COM identity). `QueryInterface`
+/// for an ancestor returns the first listed interface that has it.
+///
+/// Two listed interfaces that share an IID, or whose ancestors do (other
+/// than a common ancestor), are a compile error: `QueryInterface` could not
+/// tell them apart.
 #[macro_export]
 macro_rules! implement_com {
     ($($tt:tt)*) => {
