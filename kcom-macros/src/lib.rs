@@ -309,6 +309,25 @@ fn declare(krate: TokenStream2, item: ItemTrait) -> syn::Result<TokenStream2> {
             .segments
             .last()
             .is_some_and(|s| s.ident == "IUnknown" && parent.segments.len() > 1);
+    // The seed-era examples name `IUnknown` (and `GUID`) without importing
+    // them, with only the macro and the status types in scope. A glob import
+    // of just the name the declaration writes bare makes it resolve: an
+    // explicit import of the caller's, if there is one, takes precedence over
+    // a glob (so it still counts as used), and without one the glob supplies
+    // kcom's item.
+    let mut implicit = Vec::new();
+    if parent.is_ident("IUnknown") {
+        implicit.push(quote! {
+            #[allow(unused_imports)]
+            use #krate::com::__private::implicit::iunknown::*;
+        });
+    }
+    if matches!(&iid_ty, Type::Path(tp) if tp.qself.is_none() && tp.path.is_ident("GUID")) {
+        implicit.push(quote! {
+            #[allow(unused_imports)]
+            use #krate::com::__private::implicit::guid::*;
+        });
+    }
     let key_name = quote! {
         ::core::concat!(
             ::core::module_path!(), "::", ::core::stringify!(#name),
@@ -539,6 +558,7 @@ fn declare(krate: TokenStream2, item: ItemTrait) -> syn::Result<TokenStream2> {
 
     Ok(quote! {
         #async_check
+        #(#implicit)*
 
         #(#trait_attrs)*
         #vis trait #name: #parent #send_sync {

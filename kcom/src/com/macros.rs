@@ -37,6 +37,11 @@
 /// Method arguments must be `Copy` and FFI-safe; `async fn` methods need
 /// kcom's `async-com` feature.
 ///
+/// `IUnknown` as the parent and `GUID` as the type of the IID may be written
+/// without importing them, as the seed-era examples do
+/// (`use kcom::{declare_com_interface, NTSTATUS};` is enough); an import of
+/// your own takes precedence.
+///
 /// # Interface ids
 ///
 /// Every interface needs an IID of its own: `QueryInterface` answers an IID

@@ -11,6 +11,20 @@ use super::interface::{ComInterface, ComInterfaceInfo};
 use super::unknown::IUnknownInterface;
 use crate::GUID;
 
+/// Names a declaration may use without importing them (see
+/// `declare_com_interface!`): each module holds one, for a glob import that
+/// any explicit import of the caller's overrides.
+pub mod implicit {
+    /// `IUnknown`.
+    pub mod iunknown {
+        pub use crate::IUnknown;
+    }
+    /// `GUID`.
+    pub mod guid {
+        pub use crate::GUID;
+    }
+}
+
 /// The pointer inside every generated `I<Name>Interface`. It has no public
 /// constructor, so safe code cannot forge an interface reference.
 #[repr(transparent)]
