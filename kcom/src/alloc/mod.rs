@@ -270,53 +270,80 @@ impl GlobalAllocator {
 #[cfg(not(feature = "driver"))]
 // SAFETY: forwards to the Rust global allocator, which upholds the
 // `GlobalAlloc` contract for non-zero sizes; zero-sized requests are served
-// as 1-byte requests with the same alignment, so they are real, unique blocks.
+// as 1-byte requests with the same alignment, so they are real, unique
+// blocks, or refused (null) when that 1-byte layout does not exist.
 unsafe impl Allocator for GlobalAllocator {
     #[inline]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: `host_layout` has non-zero size.
-        unsafe { ::std_alloc::alloc::alloc(host_layout(layout)) }
+        match host_layout(layout) {
+            // SAFETY: `host_layout` returns a valid layout of non-zero size.
+            Some(l) => unsafe { ::std_alloc::alloc::alloc(l) },
+            None => ptr::null_mut(),
+        }
     }
     #[inline]
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: `host_layout` has non-zero size.
-        unsafe { ::std_alloc::alloc::alloc_zeroed(host_layout(layout)) }
+        match host_layout(layout) {
+            // SAFETY: `host_layout` returns a valid layout of non-zero size.
+            Some(l) => unsafe { ::std_alloc::alloc::alloc_zeroed(l) },
+            None => ptr::null_mut(),
+        }
     }
     #[inline]
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` was allocated above with `host_layout(layout)`.
-        unsafe { ::std_alloc::alloc::dealloc(ptr, host_layout(layout)) }
+        // A layout `host_layout` refuses was never served, so no live block
+        // has it (the caller's contract): nothing to free.
+        if let Some(l) = host_layout(layout) {
+            // SAFETY: `ptr` was allocated above with this same layout.
+            unsafe { ::std_alloc::alloc::dealloc(ptr, l) }
+        }
     }
     #[inline]
     unsafe fn grow(&self, ptr: *mut u8, old_layout: Layout, new_layout: Layout) -> *mut u8 {
-        // SAFETY: `ptr` was allocated with `host_layout(old_layout)`; the new
-        // size is non-zero and, rounded up to the alignment, does not
-        // overflow `isize` because `new_layout` is a valid `Layout`.
-        unsafe {
-            ::std_alloc::alloc::realloc(ptr, host_layout(old_layout), new_layout.size().max(1))
-        }
+        // SAFETY: as for `shrink`.
+        unsafe { host_realloc(ptr, old_layout, new_layout) }
     }
     #[inline]
     unsafe fn shrink(&self, ptr: *mut u8, old_layout: Layout, new_layout: Layout) -> *mut u8 {
-        // SAFETY: as for `grow`.
-        unsafe {
-            ::std_alloc::alloc::realloc(ptr, host_layout(old_layout), new_layout.size().max(1))
-        }
+        // SAFETY: the caller's contract: `ptr` is live with `old_layout`.
+        unsafe { host_realloc(ptr, old_layout, new_layout) }
     }
 }
 
 /// The host global allocator forbids zero-sized requests: serve them as one
-/// byte with the same alignment.
+/// byte with the same alignment, or not at all when no such layout exists
+/// (an alignment of `2^(usize::BITS - 1)`: one byte rounded up to it
+/// exceeds `isize::MAX`).
 #[cfg(not(feature = "driver"))]
 #[inline]
-pub(crate) const fn host_layout(layout: Layout) -> Layout {
-    if layout.size() == 0 {
-        // SAFETY: size 1 rounded up to `align` cannot overflow `isize`
-        // because `align` is a valid alignment of an existing layout.
-        unsafe { Layout::from_size_align_unchecked(1, layout.align()) }
-    } else {
-        layout
+pub(crate) const fn host_layout(layout: Layout) -> Option<Layout> {
+    if layout.size() != 0 {
+        return Some(layout);
     }
+    match Layout::from_size_align(1, layout.align()) {
+        Ok(l) => Some(l),
+        Err(_) => None,
+    }
+}
+
+/// `realloc` of a block of the host global allocator.
+///
+/// # Safety
+///
+/// `ptr` must be a live block of [`GlobalAllocator`] with `old_layout`, and
+/// `new_layout` must have the same alignment.
+#[cfg(not(feature = "driver"))]
+#[inline]
+unsafe fn host_realloc(ptr: *mut u8, old_layout: Layout, new_layout: Layout) -> *mut u8 {
+    let (Some(old), Some(new)) = (host_layout(old_layout), host_layout(new_layout)) else {
+        // `old_layout` was served, so it has a host layout; a new layout
+        // with the same alignment and a size of at least one does too.
+        return ptr::null_mut();
+    };
+    // SAFETY: `ptr` was allocated with `old` (the caller's contract); the new
+    // size is non-zero and, rounded up to the alignment, is a valid layout
+    // (`new` exists).
+    unsafe { ::std_alloc::alloc::realloc(ptr, old, new.size()) }
 }
 
 #[cfg(test)]
@@ -367,6 +394,26 @@ mod tests {
             let many = a.alloc(Layout::array::<u32>(10).unwrap()).cast::<u32>();
             assert!(!many.is_null());
             dealloc_slice_in(&a, many, 10);
+        }
+    }
+    #[test]
+    fn zero_sized_request_with_the_largest_alignment_is_refused() {
+        // Valid as a zero-sized layout; one byte at this alignment is not a
+        // valid layout, so the host global allocator cannot serve it.
+        let huge = Layout::from_size_align(0, 1 << (usize::BITS - 1)).unwrap();
+        let a = GlobalAllocator;
+        // SAFETY: a valid layout; nothing is returned to free.
+        unsafe {
+            assert!(a.alloc(huge).is_null());
+            assert!(a.alloc_zeroed(huge).is_null());
+        }
+        // A zero-sized request with an ordinary alignment is a real block.
+        let small = Layout::from_size_align(0, 64).unwrap();
+        // SAFETY: a valid layout; freed right away with it.
+        unsafe {
+            let p = a.alloc(small);
+            assert!(!p.is_null() && p.addr().is_multiple_of(64));
+            a.dealloc(p, small);
         }
     }
 }
