@@ -61,7 +61,15 @@ pub use wdk::{MEMORY_ALLOCATION_ALIGNMENT, PoolType, WdkAllocator, init_ex_alloc
 ///   allocator, and stays valid until it is passed to `dealloc` (or to a
 ///   successful `grow`/`shrink`) or the allocator is dropped;
 /// * `alloc_zeroed` returns zeroed memory;
-/// * moving the allocator (bitwise) does not invalidate live blocks.
+/// * moving the allocator (bitwise) does not invalidate live blocks;
+/// * if the type is `Clone`, every clone behaves as the same allocator: a
+///   block allocated through one may be freed, grown or shrunk through any
+///   other, and stays valid until it is freed or the last of them is dropped.
+///   (The allocator-api2 bridge [`Api2`] relies on it: allocator-api2
+///   requires it of clones.) Stateless handles such as [`GlobalAllocator`],
+///   `WdkAllocator` and `&A` are such clones; an allocator that owns its
+///   memory, like the strategies, must not implement `Clone` as a copy of
+///   its state.
 pub unsafe trait Allocator {
     /// Allocates a block for `layout`; returns null on failure.
     ///
