@@ -325,6 +325,10 @@ unsafe impl<A: Allocator, L: RawLock> Allocator for Locked<A, L> {
         // SAFETY: forwarded contract.
         unsafe { g.shrink(ptr, old_layout, new_layout) }
     }
+    #[inline]
+    fn max_align(&self) -> usize {
+        self.lock().max_align()
+    }
 }
 
 #[cfg(test)]

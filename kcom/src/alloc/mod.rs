@@ -166,6 +166,19 @@ pub unsafe trait Allocator {
         // SAFETY: forwarded contract; see `realloc_by_copy`.
         unsafe { realloc_by_copy(self, ptr, old_layout, new_layout) }
     }
+
+    /// The largest alignment this allocator can ever serve: a request with
+    /// a larger alignment always gets null. The strategies built over an
+    /// allocator read it to report a region it could never provide as
+    /// [`AllocError::InvalidParameter`] rather than
+    /// [`AllocError::InsufficientResources`].
+    ///
+    /// The default is `usize::MAX` (no limit known). Only the error reported
+    /// depends on it, not soundness.
+    #[inline]
+    fn max_align(&self) -> usize {
+        usize::MAX
+    }
 }
 
 /// Allocate `new_layout`, copy the common prefix, free the old block.
@@ -225,6 +238,10 @@ unsafe impl<A: Allocator + ?Sized> Allocator for &A {
     unsafe fn shrink(&self, ptr: *mut u8, old_layout: Layout, new_layout: Layout) -> *mut u8 {
         // SAFETY: forwarded contract.
         unsafe { (**self).shrink(ptr, old_layout, new_layout) }
+    }
+    #[inline]
+    fn max_align(&self) -> usize {
+        (**self).max_align()
     }
 }
 

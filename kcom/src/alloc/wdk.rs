@@ -244,6 +244,16 @@ unsafe impl Allocator for WdkAllocator {
         // SAFETY: `ptr` came from `backend::alloc` with this pool and tag.
         unsafe { backend::free(self.pool, self.tag, ptr) }
     }
+
+    /// [`MEMORY_ALLOCATION_ALIGNMENT`], or no limit with `wdk-alloc-align`.
+    #[inline]
+    fn max_align(&self) -> usize {
+        if Self::SUPPORTS_OVER_ALIGNMENT {
+            usize::MAX
+        } else {
+            MEMORY_ALLOCATION_ALIGNMENT
+        }
+    }
 }
 
 #[cfg(feature = "driver")]
@@ -264,6 +274,10 @@ unsafe impl Allocator for GlobalAllocator {
         // SAFETY: forwarded contract: the block came from the same
         // allocator value (non-paged, `GlobalAllocator::TAG`).
         unsafe { WdkAllocator::non_paged(GlobalAllocator::TAG).dealloc(ptr, layout) }
+    }
+    #[inline]
+    fn max_align(&self) -> usize {
+        WdkAllocator::non_paged(GlobalAllocator::TAG).max_align()
     }
 }
 
