@@ -181,6 +181,36 @@ pub unsafe trait Allocator {
     }
 }
 
+/// An [`Allocator`] whose blocks always lie in non-paged memory, which code
+/// running at `DISPATCH_LEVEL` (a DPC, a spin lock holder) may touch.
+///
+/// kcom requires it where the kernel touches a block at `DISPATCH_LEVEL`
+/// behind the caller's back: the async executor's waker state, whose
+/// `KEVENT` is set by wakers on any thread at up to `DISPATCH_LEVEL`
+/// ([`block_on_in`](crate::async_com::block_on_in)).
+///
+/// Implemented for [`GlobalAllocator`] (non-paged pool in driver builds)
+/// and for `&A` when `A` is. `WdkAllocator` does not implement it: its pool
+/// is a run-time value and may be paged.
+///
+/// # Safety
+///
+/// Every block the allocator returns must lie in non-paged memory for as
+/// long as it is allocated (on the host, where nothing is paged, the marker
+/// states that the allocator would use non-paged memory in a driver build).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not known to allocate non-paged memory",
+    label = "this allocator may hand out pageable memory",
+    note = "the memory is touched at DISPATCH_LEVEL: use GlobalAllocator (non-paged pool in driver builds), or implement the unsafe trait NonPagedAllocator for an allocator whose blocks are always non-paged"
+)]
+pub unsafe trait NonPagedAllocator: Allocator {}
+
+// SAFETY: driver builds allocate from NonPagedNx pool (`wdk.rs`); the host
+// heap is never paged out from under a running thread.
+unsafe impl NonPagedAllocator for GlobalAllocator {}
+// SAFETY: the blocks are `A`'s, which are non-paged.
+unsafe impl<A: NonPagedAllocator + ?Sized> NonPagedAllocator for &A {}
+
 /// Allocate `new_layout`, copy the common prefix, free the old block.
 ///
 /// # Safety
