@@ -329,6 +329,10 @@ unsafe impl<A: Allocator, L: RawLock> Allocator for Locked<A, L> {
     fn max_align(&self) -> usize {
         self.lock().max_align()
     }
+    #[inline]
+    fn pageable(&self) -> bool {
+        self.lock().pageable()
+    }
 }
 
 #[cfg(test)]

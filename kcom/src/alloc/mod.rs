@@ -62,6 +62,11 @@ pub use wdk::{MEMORY_ALLOCATION_ALIGNMENT, PoolType, WdkAllocator, init_ex_alloc
 ///   successful `grow`/`shrink`) or the allocator is dropped;
 /// * `alloc_zeroed` returns zeroed memory;
 /// * moving the allocator (bitwise) does not invalidate live blocks;
+/// * [`pageable`](Self::pageable) returns `true` if any block it hands out
+///   may lie in pageable memory (paged pool): kcom relies on it to keep COM
+///   objects, whose reference count any holder may touch at
+///   `DISPATCH_LEVEL`, out of paged pool. Wrappers and strategies report
+///   their backing allocator's answer;
 /// * if the type is `Clone`, every clone behaves as the same allocator: a
 ///   block allocated through one may be freed, grown or shrunk through any
 ///   other, and stays valid until it is freed or the last of them is dropped.
@@ -179,6 +184,19 @@ pub unsafe trait Allocator {
     fn max_align(&self) -> usize {
         usize::MAX
     }
+
+    /// Whether blocks from this allocator may lie in pageable memory (paged
+    /// pool), which code running at `DISPATCH_LEVEL` or above must not touch.
+    ///
+    /// COM objects refuse such allocators (`STATUS_INVALID_PARAMETER` from
+    /// their constructors): any holder of a reference may AddRef or Release
+    /// it from a DPC or under a spin lock. The default is `false`; an
+    /// allocator whose blocks may be paged must return `true` (see the
+    /// trait's safety contract).
+    #[inline]
+    fn pageable(&self) -> bool {
+        false
+    }
 }
 
 /// An [`Allocator`] whose blocks always lie in non-paged memory, which code
@@ -197,7 +215,8 @@ pub unsafe trait Allocator {
 ///
 /// Every block the allocator returns must lie in non-paged memory for as
 /// long as it is allocated (on the host, where nothing is paged, the marker
-/// states that the allocator would use non-paged memory in a driver build).
+/// states that the allocator would use non-paged memory in a driver build),
+/// and [`pageable`](Allocator::pageable) must return `false`.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not known to allocate non-paged memory",
     label = "this allocator may hand out pageable memory",
@@ -272,6 +291,10 @@ unsafe impl<A: Allocator + ?Sized> Allocator for &A {
     #[inline]
     fn max_align(&self) -> usize {
         (**self).max_align()
+    }
+    #[inline]
+    fn pageable(&self) -> bool {
+        (**self).pageable()
     }
 }
 
@@ -470,5 +493,31 @@ mod tests {
             assert!(!p.is_null() && p.addr().is_multiple_of(64));
             a.dealloc(p, small);
         }
+    }
+    #[test]
+    #[cfg(not(feature = "driver"))]
+    fn strategies_and_wrappers_report_their_backing_pageability() {
+        use crate::alloc::{FreeList, Locked, Pool, Stack};
+        use core::mem::MaybeUninit;
+        let paged = WdkAllocator::paged(WdkAllocator::tag(*b"tPgb"));
+        let non_paged = WdkAllocator::non_paged(WdkAllocator::tag(*b"tPgb"));
+        assert!(paged.pageable() && !non_paged.pageable());
+        assert!(!GlobalAllocator.pageable() && (&&paged).pageable());
+        for (backing, expect) in [(paged, true), (non_paged, false)] {
+            let b = Bump::with_capacity_in(64, backing).unwrap();
+            let p = Pool::with_blocks_in(16, 4, backing).unwrap();
+            let f = FreeList::with_capacity_in(256, backing).unwrap();
+            let s = Stack::with_capacity_in(64, backing).unwrap();
+            assert_eq!(
+                [b.pageable(), p.pageable(), f.pageable(), s.pageable()],
+                [expect; 4]
+            );
+            assert_eq!(Locked::new(p).pageable(), expect);
+        }
+        let mut buf = [MaybeUninit::<u8>::uninit(); 64];
+        assert!(
+            Bump::from_buffer(&mut buf).pageable(),
+            "a borrowed buffer may be anywhere"
+        );
     }
 }

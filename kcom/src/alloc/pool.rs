@@ -337,6 +337,10 @@ unsafe impl<A: Allocator> Allocator for Pool<A> {
     fn max_align(&self) -> usize {
         self.block_align
     }
+    #[inline]
+    fn pageable(&self) -> bool {
+        self.region.pageable()
+    }
 }
 
 impl<A: Allocator + fmt::Debug> fmt::Debug for Pool<A> {

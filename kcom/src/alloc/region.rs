@@ -135,6 +135,13 @@ impl<A: Allocator> Region<A> {
         self.backing.as_ref()
     }
 
+    /// Whether the region may be pageable memory: the backing allocator's
+    /// answer, or `true` for a borrowed buffer (its memory is unknown).
+    /// A strategy's [`Allocator::pageable`].
+    pub(crate) fn pageable(&self) -> bool {
+        self.backing.as_ref().is_none_or(A::pageable)
+    }
+
     /// The offset of `p` from the base, if `p` lies in `[base, base + len]`.
     #[inline(always)]
     pub(crate) fn offset_of(&self, p: *mut u8) -> Option<usize> {

@@ -367,6 +367,11 @@ unsafe impl<A: Allocator> Allocator for Stack<A> {
         // Any block still holds its first `new_layout.size()` bytes in place.
         ptr
     }
+
+    #[inline]
+    fn pageable(&self) -> bool {
+        self.region.pageable()
+    }
 }
 
 impl<A: Allocator + fmt::Debug> fmt::Debug for Stack<A> {

@@ -136,7 +136,9 @@ macro_rules! implement_com {
 ///
 /// `new_com*` fail fast if the allocation fails; `try_new_com*` return
 /// `Err(STATUS_INSUFFICIENT_RESOURCES)`. Objects made `_in` an allocator are
-/// freed by that allocator.
+/// freed by that allocator, which must not hand out pageable memory
+/// (`try_new_com_in` returns `Err(STATUS_INVALID_PARAMETER)`, `new_com_in`
+/// panics; see [`Allocator::pageable`](crate::Allocator::pageable)).
 #[macro_export]
 macro_rules! impl_com_object {
     ($ty:ty, $vtbl:ty $(,)?) => {
