@@ -791,7 +791,9 @@ fn implement(krate: TokenStream2, spec: ImplementSpec) -> syn::Result<TokenStrea
     Ok(quote! {
         // SAFETY: the slots are built from the declared interfaces' `__for_slot`
         // vtables with matching slot numbers, and `query` returns only the object's
-        // own base or slot pointers.
+        // own base or slot pointers: for an IID, the slot whose interface is, or
+        // derives from, the interface with that IID (its vtable starts with that
+        // interface's), which the const checks above make the only one.
         unsafe impl #impl_generics #krate::com::ComClass for #ty where Self: 'static {
             type Primary = #primary_iface;
             type Secondaries = [*const ::core::ffi::c_void; #n_secondary];

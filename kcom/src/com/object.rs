@@ -498,8 +498,10 @@ impl<T, V: 'static, A: Allocator, S> core::fmt::Debug for ComObject<T, V, A, S> 
 ///
 /// `PRIMARY_VTABLE` and `SECONDARIES` must hold the `__for_slot` vtables of
 /// this type for slots 0, 1, … in order, and `query` must return only the
-/// object's base (for `IUnknown`) or its slot pointers. Use
-/// `implement_com!`, which upholds this.
+/// object's base (for `IUnknown`) or its slot pointers, answering an IID
+/// with a slot whose vtable starts with the vtable of the interface that
+/// IID names. Use `implement_com!`, which upholds this (its compile-time
+/// IID checks make that interface unique among the object's).
 pub unsafe trait ComClass: Sized + 'static {
     /// The interface of the object's primary slot.
     type Primary: ComInterface;
