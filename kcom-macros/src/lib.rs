@@ -604,7 +604,9 @@ fn declare(krate: TokenStream2, item: ItemTrait) -> syn::Result<TokenStream2> {
             }
         }
 
-        impl #krate::com::__private::InterfaceChain for #iface {
+        // SAFETY: the interface's own IID and declaration-unique name, then its
+        // parent's chain (which lists the parent and its ancestors).
+        unsafe impl #krate::com::__private::InterfaceChain for #iface {
             const CHAIN: &'static [#krate::com::__private::InterfaceKey] = {
                 const PARENT: &[#krate::com::__private::InterfaceKey] =
                     <#parent_iface as #krate::com::__private::InterfaceChain>::CHAIN;

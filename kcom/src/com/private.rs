@@ -132,12 +132,21 @@ impl InterfaceKey {
 
 /// An interface and its ancestors, itself first and `IUnknown` last.
 /// `declare_com_interface!` implements it; the checks below read it.
-pub trait InterfaceChain: ComInterfaceInfo {
+///
+/// # Safety
+///
+/// `CHAIN` must list the interface and each of its ancestors (parent first)
+/// with their true IIDs and names unique to their declarations: the
+/// generated `QueryInterface` is sound only because the checks over these
+/// chains pass.
+pub unsafe trait InterfaceChain: ComInterfaceInfo {
     /// The chain.
     const CHAIN: &'static [InterfaceKey];
 }
 
-impl InterfaceChain for IUnknownInterface {
+// SAFETY: IUnknown has no ancestors; its IID and a name no declared
+// interface has (theirs carry a source position).
+unsafe impl InterfaceChain for IUnknownInterface {
     const CHAIN: &'static [InterfaceKey] = &[InterfaceKey::new(
         <IUnknownInterface as ComInterfaceInfo>::IID,
         "kcom::IUnknown",
