@@ -108,6 +108,14 @@ unsafe impl<A: Allocator> Allocator for Tracked<'_, A> {
         let p = unsafe { self.inner.shrink(ptr, old_layout, new_layout) };
         self.resized(p, old_layout.size(), new_layout.size())
     }
+
+    fn max_align(&self) -> usize {
+        self.inner.max_align()
+    }
+
+    fn pageable(&self) -> bool {
+        self.inner.pageable()
+    }
 }
 
 #[cfg(test)]
