@@ -35,9 +35,10 @@ pub use region::AllocError;
 pub use stack::Stack;
 pub mod init;
 pub mod kbox;
-#[cfg(not(feature = "driver"))]
-pub mod sim;
 pub mod wdk;
+/// The simulated kernel pool (host builds; also at `wdk::sim`).
+#[cfg(not(feature = "driver"))]
+pub use wdk::sim;
 
 #[doc(hidden)]
 pub use init::__FieldGuard;
@@ -224,7 +225,7 @@ pub unsafe trait Allocator {
 )]
 pub unsafe trait NonPagedAllocator: Allocator {}
 
-// SAFETY: driver builds allocate from NonPagedNx pool (`wdk.rs`); the host
+// SAFETY: driver builds allocate from NonPagedNx pool (`wdk/`); the host
 // heap is never paged out from under a running thread.
 unsafe impl NonPagedAllocator for GlobalAllocator {}
 // SAFETY: the blocks are `A`'s, which are non-paged.
