@@ -28,6 +28,7 @@ pub use api2::Api2;
 pub use bump::Bump;
 pub use free_list::FreeList;
 #[cfg(feature = "driver")]
+#[cfg_attr(docsrs, doc(cfg(feature = "driver")))]
 pub use locked::KSpinLock;
 pub use locked::{DefaultLock, Locked, LockedGuard, RawLock, SpinLock};
 pub use pool::{POOL_MAX_AUTO_ALIGN, Pool};
@@ -38,6 +39,7 @@ pub mod kbox;
 pub mod wdk;
 /// The simulated kernel pool (host builds; also at `wdk::sim`).
 #[cfg(not(feature = "driver"))]
+#[cfg_attr(docsrs, doc(cfg(not(feature = "driver"))))]
 pub use wdk::sim;
 
 #[doc(hidden)]

@@ -308,6 +308,7 @@ mod aligned;
 #[cfg(feature = "driver")]
 mod kernel;
 #[cfg(not(feature = "driver"))]
+#[cfg_attr(docsrs, doc(cfg(not(feature = "driver"))))]
 pub mod sim;
 
 #[cfg(feature = "driver")]
