@@ -1,0 +1,999 @@
+//! The host: the I/O manager and PnP manager around one loaded driver.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::abi::irql::{DISPATCH, PASSIVE};
+use super::abi::{
+    self, DriverExtension, DriverObject, Handle, UnicodeString, execution_level, ioctl, status,
+};
+use super::context::{self, caller_thunk};
+use super::fault;
+use super::image::Image;
+use super::kernel::pool::Request;
+use super::session::Session;
+use super::wdf::{Data, DevicePower, Framework, Kind, RequestData, call_driver, fn_ptr};
+use crate::error::{Error, NtStatus};
+use crate::options::{FaultInjection, FrameworkVersion, Options};
+use crate::report::{Origin, Outstanding, PoolKind, Report, Rule, Violation};
+
+/// A device the driver created in `EvtDriverDeviceAdd`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Device {
+    handle: usize,
+    /// 1 for the first device added, 2 for the second, ...
+    pub index: usize,
+}
+
+/// The access a handle to the device was opened with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Access {
+    /// `FILE_READ_DATA`.
+    pub read: bool,
+    /// `FILE_WRITE_DATA`.
+    pub write: bool,
+}
+
+impl Access {
+    /// `GENERIC_READ | GENERIC_WRITE`, as kcomctl opens the device.
+    pub const READ_WRITE: Access = Access {
+        read: true,
+        write: true,
+    };
+}
+
+/// How a request was completed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Completion {
+    /// The completion status.
+    pub status: NtStatus,
+    /// The `Information` the driver reported.
+    pub information: usize,
+    /// What the I/O manager copied back to the caller's output buffer.
+    pub output: Vec<u8>,
+}
+
+/// A queue as the framework configured it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QueueInfo {
+    /// The device's default queue.
+    pub default: bool,
+    /// Stopped when the device leaves D0.
+    pub power_managed: bool,
+    /// `WDF_IO_QUEUE_DISPATCH_TYPE` (1 sequential, 2 parallel, 3 manual).
+    pub dispatch_type: i32,
+    /// `NumberOfPresentedRequests` (`u32::MAX`: unlimited).
+    pub presented_limit: u32,
+}
+
+/// What a device power transition did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PowerTransition {
+    /// Power-managed queues that were stopped (or started).
+    pub power_managed_queues: usize,
+    /// Requests the transition waited for.
+    pub waited_for: usize,
+    /// How long it waited.
+    pub waited: Duration,
+}
+
+/// How the driver bound to the framework.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BindSummary {
+    /// The framework version presented.
+    pub framework: FrameworkVersion,
+    /// The KMDF minor version the driver was built for.
+    pub client_minor: u32,
+    /// The minimum minor version it requires (`WDF_BIND_INFO2`), if given.
+    pub minimum_minor: Option<u32>,
+    /// Whether the driver is newer than the framework (it then uses the
+    /// framework's structure sizes).
+    pub client_newer: bool,
+    /// The function count the driver asked for.
+    pub function_count: u32,
+}
+
+/// The I/O manager's memory for the driver: `DRIVER_OBJECT`, its extension
+/// and the strings it points at.
+struct DriverMemory {
+    object: Box<DriverObject>,
+    extension: Box<DriverExtension>,
+    registry_path: Box<UnicodeString>,
+    _strings: Vec<Box<[u16]>>,
+    hardware_database: Box<UnicodeString>,
+}
+
+/// A driver image loaded into this process, with its simulated kernel and
+/// framework.
+pub struct Host {
+    session: Arc<Session>,
+    driver: Box<DriverMemory>,
+    pdos: std::sync::Mutex<Vec<Box<[u8; abi::DEVICE_OBJECT_SIZE]>>>,
+    entered: bool,
+    unloaded: bool,
+}
+
+impl std::fmt::Debug for Host {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Host")
+            .field("image", &self.session.image.path)
+            .finish_non_exhaustive()
+    }
+}
+
+// SAFETY: the driver memory is only written by the driver (through the
+// pointers the host handed out) and read by the host under the session's
+// own synchronisation; the session is Sync.
+unsafe impl Send for Host {}
+// SAFETY: as above.
+unsafe impl Sync for Host {}
+
+fn utf16(s: &str) -> Box<[u16]> {
+    s.encode_utf16().chain([0]).collect()
+}
+
+fn counted(buffer: &[u16]) -> UnicodeString {
+    let units = buffer.len() - 1;
+    UnicodeString {
+        length: (units * 2) as u16,
+        maximum_length: (buffer.len() * 2) as u16,
+        buffer: buffer.as_ptr(),
+    }
+}
+
+/// Resolves an import of the image to the host's implementation.
+fn resolve(module: &str, name: &str, options: &Options) -> Option<usize> {
+    match module.to_ascii_lowercase().as_str() {
+        "ntoskrnl.exe" => super::kernel::ntoskrnl_export(name, options.kernel_build),
+        "hal.dll" => super::kernel::hal_export(name),
+        "wdfldr.sys" => super::wdf::bind::wdfldr_export(name),
+        _ => None,
+    }
+}
+
+impl Host {
+    /// Maps the image, binds its imports (all unresolved ones are reported
+    /// together) and lays out the `DRIVER_OBJECT` and registry path. No
+    /// driver code runs yet.
+    pub fn load(path: impl AsRef<Path>, options: Options) -> Result<Host, Error> {
+        fault::install();
+        let image = Image::load(
+            path.as_ref(),
+            options.pdb.as_deref(),
+            options.relocate,
+            &|m, n| resolve(m, n, &options),
+        )?;
+        let service = options.service_name.clone();
+        let session = Arc::new(Session::new(image, options));
+        let registry = utf16(&format!(
+            "\\Registry\\Machine\\System\\CurrentControlSet\\Services\\{service}"
+        ));
+        let driver_name = utf16(&format!("\\Driver\\{service}"));
+        let service_key = utf16(&service);
+        let hardware = utf16("\\REGISTRY\\MACHINE\\HARDWARE\\DESCRIPTION\\SYSTEM");
+        // SAFETY: DRIVER_OBJECT and DRIVER_EXTENSION are plain C structures
+        // for which all-zero is a valid value.
+        let (object, extension) = unsafe {
+            (
+                Box::new(std::mem::zeroed::<DriverObject>()),
+                Box::new(std::mem::zeroed::<DriverExtension>()),
+            )
+        };
+        let mut memory = Box::new(DriverMemory {
+            object,
+            extension,
+            registry_path: Box::new(counted(&registry)),
+            hardware_database: Box::new(counted(&hardware)),
+            _strings: Vec::new(),
+        });
+        let image = &session.image;
+        let extension_ptr: *mut DriverExtension = &mut *memory.extension;
+        let object_ptr: *mut DriverObject = &mut *memory.object;
+        let hardware_ptr: *mut UnicodeString = &mut *memory.hardware_database;
+        memory.object.type_ = abi::IO_TYPE_DRIVER;
+        memory.object.size = abi::DRIVER_OBJECT_SIZE as i16;
+        memory.object.driver_start = image.base as *mut _;
+        memory.object.driver_size = image.size as u32;
+        memory.object.driver_extension = extension_ptr;
+        memory.object.driver_name = counted(&driver_name);
+        memory.object.hardware_database = hardware_ptr;
+        memory.object.driver_init = image.entry();
+        memory.extension.driver_object = object_ptr;
+        memory.extension.service_key_name = counted(&service_key);
+        memory._strings = vec![registry, driver_name, service_key, hardware];
+        Ok(Host {
+            session,
+            driver: memory,
+            pdos: std::sync::Mutex::new(Vec::new()),
+            entered: false,
+            unloaded: false,
+        })
+    }
+
+    /// Loads the image, runs `DriverEntry` and adds one device.
+    pub fn start(path: impl AsRef<Path>, options: Options) -> Result<(Host, Device), Error> {
+        let mut host = Host::load(path, options)?;
+        host.driver_entry()?;
+        let device = host.add_device()?;
+        Ok((host, device))
+    }
+
+    /// Calls the image's entry point (`FxDriverEntry`: the stub binds the
+    /// framework, then calls `DriverEntry`) at PASSIVE_LEVEL.
+    pub fn driver_entry(&mut self) -> Result<(), Error> {
+        if self.entered {
+            return Err(Error::State("DriverEntry already ran".into()));
+        }
+        self.entered = true;
+        let entry: unsafe extern "win64" fn(*mut DriverObject, *const UnicodeString) -> i32 =
+            fn_ptr(self.session.image.entry());
+        let object: *mut DriverObject = &mut *self.driver.object;
+        let path: *const UnicodeString = &*self.driver.registry_path;
+        // SAFETY: the image's entry point, called once as the I/O manager
+        // does, with a DRIVER_OBJECT and registry path laid out as on x64
+        // Windows that live as long as the host.
+        let status = call_driver(&self.session, PASSIVE, "DriverEntry", || unsafe {
+            entry(object, path)
+        });
+        self.session
+            .trace(format_args!("DriverEntry returned 0x{:08X}", status as u32));
+        if !abi::nt_success(status) {
+            return Err(Error::DriverEntryFailed(status));
+        }
+        Ok(())
+    }
+
+    /// PnP: a new root-enumerated device node; the driver's AddDevice (the
+    /// framework's, which calls `EvtDriverDeviceAdd` at PASSIVE_LEVEL),
+    /// then IRP_MN_START_DEVICE (the device enters D0, its queues start).
+    pub fn add_device(&self) -> Result<Device, Error> {
+        let add = self.driver.extension.add_device;
+        if add == 0 {
+            return Err(Error::NotAPnpDriver("the driver registered no AddDevice routine (no WdfDriverCreate with EvtDriverDeviceAdd)".into()));
+        }
+        let mut pdo = Box::new([0u8; abi::DEVICE_OBJECT_SIZE]);
+        pdo[..2].copy_from_slice(&abi::IO_TYPE_DEVICE.to_le_bytes());
+        pdo[2..4].copy_from_slice(&(abi::DEVICE_OBJECT_SIZE as u16).to_le_bytes());
+        let pdo_ptr = pdo.as_mut_ptr();
+        self.pdos.lock().unwrap().push(pdo);
+        let before: Vec<usize> = self.session.wdf.lock().devices.clone();
+        let f: unsafe extern "win64" fn(*mut DriverObject, *mut u8) -> i32 = fn_ptr(add);
+        let object = &*self.driver.object as *const DriverObject as *mut DriverObject;
+        // SAFETY: the AddDevice routine the driver object names (the
+        // framework's, or the driver's own), called as PnP does.
+        let status = call_driver(&self.session, PASSIVE, "AddDevice", || unsafe {
+            f(object, pdo_ptr)
+        });
+        if !abi::nt_success(status) {
+            return Err(Error::AddDeviceFailed(status));
+        }
+        let s = self.session.wdf.lock();
+        let Some(&handle) = s.devices.iter().find(|d| !before.contains(d)) else {
+            return Err(Error::NotAPnpDriver(
+                "EvtDriverDeviceAdd succeeded without creating a device".into(),
+            ));
+        };
+        let Some(super::wdf::Object {
+            data: Data::Device(d),
+            ..
+        }) = s.objects.get(&handle)
+        else {
+            unreachable!()
+        };
+        Ok(Device {
+            handle,
+            index: d.index,
+        })
+    }
+
+    /// The devices that exist.
+    pub fn devices(&self) -> Vec<Device> {
+        let s = self.session.wdf.lock();
+        s.devices
+            .iter()
+            .filter_map(|&h| match s.objects.get(&h) {
+                Some(super::wdf::Object {
+                    data: Data::Device(d),
+                    ..
+                }) => Some(Device {
+                    handle: h,
+                    index: d.index,
+                }),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The queues of `device`.
+    pub fn queues(&self, device: Device) -> Result<Vec<QueueInfo>, Error> {
+        let s = self.session.wdf.lock();
+        let Some(super::wdf::Object {
+            data: Data::Device(d),
+            ..
+        }) = s.objects.get(&device.handle)
+        else {
+            return Err(Error::State(format!(
+                "device {} does not exist",
+                device.index
+            )));
+        };
+        Ok(d.queues
+            .iter()
+            .filter_map(|q| match s.objects.get(q) {
+                Some(super::wdf::Object {
+                    data: Data::Queue(q),
+                    ..
+                }) => Some(QueueInfo {
+                    default: q.config.default_queue != 0,
+                    power_managed: q.power_managed,
+                    dispatch_type: q.config.dispatch_type,
+                    presented_limit: q.config.number_of_presented_requests,
+                }),
+                _ => None,
+            })
+            .collect())
+    }
+
+    /// The device interface classes `device` registered.
+    pub fn interfaces(&self, device: Device) -> Vec<String> {
+        let s = self.session.wdf.lock();
+        match s.objects.get(&device.handle) {
+            Some(super::wdf::Object {
+                data: Data::Device(d),
+                ..
+            }) => d.interfaces.iter().map(|g| g.to_string()).collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// `DeviceIoControl` on a handle opened for reading and writing.
+    pub fn device_io_control(
+        &self,
+        device: Device,
+        code: u32,
+        input: &[u8],
+        output_len: usize,
+    ) -> Result<Completion, Error> {
+        self.device_io_control_with_access(device, Access::READ_WRITE, code, input, output_len)
+    }
+
+    /// `DeviceIoControl` as the I/O manager and KMDF do it for
+    /// `METHOD_BUFFERED`: the IOCTL's access bits checked against the
+    /// handle's access; one system buffer of max(input, output) bytes with
+    /// the input copied in; the request presented to the default queue's
+    /// `EvtIoDeviceControl` on this thread (several threads: several
+    /// requests at once, as a parallel queue does); completed exactly once;
+    /// `Information` bytes copied out.
+    pub fn device_io_control_with_access(
+        &self,
+        device: Device,
+        access: Access,
+        code: u32,
+        input: &[u8],
+        output_len: usize,
+    ) -> Result<Completion, Error> {
+        let session = &self.session;
+        let fw = &session.wdf;
+        if ioctl::method(code) != ioctl::METHOD_BUFFERED {
+            return Err(Error::Request(format!(
+                "IOCTL 0x{code:08X} uses transfer method {}: kmdf-host models METHOD_BUFFERED only",
+                ioctl::method(code)
+            )));
+        }
+        let need = ioctl::access(code);
+        if (need & ioctl::FILE_READ_ACCESS != 0 && !access.read)
+            || (need & ioctl::FILE_WRITE_ACCESS != 0 && !access.write)
+        {
+            return Ok(Completion {
+                status: status::ACCESS_DENIED,
+                information: 0,
+                output: Vec::new(),
+            });
+        }
+        // The queue, once the device is in a state to take the request.
+        let deadline = Instant::now() + session.options.request_timeout;
+        let (queue, callback, level, limit) = {
+            let mut s = fw.lock();
+            loop {
+                let Some(super::wdf::Object {
+                    data: Data::Device(d),
+                    ..
+                }) = s.objects.get(&device.handle)
+                else {
+                    return Err(Error::State(format!(
+                        "device {} does not exist",
+                        device.index
+                    )));
+                };
+                if d.removing {
+                    return Ok(Completion {
+                        status: status::DELETE_PENDING,
+                        information: 0,
+                        output: Vec::new(),
+                    });
+                }
+                let Some(queue) = d.default_queue else {
+                    return Ok(Completion {
+                        status: status::INVALID_DEVICE_REQUEST,
+                        information: 0,
+                        output: Vec::new(),
+                    });
+                };
+                let power = d.power;
+                let Some(super::wdf::Object {
+                    data: Data::Queue(q),
+                    ..
+                }) = s.objects.get(&queue)
+                else {
+                    unreachable!()
+                };
+                let limit = match q.config.dispatch_type {
+                    abi::dispatch_type::SEQUENTIAL => 1,
+                    _ if q.config.number_of_presented_requests == 0 => u32::MAX,
+                    _ => q.config.number_of_presented_requests,
+                };
+                let held = (q.power_managed && power != DevicePower::D0) || q.presented >= limit;
+                if !held {
+                    let callback = if q.config.evt_io_device_control != 0 {
+                        q.config.evt_io_device_control
+                    } else {
+                        q.config.evt_io_default
+                    };
+                    let level = if Framework::execution_level(&s, queue) == execution_level::PASSIVE
+                        || !session.options.dispatch_level_callbacks
+                    {
+                        PASSIVE
+                    } else {
+                        DISPATCH
+                    };
+                    break (queue, callback, level, limit);
+                }
+                let now = Instant::now();
+                if now >= deadline {
+                    return Err(Error::State(format!(
+                        "the request was held by the queue for {:?} ({})",
+                        session.options.request_timeout,
+                        if q.power_managed && power != DevicePower::D0 {
+                            "power-managed queue, device not in D0"
+                        } else {
+                            "presentation limit reached"
+                        }
+                    )));
+                }
+                s = fw.changed.wait_timeout(s, deadline - now).unwrap().0;
+            }
+        };
+        let _ = limit;
+        if callback == 0 {
+            return Ok(Completion {
+                status: status::INVALID_DEVICE_REQUEST,
+                information: 0,
+                output: Vec::new(),
+            });
+        }
+        // The system buffer (the I/O manager's, not subject to the driver's
+        // low-resources simulation).
+        let len = input.len().max(output_len);
+        let buffer = if len > 0 {
+            match session.pool.allocate(Request {
+                size: len,
+                tag: u32::from_le_bytes(*b"IoSb"),
+                kind: PoolKind::NonPagedNx,
+                origin: Origin::IoManager,
+                zeroed: false,
+                alignment: 16,
+                caller: 0,
+                what: Some("METHOD_BUFFERED system buffer"),
+            }) {
+                Ok(p) => p as usize,
+                Err(_) => {
+                    return Ok(Completion {
+                        status: status::INSUFFICIENT_RESOURCES,
+                        information: 0,
+                        output: Vec::new(),
+                    });
+                }
+            }
+        } else {
+            0
+        };
+        if !input.is_empty() {
+            // SAFETY: `buffer` has `len >= input.len()` bytes.
+            unsafe {
+                std::ptr::copy_nonoverlapping(input.as_ptr(), buffer as *mut u8, input.len())
+            };
+        }
+        let data = Data::Request(RequestData {
+            queue,
+            code,
+            input_len: input.len(),
+            output_len,
+            buffer,
+            information: 0,
+            completed: None,
+            completed_at: 0,
+        });
+        // The framework's FxRequest: a failure completes the IRP with
+        // STATUS_INSUFFICIENT_RESOURCES before the driver sees it.
+        let request = match fw.create_object(session, Kind::Request, None, None, data) {
+            Ok(h) => h,
+            Err(s) => {
+                if buffer != 0 {
+                    session.pool.free(buffer, None);
+                }
+                return Ok(Completion {
+                    status: s,
+                    information: 0,
+                    output: Vec::new(),
+                });
+            }
+        };
+        {
+            let mut s = fw.lock();
+            s.objects.get_mut(&request).unwrap().no_delete_ddi = true;
+            if let Some(super::wdf::Object {
+                data: Data::Queue(q),
+                ..
+            }) = s.objects.get_mut(&queue)
+            {
+                q.presented += 1;
+                q.in_flight.push(request);
+            }
+        }
+        let f: unsafe extern "win64" fn(usize, usize, usize, usize, u32) = fn_ptr(callback);
+        // SAFETY: the queue's EvtIoDeviceControl, called as KMDF presents a
+        // request: live queue and request handles, the buffer lengths and
+        // the code.
+        call_driver(session, level, "EvtIoDeviceControl", || unsafe {
+            f(queue, request, output_len, input.len(), code)
+        });
+        // Completed (on this thread or any other) within the time-out?
+        let deadline = Instant::now() + session.options.request_timeout;
+        let completed = {
+            let mut s = fw.lock();
+            loop {
+                let Some(super::wdf::Object {
+                    data: Data::Request(r),
+                    ..
+                }) = s.objects.get(&request)
+                else {
+                    unreachable!()
+                };
+                if let Some(c) = r.completed {
+                    break Some(c);
+                }
+                let now = Instant::now();
+                if now >= deadline {
+                    break None;
+                }
+                s = fw.changed.wait_timeout(s, deadline - now).unwrap().0;
+            }
+        };
+        let Some((completion_status, information)) = completed else {
+            session.violation_at(
+                Rule::RequestNeverCompleted,
+                format!("IOCTL 0x{code:08X}: the request was not completed within {:?} of EvtIoDeviceControl returning", session.options.request_timeout),
+                Some(session.describe(callback)),
+            );
+            return Err(Error::Request(format!(
+                "IOCTL 0x{code:08X} was never completed"
+            )));
+        };
+        let copy = if (completion_status as u32) >> 30 != 3 {
+            information.min(output_len)
+        } else {
+            0
+        };
+        // SAFETY: `copy <= output_len <= len` bytes of the system buffer.
+        let output = if copy > 0 {
+            unsafe { std::slice::from_raw_parts(buffer as *const u8, copy) }.to_vec()
+        } else {
+            Vec::new()
+        };
+        {
+            let mut s = fw.lock();
+            if let Some(super::wdf::Object {
+                data: Data::Queue(q),
+                ..
+            }) = s.objects.get_mut(&queue)
+            {
+                q.presented -= 1;
+                q.in_flight.retain(|r| *r != request);
+            }
+        }
+        fw.delete(session, request);
+        if buffer != 0 {
+            session.pool.free(buffer, None);
+        }
+        Ok(Completion {
+            status: completion_status,
+            information,
+            output,
+        })
+    }
+
+    /// A device power transition (as a system sleep or resume causes):
+    /// entering D3 stops the device's power-managed queues, waiting for the
+    /// requests they have presented; their new requests are held until D0.
+    /// Queues that are not power-managed keep dispatching.
+    pub fn set_power(&self, device: Device, state: DevicePower) -> Result<PowerTransition, Error> {
+        let session = &self.session;
+        let fw = &session.wdf;
+        let start = Instant::now();
+        let deadline = start + session.options.request_timeout;
+        let mut s = fw.lock();
+        let Some(super::wdf::Object {
+            data: Data::Device(d),
+            ..
+        }) = s.objects.get_mut(&device.handle)
+        else {
+            return Err(Error::State(format!(
+                "device {} does not exist",
+                device.index
+            )));
+        };
+        d.power = state;
+        let queues = d.queues.clone();
+        let managed: Vec<usize> = queues
+            .into_iter()
+            .filter(|q| matches!(s.objects.get(q), Some(super::wdf::Object { data: Data::Queue(q), .. }) if q.power_managed))
+            .collect();
+        let mut waited_for = 0;
+        if state == DevicePower::D3 {
+            for &q in &managed {
+                let Some(super::wdf::Object {
+                    data: Data::Queue(queue),
+                    ..
+                }) = s.objects.get(&q)
+                else {
+                    continue;
+                };
+                waited_for += queue.in_flight.len();
+            }
+            loop {
+                let busy: usize = managed
+                    .iter()
+                    .filter_map(|q| match s.objects.get(q) {
+                        Some(super::wdf::Object {
+                            data: Data::Queue(queue),
+                            ..
+                        }) => Some(queue.in_flight.len()),
+                        _ => None,
+                    })
+                    .sum();
+                if busy == 0 {
+                    break;
+                }
+                let now = Instant::now();
+                if now >= deadline {
+                    drop(s);
+                    session.violation_at(
+                        Rule::PowerTransitionBlocked,
+                        format!("device {} could not enter D3: {busy} request(s) of a power-managed queue still in progress after {:?}", device.index, session.options.request_timeout),
+                        None,
+                    );
+                    return Ok(PowerTransition {
+                        power_managed_queues: managed.len(),
+                        waited_for,
+                        waited: start.elapsed(),
+                    });
+                }
+                s = fw.changed.wait_timeout(s, deadline - now).unwrap().0;
+            }
+        }
+        drop(s);
+        fw.changed.notify_all();
+        Ok(PowerTransition {
+            power_managed_queues: managed.len(),
+            waited_for,
+            waited: start.elapsed(),
+        })
+    }
+
+    /// PnP removal of `device`: new requests fail with
+    /// STATUS_DELETE_PENDING; the requests in progress are waited for; the
+    /// device object is deleted (its children first: queues, work items,
+    /// each with its cleanup callback, then the device's cleanup, then the
+    /// destroy callbacks).
+    pub fn remove_device(&self, device: Device) -> Result<(), Error> {
+        let session = &self.session;
+        let fw = &session.wdf;
+        let deadline = Instant::now() + session.options.request_timeout;
+        let mut s = fw.lock();
+        let Some(super::wdf::Object {
+            data: Data::Device(d),
+            ..
+        }) = s.objects.get_mut(&device.handle)
+        else {
+            return Err(Error::State(format!(
+                "device {} does not exist",
+                device.index
+            )));
+        };
+        d.removing = true;
+        let queues = d.queues.clone();
+        loop {
+            let in_flight: Vec<usize> = queues
+                .iter()
+                .filter_map(|q| match s.objects.get(q) {
+                    Some(super::wdf::Object {
+                        data: Data::Queue(queue),
+                        ..
+                    }) => Some(queue.in_flight.clone()),
+                    _ => None,
+                })
+                .flatten()
+                .collect();
+            if in_flight.is_empty() {
+                break;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                drop(s);
+                for r in &in_flight {
+                    session.violation_at(
+                        Rule::RequestNeverCompleted,
+                        format!(
+                            "device {} removed with WDFREQUEST {r:#x} never completed",
+                            device.index
+                        ),
+                        None,
+                    );
+                }
+                return Err(Error::State(format!(
+                    "device {}: {} request(s) never completed; the removal would not finish",
+                    device.index,
+                    in_flight.len()
+                )));
+            }
+            s = fw.changed.wait_timeout(s, deadline - now).unwrap().0;
+        }
+        s.devices.retain(|h| *h != device.handle);
+        drop(s);
+        // The device is deleted at PASSIVE_LEVEL by the PnP manager's thread.
+        let frame = context::enter(session, PASSIVE);
+        fw.delete(session, device.handle);
+        frame.leave();
+        Ok(())
+    }
+
+    /// Unloads the driver: removes the devices left, calls the driver
+    /// object's unload routine (the framework's: `EvtDriverUnload`, then the
+    /// WDFDRIVER is deleted), waits for the worker threads, and reports
+    /// every violation and every pool block left (Driver Verifier's pool
+    /// tracking at unload).
+    pub fn unload(mut self) -> Report {
+        self.unload_inner()
+    }
+
+    fn unload_inner(&mut self) -> Report {
+        if !self.unloaded {
+            self.unloaded = true;
+            for device in self.devices() {
+                let _ = self.remove_device(device);
+            }
+            let unload = self.driver.object.driver_unload;
+            if unload != 0 {
+                let f: unsafe extern "win64" fn(*mut DriverObject) = fn_ptr(unload);
+                let object = &mut *self.driver.object as *mut DriverObject;
+                // SAFETY: the driver object's unload routine, called once
+                // at PASSIVE_LEVEL as the I/O manager does.
+                call_driver(&self.session, PASSIVE, "DriverUnload", || unsafe {
+                    f(object)
+                });
+            }
+            self.session.wdf.join_workers();
+        }
+        self.report(true)
+    }
+
+    fn report(&self, at_unload: bool) -> Report {
+        let session = &self.session;
+        let outstanding: Vec<Outstanding> = session
+            .pool
+            .outstanding(&|a| session.describe(a))
+            .into_iter()
+            .filter(|o| o.origin != Origin::IoManager)
+            .collect();
+        let mut violations: Vec<Violation> = session.violations();
+        if at_unload {
+            for o in &outstanding {
+                violations.push(Violation {
+                    rule: Rule::PoolLeak,
+                    message: format!("{o} still allocated at unload"),
+                    location: None,
+                });
+            }
+        }
+        let (allocations, injected_failures, tags) = session.pool.counters();
+        Report {
+            violations,
+            outstanding,
+            allocations,
+            injected_failures,
+            tags,
+        }
+    }
+
+    /// The report so far (pool blocks outstanding now are not leaks yet).
+    pub fn report_now(&self) -> Report {
+        self.report(false)
+    }
+
+    /// Every violation so far.
+    pub fn violations(&self) -> Vec<Violation> {
+        self.session.violations()
+    }
+
+    /// Adds a low-resources rule.
+    pub fn inject(&self, rule: FaultInjection) {
+        self.session.pool.inject(rule);
+    }
+
+    /// Removes every low-resources rule.
+    pub fn clear_injection(&self) {
+        self.session.pool.clear_injection();
+    }
+
+    /// Pool allocations made for the driver so far (including failed ones).
+    pub fn pool_allocations(&self) -> u64 {
+        self.session.pool.allocation_count()
+    }
+
+    /// Pool blocks of the driver and its objects allocated now.
+    pub fn outstanding_blocks(&self) -> usize {
+        self.session.pool.outstanding_count(Origin::Driver)
+            + self.session.pool.outstanding_count(Origin::Framework)
+    }
+
+    /// The driver's `DbgPrint` output.
+    pub fn debug_log(&self) -> Vec<String> {
+        self.session.debug_log()
+    }
+
+    /// How the driver bound to the framework (after `driver_entry`).
+    pub fn bind_summary(&self) -> Option<BindSummary> {
+        let s = self.session.wdf.lock();
+        s.bound.as_ref().map(|b| BindSummary {
+            framework: self.session.wdf.version,
+            client_minor: b.client_minor,
+            minimum_minor: b.minimum_minor,
+            client_newer: b.client_newer,
+            function_count: b.func_count,
+        })
+    }
+
+    /// `module!name` of every import the image binds.
+    pub fn imports(&self) -> Vec<String> {
+        self.session
+            .image
+            .imports
+            .iter()
+            .map(|i| format!("{}!{}", i.module, i.name))
+            .collect()
+    }
+
+    /// One line about the mapped image.
+    pub fn image_summary(&self) -> String {
+        let i = &self.session.image;
+        format!(
+            "{} at {:#x} (preferred {:#x}, {} relocations), {} imports, {}",
+            i.path.display(),
+            i.base,
+            i.preferred_base,
+            i.relocations,
+            i.imports.len(),
+            i.symbol_source
+        )
+    }
+}
+
+impl Drop for Host {
+    fn drop(&mut self) {
+        if self.entered && !self.unloaded && !std::thread::panicking() {
+            let _ = self.unload_inner();
+        }
+        self.session.wdf.join_workers();
+    }
+}
+
+/// The framework's AddDevice (`FxDriver::AddDevice`): a `WDFDEVICE_INIT`,
+/// `EvtDriverDeviceAdd` at PASSIVE_LEVEL; on failure the device it created
+/// is deleted (with its callbacks); on success the device starts.
+unsafe extern "win64" fn fx_add_device(_driver_object: *mut DriverObject, _pdo: *mut u8) -> i32 {
+    let session = context::session();
+    let fw = &session.wdf;
+    let (driver, evt) = {
+        let s = fw.lock();
+        (
+            s.driver,
+            s.config.map(|c| c.evt_driver_device_add).unwrap_or(0),
+        )
+    };
+    let Some(driver) = driver else {
+        return status::INVALID_DEVICE_STATE;
+    };
+    if evt == 0 {
+        return status::INVALID_DEVICE_REQUEST;
+    }
+    let init = {
+        let mut s = fw.lock();
+        let h = fw.new_handle(&mut s);
+        s.inits.insert(h, super::wdf::DeviceInitData::default());
+        h
+    };
+    let before: Vec<usize> = fw.lock().devices.clone();
+    let f: unsafe extern "win64" fn(usize, usize) -> i32 = fn_ptr(evt);
+    // SAFETY: the driver's EvtDriverDeviceAdd with its WDFDRIVER and a
+    // fresh WDFDEVICE_INIT.
+    let status = call_driver(&session, PASSIVE, "EvtDriverDeviceAdd", || unsafe {
+        f(driver, init)
+    });
+    fw.lock().inits.remove(&init);
+    let created: Vec<usize> = fw
+        .lock()
+        .devices
+        .iter()
+        .copied()
+        .filter(|d| !before.contains(d))
+        .collect();
+    session.trace(format_args!(
+        "EvtDriverDeviceAdd returned 0x{:08X}",
+        status as u32
+    ));
+    if !abi::nt_success(status) {
+        for d in created {
+            fw.lock().devices.retain(|x| *x != d);
+            fw.delete(&session, d);
+        }
+        return status;
+    }
+    let mut s = fw.lock();
+    for d in created {
+        if let Some(super::wdf::Object {
+            data: Data::Device(dev),
+            ..
+        }) = s.objects.get_mut(&d)
+        {
+            dev.started = true;
+        }
+    }
+    status::SUCCESS
+}
+caller_thunk!(FxAddDevice => fx_add_device);
+
+/// The framework's unload routine (`FxDriver::Unload`): `EvtDriverUnload`,
+/// then the WDFDRIVER is deleted.
+unsafe extern "win64" fn fx_unload(_driver_object: *mut DriverObject) {
+    let session = context::session();
+    let fw = &session.wdf;
+    let (driver, unload) = {
+        let s = fw.lock();
+        (s.driver, s.config.map(|c| c.evt_driver_unload).unwrap_or(0))
+    };
+    let Some(driver) = driver else { return };
+    if unload != 0 {
+        let f: unsafe extern "win64" fn(usize) = fn_ptr(unload);
+        // SAFETY: the driver's EvtDriverUnload with its WDFDRIVER.
+        call_driver(&session, PASSIVE, "EvtDriverUnload", || unsafe {
+            f(driver)
+        });
+    }
+    fw.delete(&session, driver);
+    fw.lock().driver = None;
+}
+caller_thunk!(FxUnload => fx_unload);
+
+pub(crate) fn fx_add_device_address() -> usize {
+    FxAddDevice as usize
+}
+
+pub(crate) fn fx_unload_address() -> usize {
+    FxUnload as usize
+}
+
+#[allow(dead_code)]
+fn handle(h: usize) -> Handle {
+    h as Handle
+}

@@ -1,0 +1,183 @@
+//! The IRQL model (one IRQL per thread, as per processor on Windows while
+//! a thread runs) and spin locks, with Driver Verifier's checks.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+use super::super::abi::irql::{APC, DISPATCH, HIGH, PASSIVE};
+use super::super::context::{self, caller_thunk};
+use super::super::stop::stop;
+use crate::report::Rule;
+
+/// A unique non-zero token for the current thread, stored in a held lock.
+fn owner_token() -> usize {
+    thread_local! {
+        static TOKEN: u8 = const { 0 };
+    }
+    TOKEN.with(|t| t as *const u8 as usize)
+}
+
+/// Checks that the current IRQL is at most `max` for routine `name`.
+pub(crate) fn require_max(name: &str, max: u8) -> bool {
+    let now = context::irql();
+    if now > max {
+        context::session().violation(
+            Rule::IrqlTooHigh,
+            format!("{name} called at IRQL {now}, its maximum is {max}"),
+        );
+        false
+    } else {
+        true
+    }
+}
+
+unsafe extern "win64" fn ke_get_current_irql() -> u8 {
+    context::irql()
+}
+caller_thunk!(KeGetCurrentIrql => ke_get_current_irql);
+
+unsafe extern "win64" fn kf_raise_irql(new: u8) -> u8 {
+    let old = context::irql();
+    if new < old || new > HIGH {
+        context::session().violation(
+            Rule::IrqlTooHigh,
+            format!("KfRaiseIrql({new}) at IRQL {old}: the new IRQL must not be lower"),
+        );
+    }
+    context::set_irql(new.max(old));
+    old
+}
+caller_thunk!(KfRaiseIrql => kf_raise_irql);
+
+unsafe extern "win64" fn ke_raise_irql_to_dpc_level() -> u8 {
+    // SAFETY: forwards a valid IRQL.
+    unsafe { kf_raise_irql(DISPATCH) }
+}
+caller_thunk!(KeRaiseIrqlToDpcLevel => ke_raise_irql_to_dpc_level);
+
+unsafe extern "win64" fn ke_lower_irql(new: u8) {
+    let old = context::irql();
+    if new > old {
+        context::session().violation(
+            Rule::IrqlNotRestored,
+            format!("KeLowerIrql({new}) at IRQL {old}: the new IRQL must not be higher"),
+        );
+        return;
+    }
+    context::set_irql(new);
+}
+caller_thunk!(KeLowerIrql => ke_lower_irql);
+
+unsafe extern "win64" fn ke_initialize_spin_lock(lock: *mut usize) {
+    // SAFETY: the driver passes its KSPIN_LOCK (a pointer-sized integer).
+    unsafe { lock.write(0) };
+}
+caller_thunk!(KeInitializeSpinLock => ke_initialize_spin_lock);
+
+/// Takes the lock word, spinning like a processor would (the holder runs on
+/// another thread); a thread that already holds it would spin forever.
+fn acquire(lock: *mut usize, name: &str) {
+    // SAFETY: a KSPIN_LOCK is pointer-sized and pointer-aligned; all access
+    // to it goes through these atomics while it is in use.
+    let word = unsafe { AtomicUsize::from_ptr(lock) };
+    let me = owner_token();
+    if word.load(Ordering::Relaxed) == me {
+        stop(
+            Rule::SpinLockMisuse,
+            format!(
+                "{name}: this thread already holds the spin lock at {lock:p} (it would spin forever)"
+            ),
+        );
+    }
+    let session = context::session();
+    let start = Instant::now();
+    while word
+        .compare_exchange_weak(0, me, Ordering::Acquire, Ordering::Relaxed)
+        .is_err()
+    {
+        std::thread::yield_now();
+        if start.elapsed() > session.options.hang_timeout {
+            stop(
+                Rule::Hang,
+                format!(
+                    "{name}: the spin lock at {lock:p} was not released for {:?}",
+                    session.options.hang_timeout
+                ),
+            );
+        }
+    }
+    context::add_spin_locks(1);
+}
+
+fn release(lock: *mut usize, name: &str) {
+    // SAFETY: as in `acquire`.
+    let word = unsafe { AtomicUsize::from_ptr(lock) };
+    if word
+        .compare_exchange(owner_token(), 0, Ordering::Release, Ordering::Relaxed)
+        .is_err()
+    {
+        context::session().violation(
+            Rule::SpinLockMisuse,
+            format!("{name}: the spin lock at {lock:p} is not held by this thread"),
+        );
+        return;
+    }
+    context::add_spin_locks(-1);
+}
+
+unsafe extern "win64" fn ke_acquire_spin_lock_raise_to_dpc(lock: *mut usize) -> u8 {
+    let old = context::irql();
+    if !require_max("KeAcquireSpinLockRaiseToDpc", DISPATCH) {
+        stop(
+            Rule::IrqlTooHigh,
+            format!("KeAcquireSpinLockRaiseToDpc at IRQL {old}"),
+        );
+    }
+    acquire(lock, "KeAcquireSpinLockRaiseToDpc");
+    context::set_irql(DISPATCH);
+    old
+}
+caller_thunk!(KeAcquireSpinLockRaiseToDpc => ke_acquire_spin_lock_raise_to_dpc);
+
+unsafe extern "win64" fn ke_release_spin_lock(lock: *mut usize, new: u8) {
+    release(lock, "KeReleaseSpinLock");
+    if new > context::irql() {
+        context::session().violation(
+            Rule::IrqlNotRestored,
+            format!(
+                "KeReleaseSpinLock to IRQL {new}, above the current {}",
+                context::irql()
+            ),
+        );
+    } else {
+        context::set_irql(new);
+    }
+}
+caller_thunk!(KeReleaseSpinLock => ke_release_spin_lock);
+
+unsafe extern "win64" fn ke_acquire_spin_lock_at_dpc_level(lock: *mut usize) {
+    let now = context::irql();
+    if now != DISPATCH {
+        context::session().violation(
+            Rule::IrqlTooHigh,
+            format!("KeAcquireSpinLockAtDpcLevel at IRQL {now}: it requires DISPATCH_LEVEL"),
+        );
+    }
+    acquire(lock, "KeAcquireSpinLockAtDpcLevel");
+}
+caller_thunk!(KeAcquireSpinLockAtDpcLevel => ke_acquire_spin_lock_at_dpc_level);
+
+unsafe extern "win64" fn ke_release_spin_lock_from_dpc_level(lock: *mut usize) {
+    release(lock, "KeReleaseSpinLockFromDpcLevel");
+}
+caller_thunk!(KeReleaseSpinLockFromDpcLevel => ke_release_spin_lock_from_dpc_level);
+
+/// Names of the IRQLs the reports use.
+pub(crate) fn name(level: u8) -> &'static str {
+    match level {
+        PASSIVE => "PASSIVE_LEVEL",
+        APC => "APC_LEVEL",
+        DISPATCH => "DISPATCH_LEVEL",
+        _ => "DIRQL",
+    }
+}

@@ -1,0 +1,16 @@
+//! The x86_64 Linux implementation: loader, kernel, framework, I/O.
+
+mod abi;
+pub(crate) mod context;
+mod fault;
+mod host;
+mod image;
+pub(crate) mod kernel;
+mod session;
+mod stop;
+mod symbols;
+pub(crate) mod wdf;
+
+pub use host::{Access, BindSummary, Completion, Device, Host, PowerTransition, QueueInfo};
+pub use stop::STOP_EXIT_CODE;
+pub use wdf::DevicePower;

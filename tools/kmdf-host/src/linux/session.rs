@@ -1,0 +1,115 @@
+//! One loaded driver and everything the simulated system keeps for it.
+
+use std::fmt::Write as _;
+use std::sync::Mutex;
+
+use super::context;
+use super::image::Image;
+use super::kernel::pool::Pool;
+use super::kernel::sync::Dispatcher;
+use super::wdf::Framework;
+use crate::options::{DebugOutput, Options};
+use crate::report::{Rule, Violation};
+
+/// A session: the image, the kernel's state (pool, dispatcher objects) and
+/// the framework's (objects, devices, queues) for one driver.
+#[derive(Debug)]
+pub(crate) struct Session {
+    pub options: Options,
+    pub image: Image,
+    pub pool: Pool,
+    pub dispatcher: Dispatcher,
+    pub wdf: Framework,
+    violations: Mutex<Vec<Violation>>,
+    debug_log: Mutex<Vec<String>>,
+}
+
+impl Session {
+    pub(crate) fn new(image: Image, options: Options) -> Session {
+        Session {
+            pool: Pool::new(&options),
+            dispatcher: Dispatcher::default(),
+            wdf: Framework::new(options.framework),
+            violations: Mutex::new(Vec::new()),
+            debug_log: Mutex::new(Vec::new()),
+            image,
+            options,
+        }
+    }
+
+    /// Names an address (in the image: section and nearest symbol).
+    pub(crate) fn describe(&self, address: usize) -> String {
+        self.image.describe(address)
+    }
+
+    /// Records a violation at the driver's current call site.
+    pub(crate) fn violation(&self, rule: Rule, message: String) {
+        let location = Some(self.describe(context::caller()));
+        self.violation_at(rule, message, location);
+    }
+
+    /// Records a violation with an explicit location.
+    pub(crate) fn violation_at(&self, rule: Rule, message: String, location: Option<String>) {
+        let v = Violation {
+            rule,
+            message,
+            location,
+        };
+        if self.options.trace {
+            eprintln!("kmdf-host: VIOLATION {v}");
+        }
+        self.violations.lock().unwrap().push(v);
+    }
+
+    /// Every violation so far.
+    pub(crate) fn violations(&self) -> Vec<Violation> {
+        self.violations.lock().unwrap().clone()
+    }
+
+    /// Traces a call (option `trace`).
+    pub(crate) fn trace(&self, what: std::fmt::Arguments<'_>) {
+        if self.options.trace {
+            eprintln!("kmdf-host: {what}");
+        }
+    }
+
+    /// A line of the driver's debug output.
+    pub(crate) fn debug_print(&self, line: String) {
+        if self.options.debug_output == DebugOutput::Stderr || self.options.trace {
+            eprintln!("[DbgPrint] {}", line.trim_end());
+        }
+        self.debug_log.lock().unwrap().push(line);
+    }
+
+    /// The driver's debug output so far.
+    pub(crate) fn debug_log(&self) -> Vec<String> {
+        self.debug_log.lock().unwrap().clone()
+    }
+
+    /// What a stop report says about the session besides the cause. Uses
+    /// `try_lock` only: the stopping thread may hold any lock.
+    pub(crate) fn stop_summary(&self) -> String {
+        let mut out = String::new();
+        if let Ok(v) = self.violations.try_lock() {
+            for v in v.iter() {
+                let _ = writeln!(out, "kmdf-host: earlier violation {v}");
+            }
+        }
+        if let Ok(log) = self.debug_log.try_lock() {
+            for line in log.iter().rev().take(5).rev() {
+                let _ = writeln!(out, "kmdf-host: DbgPrint: {}", line.trim_end());
+            }
+        }
+        if let Some(summary) = self.pool.try_summary() {
+            let _ = writeln!(out, "kmdf-host: {summary}");
+        }
+        let _ = writeln!(
+            out,
+            "kmdf-host: image {} at {:#x} ({})",
+            self.image.path.display(),
+            self.image.base,
+            self.image.symbol_source
+        );
+        out
+    }
+}

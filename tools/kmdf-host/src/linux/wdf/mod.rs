@@ -1,0 +1,680 @@
+//! The simulated framework: the bind (`WdfVersionBind`), the function
+//! table, and KMDF's object model (handles, contexts, parent/child
+//! lifetimes, cleanup and destroy callbacks).
+
+pub(crate) mod bind;
+pub(crate) mod ddi;
+pub(crate) mod structures;
+pub(crate) mod table;
+
+use std::collections::{HashMap, VecDeque};
+use std::ffi::c_void;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::{JoinHandle, ThreadId};
+
+use super::abi::{
+    self, DriverConfig, Guid, IoQueueConfig, ObjectAttributes, execution_level, irql,
+};
+use super::context;
+use super::kernel::pool::{Failure, Request};
+use super::session::Session;
+use super::stop::stop;
+use crate::options::FrameworkVersion;
+use crate::report::{Origin, PoolKind, Rule};
+
+/// Bytes the host accounts for the framework's own part of an object (the
+/// context follows, 16-byte aligned).
+const OBJECT_HEADER: usize = 64;
+/// Handles live in a no-access region: a driver that dereferences one
+/// faults instead of reading the host's memory.
+const ARENA_SIZE: usize = 256 << 20;
+/// Deleted handles remembered to name a use after deletion.
+const TOMBSTONES: usize = 100_000;
+
+/// The kind of a framework object.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Driver,
+    Device,
+    Queue,
+    Request,
+    WorkItem,
+}
+
+impl Kind {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Kind::Driver => "WDFDRIVER",
+            Kind::Device => "WDFDEVICE",
+            Kind::Queue => "WDFQUEUE",
+            Kind::Request => "WDFREQUEST",
+            Kind::WorkItem => "WDFWORKITEM",
+        }
+    }
+
+    /// Objects whose cleanup KMDF runs at PASSIVE_LEVEL.
+    fn passive_dispose(self) -> bool {
+        matches!(
+            self,
+            Kind::Device | Kind::Queue | Kind::WorkItem | Kind::Driver
+        )
+    }
+}
+
+/// Device power states the host models.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DevicePower {
+    /// Working.
+    D0,
+    /// Off (system sleep).
+    D3,
+}
+
+#[derive(Debug)]
+pub(crate) struct DeviceData {
+    pub init: DeviceInitData,
+    pub interfaces: Vec<Guid>,
+    pub default_queue: Option<usize>,
+    pub queues: Vec<usize>,
+    pub started: bool,
+    pub removing: bool,
+    pub power: DevicePower,
+    /// The FDO memory (`DEVICE_OBJECT`) handed out by `WdfDeviceWdmGetDeviceObject`.
+    pub fdo: usize,
+    pub index: usize,
+}
+
+#[derive(Debug)]
+pub(crate) struct QueueData {
+    pub config: IoQueueConfig,
+    pub device: usize,
+    pub power_managed: bool,
+    pub presented: u32,
+    pub in_flight: Vec<usize>,
+}
+
+#[derive(Debug)]
+pub(crate) struct RequestData {
+    pub queue: usize,
+    pub code: u32,
+    pub input_len: usize,
+    pub output_len: usize,
+    pub buffer: usize,
+    pub information: usize,
+    pub completed: Option<(i32, usize)>,
+    pub completed_at: usize,
+}
+
+#[derive(Debug)]
+pub(crate) struct WorkItemData {
+    pub func: usize,
+    pub enqueued: bool,
+    pub running: Option<ThreadId>,
+    pub rundown: bool,
+    /// The `IO_WORKITEM` pool block.
+    pub io_work_item: usize,
+}
+
+#[derive(Debug)]
+pub(crate) enum Data {
+    Driver,
+    Device(Box<DeviceData>),
+    Queue(QueueData),
+    Request(RequestData),
+    WorkItem(WorkItemData),
+}
+
+/// One live framework object.
+#[derive(Debug)]
+pub(crate) struct Object {
+    pub kind: Kind,
+    pub parent: Option<usize>,
+    pub children: Vec<usize>,
+    /// Context memory (0: none) and the type info pointer it is typed by.
+    pub context: usize,
+    pub context_type: usize,
+    pub context_name: String,
+    pub cleanup: usize,
+    pub destroy: usize,
+    pub execution_level: i32,
+    pub synchronization_scope: i32,
+    /// The pool block holding the object.
+    pub block: usize,
+    pub disposing: bool,
+    pub no_delete_ddi: bool,
+    pub data: Data,
+}
+
+/// `WDFDEVICE_INIT`: not an object, owned by the framework until
+/// `WdfDeviceCreate` consumes it.
+#[derive(Debug, Default)]
+pub(crate) struct DeviceInitData {
+    pub device_type: u32,
+    pub characteristics: u32,
+    pub io_type: i32,
+    pub sddl: Option<String>,
+    pub name: Option<String>,
+    pub created_device: Option<usize>,
+}
+
+/// What the framework keeps about the bind.
+#[derive(Clone, Debug)]
+pub(crate) struct Bound {
+    pub client_minor: u32,
+    pub minimum_minor: Option<u32>,
+    pub client_newer: bool,
+    pub func_count: u32,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct State {
+    pub objects: HashMap<usize, Object>,
+    tombstones: HashMap<usize, Kind>,
+    tomb_order: VecDeque<usize>,
+    next_handle: usize,
+    pub inits: HashMap<usize, DeviceInitData>,
+    pub driver: Option<usize>,
+    pub config: Option<DriverConfig>,
+    pub tag: u32,
+    pub driver_name: String,
+    pub registry_path: Vec<u16>,
+    pub bound: Option<Bound>,
+    pub unbound: bool,
+    pub devices: Vec<usize>,
+    pub device_count: usize,
+}
+
+/// The framework of one session.
+pub(crate) struct Framework {
+    pub version: FrameworkVersion,
+    pub state: Mutex<State>,
+    /// Signalled on request completion, work item completion and power
+    /// changes.
+    pub changed: Condvar,
+    arena: usize,
+    /// `WDF_DRIVER_GLOBALS` handed to the driver.
+    pub globals: *mut abi::DriverGlobals,
+    /// The function table the driver's `WdfFunctions` points at.
+    pub table: Box<[usize]>,
+    /// The structure-size table `WdfStructures` points at (client newer
+    /// than the framework).
+    pub structures: Box<[usize]>,
+    pub workers: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl std::fmt::Debug for Framework {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Framework")
+            .field("version", &self.version)
+            .finish_non_exhaustive()
+    }
+}
+
+// SAFETY: `globals` points at a heap block owned by the framework, written
+// only under `state`'s lock or before the driver runs; the arena is an
+// address range only.
+unsafe impl Send for Framework {}
+// SAFETY: as above.
+unsafe impl Sync for Framework {}
+
+impl Drop for Framework {
+    fn drop(&mut self) {
+        // SAFETY: the arena was mapped by `new` and nothing dereferences
+        // handles any more (the driver is gone); `globals` came from
+        // `Box::into_raw` in `new`.
+        unsafe {
+            libc::munmap(self.arena as *mut c_void, ARENA_SIZE);
+            drop(Box::from_raw(self.globals));
+        }
+    }
+}
+
+/// A mutex guard over the framework state.
+pub(crate) type Guard<'a> = MutexGuard<'a, State>;
+
+/// The outcome of looking up a handle.
+pub(crate) enum Lookup {
+    Live,
+    Deleted(Kind),
+    Unknown,
+}
+
+impl Framework {
+    pub(crate) fn new(version: FrameworkVersion) -> Framework {
+        // SAFETY: an inaccessible reservation of address space only.
+        let arena = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                ARENA_SIZE,
+                libc::PROT_NONE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+                -1,
+                0,
+            )
+        };
+        assert!(
+            arena != libc::MAP_FAILED,
+            "kmdf-host: cannot reserve the handle arena"
+        );
+        let globals = Box::into_raw(Box::new(abi::DriverGlobals {
+            driver: std::ptr::null_mut(),
+            driver_flags: 0,
+            driver_tag: 0,
+            driver_name: [0; 32],
+            displace_driver_unload: 0,
+        }));
+        Framework {
+            version,
+            state: Mutex::new(State::default()),
+            changed: Condvar::new(),
+            arena: arena as usize,
+            globals,
+            table: table::build(),
+            structures: structures::table(version),
+            workers: Mutex::new(Vec::new()),
+        }
+    }
+
+    pub(crate) fn lock(&self) -> Guard<'_> {
+        self.state.lock().unwrap()
+    }
+
+    /// A fresh handle value in the no-access arena (never reused).
+    pub(crate) fn new_handle(&self, s: &mut State) -> usize {
+        s.next_handle += 1;
+        let h = self.arena + 16 * s.next_handle;
+        assert!(
+            h < self.arena + ARENA_SIZE,
+            "kmdf-host: handle arena exhausted"
+        );
+        h
+    }
+
+    pub(crate) fn lookup(s: &State, h: usize) -> Lookup {
+        if s.objects.contains_key(&h) {
+            Lookup::Live
+        } else if let Some(&k) = s.tombstones.get(&h) {
+            Lookup::Deleted(k)
+        } else {
+            Lookup::Unknown
+        }
+    }
+
+    /// Validates `handle` as an object of `kind` (`None`: any kind), as
+    /// `FxObjectHandleGetPtr` does with the verifier on: an invalid handle
+    /// stops the run with `WDF_VIOLATION` / `WDF_INVALID_HANDLE`.
+    pub(crate) fn check(&self, s: &State, function: &str, handle: usize, kind: Option<Kind>) {
+        let found = match Self::lookup(s, handle) {
+            Lookup::Live => s.objects[&handle].kind,
+            Lookup::Deleted(k) => stop(
+                Rule::WdfViolation,
+                format!(
+                    "{function}: {} {handle:#x} was already deleted (WDF_VIOLATION, WDF_INVALID_HANDLE)",
+                    k.name()
+                ),
+            ),
+            Lookup::Unknown if handle == 0 => stop(
+                Rule::WdfViolation,
+                format!("{function}: NULL handle (WDF_VIOLATION, WDF_REQUIRED_PARAMETER_IS_NULL)"),
+            ),
+            Lookup::Unknown => stop(
+                Rule::WdfViolation,
+                format!(
+                    "{function}: {handle:#x} is not a WDF handle (WDF_VIOLATION, WDF_INVALID_HANDLE)"
+                ),
+            ),
+        };
+        if let Some(k) = kind {
+            if k != found {
+                stop(
+                    Rule::WdfViolation,
+                    format!(
+                        "{function}: handle {handle:#x} is a {}, not a {} (WDF_VIOLATION, WDF_INVALID_HANDLE)",
+                        found.name(),
+                        k.name()
+                    ),
+                );
+            }
+        }
+    }
+
+    /// The effective execution level of `h` (inherited up to the driver,
+    /// whose default is "no constraint": dispatch).
+    pub(crate) fn execution_level(s: &State, mut h: usize) -> i32 {
+        loop {
+            let Some(o) = s.objects.get(&h) else {
+                return execution_level::DISPATCH;
+            };
+            if o.execution_level == execution_level::PASSIVE
+                || o.execution_level == execution_level::DISPATCH
+            {
+                return o.execution_level;
+            }
+            match o.parent {
+                Some(p) => h = p,
+                None => return execution_level::DISPATCH,
+            }
+        }
+    }
+
+    /// The device `h` belongs to (itself, or the nearest device ancestor),
+    /// as `FxDeviceBase::_SearchForDevice` finds it.
+    pub(crate) fn device_of(s: &State, mut h: usize) -> Option<usize> {
+        loop {
+            let o = s.objects.get(&h)?;
+            if o.kind == Kind::Device {
+                return Some(h);
+            }
+            if let Data::Queue(q) = &o.data {
+                return Some(q.device);
+            }
+            h = o.parent?;
+        }
+    }
+
+    /// Creates an object: one pool block with the driver's tag for the
+    /// object and its zero-filled context (as `FxObjectHandleAlloc` does),
+    /// a handle, and the link to `parent`. Callbacks and context come from
+    /// the attributes the caller has validated.
+    pub(crate) fn create_object(
+        &self,
+        session: &Session,
+        kind: Kind,
+        attributes: Option<&ObjectAttributes>,
+        parent: Option<usize>,
+        data: Data,
+    ) -> Result<usize, i32> {
+        let (context_size, context_type, context_name) = match attributes {
+            Some(a) if !a.context_type_info.is_null() => {
+                // SAFETY: validated by FxValidateObjectAttributes' model.
+                let info = unsafe { &*a.context_type_info };
+                let name = if info.context_name.is_null() {
+                    String::new()
+                } else {
+                    // SAFETY: a NUL-terminated type name from the driver.
+                    unsafe { std::ffi::CStr::from_ptr(info.context_name.cast()) }
+                        .to_string_lossy()
+                        .into_owned()
+                };
+                (
+                    info.context_size.max(a.context_size_override),
+                    a.context_type_info as usize,
+                    name,
+                )
+            }
+            _ => (0, 0, String::new()),
+        };
+        let tag = self.lock().tag;
+        let what = format!(
+            "{}{}",
+            kind.name(),
+            if context_name.is_empty() {
+                String::new()
+            } else {
+                format!(" ({context_name})")
+            }
+        );
+        let block = session
+            .pool
+            .allocate(Request {
+                size: OBJECT_HEADER + context_size.next_multiple_of(16),
+                tag,
+                kind: PoolKind::NonPagedNx,
+                origin: Origin::Framework,
+                zeroed: true,
+                alignment: 16,
+                caller: context::caller(),
+                what: Some(&what),
+            })
+            .map_err(|f| match f {
+                Failure::Injected | Failure::Exhausted => abi::status::INSUFFICIENT_RESOURCES,
+            })? as usize;
+        let mut s = self.lock();
+        let h = self.new_handle(&mut s);
+        let (cleanup, destroy, level, scope) = match attributes {
+            Some(a) => (
+                a.evt_cleanup_callback,
+                a.evt_destroy_callback,
+                a.execution_level,
+                a.synchronization_scope,
+            ),
+            None => (
+                0,
+                0,
+                execution_level::INHERIT,
+                abi::synchronization_scope::INHERIT,
+            ),
+        };
+        s.objects.insert(
+            h,
+            Object {
+                kind,
+                parent,
+                children: Vec::new(),
+                context: if context_size > 0 || context_type != 0 {
+                    block + OBJECT_HEADER
+                } else {
+                    0
+                },
+                context_type,
+                context_name,
+                cleanup,
+                destroy,
+                execution_level: level,
+                synchronization_scope: scope,
+                block,
+                disposing: false,
+                no_delete_ddi: false,
+                data,
+            },
+        );
+        if let Some(p) = parent {
+            if let Some(po) = s.objects.get_mut(&p) {
+                po.children.push(h);
+            }
+        }
+        Ok(h)
+    }
+
+    /// Frees an object that was never handed to the driver, without
+    /// callbacks (`DeleteFromFailedCreate`).
+    pub(crate) fn delete_from_failed_create(&self, session: &Arc<Session>, h: usize) {
+        let mut s = self.lock();
+        if let Some(o) = s.objects.get_mut(&h) {
+            o.cleanup = 0;
+            o.destroy = 0;
+        }
+        drop(s);
+        self.delete(session, h);
+    }
+
+    /// Deletes `h` and its descendants as KMDF does
+    /// (`FxObject::DeleteObject`, `DisposeChildrenWorker`,
+    /// `DeletedAndDisposedWorkerLocked`): the children are disposed first,
+    /// in the order they were created, each one's subtree before it, then
+    /// the object's own `EvtCleanupCallback`; then the destroy callbacks in
+    /// the same order (a child holds a reference on its parent), and the
+    /// memory is freed. Work items are flushed when they are disposed.
+    pub(crate) fn delete(&self, session: &Arc<Session>, h: usize) {
+        let order = {
+            let mut s = self.lock();
+            let mut order = Vec::new();
+            Self::post_order(&s, h, &mut order);
+            order.retain(|x| !s.objects[x].disposing);
+            for x in &order {
+                s.objects.get_mut(x).unwrap().disposing = true;
+            }
+            order
+        };
+        if order.is_empty() {
+            return;
+        }
+        // Dispose: rundown and cleanup callbacks.
+        for &x in &order {
+            self.rundown(session, x);
+            let (cleanup, level) = {
+                let s = self.lock();
+                let o = &s.objects[&x];
+                (
+                    o.cleanup,
+                    if o.kind.passive_dispose() {
+                        irql::PASSIVE
+                    } else {
+                        context::irql()
+                    },
+                )
+            };
+            if cleanup != 0 {
+                let f: unsafe extern "win64" fn(usize) = fn_ptr(cleanup);
+                // SAFETY: the driver registered this EvtCleanupCallback for
+                // the object; it is called once, with the object's handle.
+                call_driver(session, level, "EvtCleanupCallback", || unsafe { f(x) });
+            }
+        }
+        // Destroy callbacks, then the memory.
+        for &x in &order {
+            let destroy = self.lock().objects[&x].destroy;
+            if destroy != 0 {
+                let f: unsafe extern "win64" fn(usize) = fn_ptr(destroy);
+                // SAFETY: the driver's EvtDestroyCallback for the object,
+                // called once; the context is still valid during it.
+                call_driver(
+                    session,
+                    context::irql().min(irql::DISPATCH),
+                    "EvtDestroyCallback",
+                    || unsafe { f(x) },
+                );
+            }
+            let mut s = self.lock();
+            let o = s.objects.remove(&x).unwrap();
+            if let Some(p) = o.parent {
+                if let Some(po) = s.objects.get_mut(&p) {
+                    po.children.retain(|c| *c != x);
+                }
+            }
+            s.tombstones.insert(x, o.kind);
+            s.tomb_order.push_back(x);
+            if s.tomb_order.len() > TOMBSTONES {
+                let old = s.tomb_order.pop_front().unwrap();
+                s.tombstones.remove(&old);
+            }
+            drop(s);
+            if let Data::WorkItem(w) = &o.data {
+                if w.io_work_item != 0 {
+                    session.pool.free(w.io_work_item, None);
+                }
+            }
+            session.pool.free(o.block, None);
+        }
+        self.changed.notify_all();
+    }
+
+    fn post_order(s: &State, h: usize, out: &mut Vec<usize>) {
+        let Some(o) = s.objects.get(&h) else { return };
+        for &c in &o.children {
+            Self::post_order(s, c, out);
+        }
+        out.push(h);
+    }
+
+    /// What disposing `h` waits for: a work item's pending or running
+    /// callback (`FxWorkItem::FlushAndRundown`), unless called from that
+    /// callback itself.
+    fn rundown(&self, session: &Session, h: usize) {
+        let mut s = self.lock();
+        if let Some(Object {
+            data: Data::WorkItem(w),
+            ..
+        }) = s.objects.get_mut(&h)
+        {
+            w.rundown = true;
+        } else {
+            return;
+        }
+        let me = std::thread::current().id();
+        let deadline = std::time::Instant::now() + session.options.hang_timeout;
+        loop {
+            let Some(Object {
+                data: Data::WorkItem(w),
+                ..
+            }) = s.objects.get(&h)
+            else {
+                return;
+            };
+            if (!w.enqueued && w.running.is_none()) || w.running == Some(me) {
+                return;
+            }
+            let now = std::time::Instant::now();
+            if now >= deadline {
+                drop(s);
+                stop(
+                    Rule::Hang,
+                    format!("deleting WDFWORKITEM {h:#x}: its callback did not finish"),
+                );
+            }
+            s = self.changed.wait_timeout(s, deadline - now).unwrap().0;
+        }
+    }
+
+    /// The context of `h` typed by `type_info` (pointer comparison, as
+    /// `FxObjectGetTypedContext` does).
+    pub(crate) fn typed_context(s: &State, h: usize, type_info: usize) -> usize {
+        match s.objects.get(&h) {
+            Some(o) if o.context != 0 && o.context_type == type_info => o.context,
+            _ => 0,
+        }
+    }
+
+    /// Remembers a worker thread to join at unload.
+    pub(crate) fn add_worker(&self, handle: JoinHandle<()>) {
+        let mut w = self.workers.lock().unwrap();
+        w.retain(|h| !h.is_finished());
+        w.push(handle);
+    }
+
+    /// Joins every worker thread.
+    pub(crate) fn join_workers(&self) {
+        loop {
+            let Some(h) = self.workers.lock().unwrap().pop() else {
+                break;
+            };
+            let _ = h.join();
+        }
+    }
+}
+
+/// Converts a callback address from the driver into a function pointer.
+pub(crate) fn fn_ptr<F: Copy>(address: usize) -> F {
+    assert_eq!(std::mem::size_of::<F>(), std::mem::size_of::<usize>());
+    // SAFETY: `F` is a function pointer type of pointer size; the address
+    // is a callback the driver registered (calling it is the caller's
+    // unsafe step).
+    unsafe { std::mem::transmute_copy(&address) }
+}
+
+/// Enters `session` on this thread at `level`, calls `f` (driver code),
+/// checks what the driver left, and restores the thread's state.
+pub(crate) fn call_driver<R>(
+    session: &Arc<Session>,
+    level: u8,
+    what: &str,
+    f: impl FnOnce() -> R,
+) -> R {
+    let frame = context::enter(session, level);
+    let result = f();
+    let (left_irql, left_locks) = (context::irql(), context::spin_locks());
+    if left_irql != level {
+        session.violation(
+            Rule::IrqlNotRestored,
+            format!("{what} returned at IRQL {left_irql}, it was called at IRQL {level}"),
+        );
+    }
+    if left_locks != 0 {
+        session.violation(
+            Rule::SpinLockMisuse,
+            format!("{what} returned holding {left_locks} spin lock(s)"),
+        );
+    }
+    frame.leave();
+    result
+}
