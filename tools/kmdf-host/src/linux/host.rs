@@ -986,11 +986,11 @@ unsafe extern "win64" fn fx_unload(_driver_object: *mut DriverObject) {
 caller_thunk!(FxUnload => fx_unload);
 
 pub(crate) fn fx_add_device_address() -> usize {
-    FxAddDevice as usize
+    FxAddDevice as *const () as usize
 }
 
 pub(crate) fn fx_unload_address() -> usize {
-    FxUnload as usize
+    FxUnload as *const () as usize
 }
 
 #[allow(dead_code)]

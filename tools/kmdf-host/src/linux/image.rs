@@ -100,7 +100,7 @@ impl Image {
                 opt.subsystem()
             )));
         }
-        if opt.section_alignment() as usize % PAGE != 0 {
+        if !(opt.section_alignment() as usize).is_multiple_of(PAGE) {
             return Err(Error::BadImage(format!(
                 "section alignment {:#x} is not a multiple of the page size",
                 opt.section_alignment()
@@ -333,14 +333,13 @@ impl Image {
 
     fn load_symbols(&mut self, file: &PeFile64<'_>, pdb: Option<&Path>) {
         let mut symbols: Vec<(u32, String)> = Vec::new();
-        if let Ok(Some(exports)) = file.export_table() {
-            if let Ok(list) = exports.exports() {
-                for e in list {
-                    if let (Some(n), object::read::pe::ExportTarget::Address(rva)) =
-                        (e.name, e.target)
-                    {
-                        symbols.push((rva, String::from_utf8_lossy(n).into_owned()));
-                    }
+        if let Ok(Some(exports)) = file.export_table()
+            && let Ok(list) = exports.exports()
+        {
+            for e in list {
+                if let (Some(n), object::read::pe::ExportTarget::Address(rva)) = (e.name, e.target)
+                {
+                    symbols.push((rva, String::from_utf8_lossy(n).into_owned()));
                 }
             }
         }

@@ -18,10 +18,10 @@ pub(crate) fn read_pdb(path: &Path, guid: [u8; 16]) -> Result<Vec<(u32, String)>
     let globals = pdb.global_symbols().map_err(|e| e.to_string())?;
     let mut it = globals.iter();
     while let Ok(Some(symbol)) = it.next() {
-        if let Ok(pdb::SymbolData::Public(p)) = symbol.parse() {
-            if let Some(rva) = p.offset.to_rva(&map) {
-                out.push((rva.0, demangle(&p.name.to_string())));
-            }
+        if let Ok(pdb::SymbolData::Public(p)) = symbol.parse()
+            && let Some(rva) = p.offset.to_rva(&map)
+        {
+            out.push((rva.0, demangle(&p.name.to_string())));
         }
     }
     let dbi = pdb.debug_information().map_err(|e| e.to_string())?;
@@ -34,10 +34,10 @@ pub(crate) fn read_pdb(path: &Path, guid: [u8; 16]) -> Result<Vec<(u32, String)>
             continue;
         };
         while let Ok(Some(symbol)) = symbols.next() {
-            if let Ok(pdb::SymbolData::Procedure(p)) = symbol.parse() {
-                if let Some(rva) = p.offset.to_rva(&map) {
-                    out.push((rva.0, demangle(&p.name.to_string())));
-                }
+            if let Ok(pdb::SymbolData::Procedure(p)) = symbol.parse()
+                && let Some(rva) = p.offset.to_rva(&map)
+            {
+                out.push((rva.0, demangle(&p.name.to_string())));
             }
         }
     }

@@ -296,14 +296,15 @@ impl Pool {
     pub(crate) fn special_hit(&self, address: usize) -> Option<SpecialHit> {
         let s = self.state.try_lock().ok()?;
         for (&start, block) in &s.blocks {
-            if let Storage::Special { map, len } = block.storage {
-                if address >= map && address < map + len + PAGE {
-                    return Some(SpecialHit {
-                        block: block.info.clone(),
-                        offset: address as isize - start as isize,
-                        freed: false,
-                    });
-                }
+            if let Storage::Special { map, len } = block.storage
+                && address >= map
+                && address < map + len + PAGE
+            {
+                return Some(SpecialHit {
+                    block: block.info.clone(),
+                    offset: address as isize - start as isize,
+                    freed: false,
+                });
             }
         }
         s.quarantine
@@ -339,7 +340,7 @@ impl Pool {
                 )
             })
             .collect();
-        list.sort_by(|a, b| (a.1.origin, a.1.tag, a.0).cmp(&(b.1.origin, b.1.tag, b.0)));
+        list.sort_by_key(|a| (a.1.origin, a.1.tag, a.0));
         list.into_iter().map(|(_, o)| o).collect()
     }
 

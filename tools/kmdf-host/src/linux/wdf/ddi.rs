@@ -493,11 +493,13 @@ unsafe extern "win64" fn wdf_device_create(
     if created {
         return status::INVALID_DEVICE_STATE;
     }
-    if let Some(sddl) = &sddl {
-        if !has_name {
-            session.trace(format_args!("WdfDeviceCreate: SDDL \"{sddl}\" on an unnamed device: STATUS_INVALID_SECURITY_DESCR"));
-            return status::INVALID_SECURITY_DESCR;
-        }
+    if let Some(sddl) = &sddl
+        && !has_name
+    {
+        session.trace(format_args!(
+            "WdfDeviceCreate: SDDL \"{sddl}\" on an unnamed device: STATUS_INVALID_SECURITY_DESCR"
+        ));
+        return status::INVALID_SECURITY_DESCR;
     }
     let driver = session.wdf.lock().driver;
     let init_data = with_init(&session, F, init, std::mem::take);
@@ -562,10 +564,10 @@ unsafe extern "win64" fn wdf_device_create_device_interface(
     if let Err(s) = check_irql(&session, F, PASSIVE) {
         return s;
     }
-    if !reference.is_null() {
-        if let Err(s) = validate_unicode_string(reference) {
-            return s;
-        }
+    if !reference.is_null()
+        && let Err(s) = validate_unicode_string(reference)
+    {
+        return s;
     }
     // SAFETY: non-NULL (checked): the driver's GUID.
     let guid = unsafe { *guid };
@@ -673,10 +675,10 @@ unsafe extern "win64" fn wdf_io_queue_create(
             data: Data::Device(d),
             ..
         }) = s.objects.get(&(device as usize))
+            && c.default_queue != 0
+            && d.started
         {
-            if c.default_queue != 0 && d.started {
-                return status::INVALID_DEVICE_STATE;
-            }
+            return status::INVALID_DEVICE_STATE;
         }
     }
     if c.dispatch_type <= 0 || c.dispatch_type >= dispatch_type::MAX {

@@ -324,17 +324,17 @@ impl Framework {
                 ),
             ),
         };
-        if let Some(k) = kind {
-            if k != found {
-                stop(
-                    Rule::WdfViolation,
-                    format!(
-                        "{function}: handle {handle:#x} is a {}, not a {} (WDF_VIOLATION, WDF_INVALID_HANDLE)",
-                        found.name(),
-                        k.name()
-                    ),
-                );
-            }
+        if let Some(k) = kind
+            && k != found
+        {
+            stop(
+                Rule::WdfViolation,
+                format!(
+                    "{function}: handle {handle:#x} is a {}, not a {} (WDF_VIOLATION, WDF_INVALID_HANDLE)",
+                    found.name(),
+                    k.name()
+                ),
+            );
         }
     }
 
@@ -468,10 +468,10 @@ impl Framework {
                 data,
             },
         );
-        if let Some(p) = parent {
-            if let Some(po) = s.objects.get_mut(&p) {
-                po.children.push(h);
-            }
+        if let Some(p) = parent
+            && let Some(po) = s.objects.get_mut(&p)
+        {
+            po.children.push(h);
         }
         Ok(h)
     }
@@ -547,10 +547,10 @@ impl Framework {
             }
             let mut s = self.lock();
             let o = s.objects.remove(&x).unwrap();
-            if let Some(p) = o.parent {
-                if let Some(po) = s.objects.get_mut(&p) {
-                    po.children.retain(|c| *c != x);
-                }
+            if let Some(p) = o.parent
+                && let Some(po) = s.objects.get_mut(&p)
+            {
+                po.children.retain(|c| *c != x);
             }
             s.tombstones.insert(x, o.kind);
             s.tomb_order.push_back(x);
@@ -559,10 +559,10 @@ impl Framework {
                 s.tombstones.remove(&old);
             }
             drop(s);
-            if let Data::WorkItem(w) = &o.data {
-                if w.io_work_item != 0 {
-                    session.pool.free(w.io_work_item, None);
-                }
+            if let Data::WorkItem(w) = &o.data
+                && w.io_work_item != 0
+            {
+                session.pool.free(w.io_work_item, None);
             }
             session.pool.free(o.block, None);
         }
