@@ -83,8 +83,13 @@ extern ULONG WdfMinimumVersionRequired;
 const WDFFUNC *WdfFunctions_01033;
 PWDF_DRIVER_GLOBALS WdfDriverGlobals;
 BOOLEAN WdfClientVersionHigherThanFramework;
-ULONG WdfFunctionCount;
-ULONG WdfStructureCount;
+/* The counts start at this library's own: the framework overwrites them only
+   when the client is newer than the framework (fxldr.h keeps V1.FuncCount and
+   *FuncCountPtr in sync), and wdk-sys checks every call's table index against
+   WdfFunctionCount, so 0 here would fail the first WDF call on a framework as
+   new as the client. */
+ULONG WdfFunctionCount = WdfFunctionTableNumEntries;    /* 458 for KMDF 1.33 */
+ULONG WdfStructureCount = WDF_STRUCTURE_TABLE_NUM_ENTRIES; /* 81 for KMDF 1.33 */
 WDF_STRUCT_INFO WdfStructures;
 
 static WCHAR KmdfLibraryName[] = L"KmdfLibrary";
