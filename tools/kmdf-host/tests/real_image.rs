@@ -581,7 +581,15 @@ fn requests_keep_being_served_across_a_device_power_transition() {
     // request in progress does not hold up D3 and new requests are served
     // while the device is in D3.
     let (host, device) = started(Options::default());
-    let long = RunRequest::new(StrategyId::WdkNonPaged, 20_000, 16, 4096, 12);
+    // A request that runs for about three seconds on this machine (the
+    // image may be a debug or a release build): what the device does in D3
+    // takes a small fraction of that.
+    let probe = RunRequest::new(StrategyId::WdkNonPaged, 2_000, 16, 256, 12);
+    let start = Instant::now();
+    check(&probe, &run(&host, device, &probe).expect("the probe run"));
+    let per_block = start.elapsed().as_secs_f64() / 2_000.0;
+    let iterations = ((3.0 / per_block) as u32).clamp(2_000, 1_000_000);
+    let long = RunRequest::new(StrategyId::WdkNonPaged, iterations, 16, 256, 12);
     std::thread::scope(|scope| {
         let before = host.pool_allocations();
         let in_flight = scope.spawn(|| run(&host, device, &long));
