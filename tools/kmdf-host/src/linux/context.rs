@@ -122,6 +122,11 @@ impl Frame {
 /// `$target` expects them because the thunk's own frame is gone by the jump.
 macro_rules! caller_thunk {
     ($thunk:ident => $target:path) => {
+        #[doc = concat!("The driver's entry to `", stringify!($target), "`.")]
+        #[doc = ""]
+        #[doc = "# Safety"]
+        #[doc = ""]
+        #[doc = concat!("The contract of `", stringify!($target), "`, whose arguments pass through.")]
         #[unsafe(naked)]
         #[allow(non_snake_case)]
         pub(crate) unsafe extern "win64" fn $thunk() {

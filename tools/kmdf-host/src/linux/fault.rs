@@ -8,6 +8,7 @@
 use std::cell::Cell;
 use std::ffi::c_void;
 use std::sync::Once;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::context;
 use super::stop::stop_with_details;
@@ -26,30 +27,52 @@ const SIGNALS: [i32; 5] = [
     libc::SIGFPE,
     libc::SIGTRAP,
 ];
-static mut PREVIOUS: [libc::sigaction; 5] = [unsafe { std::mem::zeroed() }; 5];
+/// The handler (`sa_sigaction`) and flags each signal had before
+/// [`install`], to chain to: plain atomics, readable in a signal handler.
+static PREVIOUS_HANDLER: [AtomicUsize; 5] = [const { AtomicUsize::new(0) }; 5];
+static PREVIOUS_FLAGS: [AtomicUsize; 5] = [const { AtomicUsize::new(0) }; 5];
 static INSTALL: Once = Once::new();
 
 /// Installs the handlers (once per process).
 pub(crate) fn install() {
     INSTALL.call_once(|| {
         for (i, &sig) in SIGNALS.iter().enumerate() {
-            // SAFETY: a handler with SA_SIGINFO on the alternate stack that
-            // Rust's runtime gives every thread it starts; the previous
-            // action is saved (once, before any handler can run) to chain
-            // to it.
+            // SAFETY: `sigaction` with a NULL new action only reads the
+            // current one into `old`, a valid out-parameter; all-zero is a
+            // valid `sigaction` value.
+            let old = unsafe {
+                let mut old: libc::sigaction = std::mem::zeroed();
+                libc::sigaction(sig, std::ptr::null(), &mut old);
+                old
+            };
+            // Saved before our handler is installed, so it can always chain.
+            PREVIOUS_HANDLER[i].store(old.sa_sigaction, Ordering::SeqCst);
+            PREVIOUS_FLAGS[i].store(old.sa_flags as usize, Ordering::SeqCst);
+            // SAFETY: installs `handler`, an `extern "C"` function with the
+            // SA_SIGINFO signature, on the alternate stack that Rust's
+            // runtime gives every thread it starts; `action` is fully
+            // initialised (zeroed, then the fields set).
             unsafe {
                 let mut action: libc::sigaction = std::mem::zeroed();
                 action.sa_sigaction = handler as *const () as usize;
                 action.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK;
                 libc::sigemptyset(&mut action.sa_mask);
-                libc::sigaction(sig, &action, &raw mut PREVIOUS[i]);
+                libc::sigaction(sig, &action, std::ptr::null_mut());
             }
         }
     });
 }
 
-extern "C" fn handler(signal: i32, info: *mut libc::siginfo_t, ucontext: *mut c_void) {
-    // SAFETY: the kernel passes a valid siginfo and ucontext.
+/// The signal handler.
+///
+/// # Safety
+///
+/// Only the kernel calls it, as an `SA_SIGINFO` handler: `info` and
+/// `ucontext` point at the signal's valid, writable `siginfo_t` and
+/// `ucontext_t`.
+unsafe extern "C" fn handler(signal: i32, info: *mut libc::siginfo_t, ucontext: *mut c_void) {
+    // SAFETY: the kernel's valid siginfo and ucontext (the contract); the
+    // context is this handler's to change (the thread resumes from it).
     let (address, uc) = unsafe {
         (
             (*info).si_addr() as usize,
@@ -58,7 +81,8 @@ extern "C" fn handler(signal: i32, info: *mut libc::siginfo_t, ucontext: *mut c_
     };
     let regs = &mut uc.uc_mcontext.gregs;
     if !context::is_driver_thread() {
-        chain(signal, info, ucontext);
+        // SAFETY: the kernel's arguments, passed on (the contract).
+        unsafe { chain(signal, info, ucontext) };
         return;
     }
     let rip = regs[libc::REG_RIP as usize] as usize;
@@ -87,14 +111,19 @@ extern "C" fn handler(signal: i32, info: *mut libc::siginfo_t, ucontext: *mut c_
     regs[libc::REG_RIP as usize] = landing as *const () as usize as i64;
 }
 
-fn chain(signal: i32, info: *mut libc::siginfo_t, ucontext: *mut c_void) {
+/// Hands a signal on to the handler installed before [`install`].
+///
+/// # Safety
+///
+/// As for [`handler`]: the kernel's arguments of the signal.
+unsafe fn chain(signal: i32, info: *mut libc::siginfo_t, ucontext: *mut c_void) {
     let i = SIGNALS.iter().position(|s| *s == signal).unwrap_or(0);
-    // SAFETY: written once by `install` before the handler was installed.
-    let previous = unsafe { PREVIOUS[i] };
-    if previous.sa_sigaction == libc::SIG_IGN {
+    let previous = PREVIOUS_HANDLER[i].load(Ordering::SeqCst);
+    let flags = PREVIOUS_FLAGS[i].load(Ordering::SeqCst) as i32;
+    if previous == libc::SIG_IGN {
         return;
     }
-    if previous.sa_sigaction == libc::SIG_DFL {
+    if previous == libc::SIG_DFL {
         // SAFETY: restore the default action and return: the faulting
         // instruction runs again and the default action ends the process.
         unsafe {
@@ -104,13 +133,19 @@ fn chain(signal: i32, info: *mut libc::siginfo_t, ucontext: *mut c_void) {
         }
         return;
     }
-    if previous.sa_flags & libc::SA_SIGINFO != 0 {
-        let f: extern "C" fn(i32, *mut libc::siginfo_t, *mut c_void) =
-            super::wdf::fn_ptr(previous.sa_sigaction);
-        f(signal, info, ucontext);
+    if flags & libc::SA_SIGINFO != 0 {
+        // SAFETY: a function pointer type; neither SIG_DFL (0) nor SIG_IGN,
+        // so the handler's address, non-zero.
+        let f: unsafe extern "C" fn(i32, *mut libc::siginfo_t, *mut c_void) =
+            unsafe { super::wdf::fn_ptr(previous) };
+        // SAFETY: an SA_SIGINFO handler takes exactly these arguments, which
+        // the kernel gave this handler.
+        unsafe { f(signal, info, ucontext) };
     } else {
-        let f: extern "C" fn(i32) = super::wdf::fn_ptr(previous.sa_sigaction);
-        f(signal);
+        // SAFETY: as above, a plain handler.
+        let f: unsafe extern "C" fn(i32) = unsafe { super::wdf::fn_ptr(previous) };
+        // SAFETY: a plain handler takes the signal number.
+        unsafe { f(signal) };
     }
 }
 

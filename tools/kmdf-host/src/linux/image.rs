@@ -379,6 +379,20 @@ impl Image {
         address >= self.base && address < self.base + self.size
     }
 
+    /// Whether `len` bytes at `address` lie inside one readable section.
+    pub(crate) fn readable(&self, address: usize, len: usize) -> bool {
+        let Some(rva) = address.checked_sub(self.base) else {
+            return false;
+        };
+        self.sections.iter().any(|s| {
+            s.read
+                && rva >= s.rva as usize
+                && rva
+                    .checked_add(len)
+                    .is_some_and(|end| end <= s.rva as usize + s.size as usize)
+        })
+    }
+
     /// The section holding `rva`.
     pub(crate) fn section_of(&self, rva: u32) -> Option<&Section> {
         self.sections
@@ -413,11 +427,6 @@ impl Image {
             Err(i) => i - 1,
         };
         Some((self.symbols[i].0, self.symbols[i].1.as_str()))
-    }
-
-    /// The RVA of the symbol `name`.
-    pub(crate) fn symbol_rva(&self, name: &str) -> Option<u32> {
-        self.symbols.iter().find(|s| s.1 == name).map(|s| s.0)
     }
 
     /// The entry point's address.

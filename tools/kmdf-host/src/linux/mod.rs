@@ -11,6 +11,4 @@ mod stop;
 mod symbols;
 pub(crate) mod wdf;
 
-pub use host::{Access, BindSummary, Completion, Device, Host, PowerTransition, QueueInfo};
-pub use stop::STOP_EXIT_CODE;
-pub use wdf::DevicePower;
+pub use host::Host;

@@ -6,10 +6,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::context;
 use super::session::Session;
+use crate::api::STOP_EXIT_CODE;
 use crate::report::Rule;
-
-/// The exit code of a stopped run.
-pub const STOP_EXIT_CODE: i32 = 3;
 
 static STOPPING: AtomicBool = AtomicBool::new(false);
 

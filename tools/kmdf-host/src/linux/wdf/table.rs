@@ -9,6 +9,11 @@ include!(concat!(env!("OUT_DIR"), "/wdf_tables.rs"));
 
 /// The trap of table index `N`: passes the index and the caller's return
 /// address on (no code is generated at run time).
+///
+/// # Safety
+///
+/// Only for driver code calling WDF function `N` through the table; it
+/// never returns (the run stops), so any arguments are fine.
 #[unsafe(naked)]
 pub(crate) unsafe extern "win64" fn trap<const N: usize>() -> ! {
     core::arch::naked_asm!(
