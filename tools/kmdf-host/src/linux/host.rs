@@ -8,7 +8,7 @@ use super::abi::irql::{DISPATCH, PASSIVE};
 use super::abi::{
     self, DriverExtension, DriverObject, UnicodeString, execution_level, ioctl, status,
 };
-use super::context::{self, caller_thunk};
+use super::context::{self, Callback, caller_thunk};
 use super::fault;
 use super::image::Image;
 use super::kernel::pool::Request;
@@ -218,11 +218,15 @@ impl Host {
             unsafe { fn_ptr(self.session.image.entry()) };
         let object = self.driver.object.ptr();
         let path: *const UnicodeString = self.driver.registry_path.ptr();
+        let callback = Callback {
+            what: "DriverEntry",
+            address: self.session.image.entry(),
+        };
         // SAFETY: the image's entry point (`DRIVER_INITIALIZE`, by
         // `Host::load`'s contract), called once as the I/O manager does,
         // with a DRIVER_OBJECT and registry path laid out as on x64 Windows
         // that live as long as the host.
-        let status = call_driver(&self.session, PASSIVE, "DriverEntry", || unsafe {
+        let status = call_driver(&self.session, PASSIVE, callback, || unsafe {
             entry(object, path)
         });
         self.session
@@ -256,11 +260,15 @@ impl Host {
         // SAFETY: a function pointer type; non-zero (checked above).
         let f: unsafe extern "win64" fn(*mut DriverObject, *mut u8) -> i32 = unsafe { fn_ptr(add) };
         let object = self.driver.object.ptr();
+        let callback = Callback {
+            what: "AddDevice",
+            address: add,
+        };
         // SAFETY: the AddDevice routine the driver object names (the
         // framework's, or the driver's own with `DRIVER_ADD_DEVICE`'s
         // signature by `Host::load`'s contract), called as PnP does with
         // the driver object and a PDO that outlive the device.
-        let status = call_driver(&self.session, PASSIVE, "AddDevice", || unsafe {
+        let status = call_driver(&self.session, PASSIVE, callback, || unsafe {
             f(object, pdo_ptr)
         });
         if !abi::nt_success(status) {
@@ -390,7 +398,7 @@ impl Host {
         }
         // The queue, once the device is in a state to take the request.
         let deadline = Instant::now() + session.options.request_timeout;
-        let (queue, callback, level, limit) = {
+        let (queue, callback, what, level, limit) = {
             let mut s = fw.lock();
             loop {
                 let Some(d) = s.device(device.handle) else {
@@ -424,10 +432,10 @@ impl Host {
                 };
                 let held = (q.power_managed && power != DevicePower::D0) || q.presented >= limit;
                 if !held {
-                    let callback = if q.config.evt_io_device_control != 0 {
-                        q.config.evt_io_device_control
+                    let (callback, what) = if q.config.evt_io_device_control != 0 {
+                        (q.config.evt_io_device_control, "EvtIoDeviceControl")
                     } else {
-                        q.config.evt_io_default
+                        (q.config.evt_io_default, "EvtIoDefault")
                     };
                     let level = if Framework::execution_level(&s, queue) == execution_level::PASSIVE
                         || !session.options.dispatch_level_callbacks
@@ -436,7 +444,7 @@ impl Host {
                     } else {
                         DISPATCH
                     };
-                    break (queue, callback, level, limit);
+                    break (queue, callback, what, level, limit);
                 }
                 let now = Instant::now();
                 if now >= deadline {
@@ -531,9 +539,15 @@ impl Host {
         // signature by `Host::load`'s contract), called as KMDF presents a
         // request: live queue and request handles, the buffer lengths and
         // the code.
-        call_driver(session, level, "EvtIoDeviceControl", || unsafe {
-            f(queue, request, output_len, input.len(), code)
-        });
+        call_driver(
+            session,
+            level,
+            Callback {
+                what,
+                address: callback,
+            },
+            || unsafe { f(queue, request, output_len, input.len(), code) },
+        );
         // Completed (on this thread or any other) within the time-out?
         let deadline = Instant::now() + session.options.request_timeout;
         let completed = {
@@ -707,7 +721,14 @@ impl Host {
         s.devices.retain(|h| *h != device.handle);
         drop(s);
         // The device is deleted at PASSIVE_LEVEL by the PnP manager's thread.
-        let frame = context::enter(session, PASSIVE);
+        let frame = context::enter(
+            session,
+            PASSIVE,
+            Callback {
+                what: "IRP_MN_REMOVE_DEVICE",
+                address: 0,
+            },
+        );
         fw.delete(session, device.handle);
         frame.leave();
         Ok(())
@@ -735,13 +756,15 @@ impl Host {
             if unload != 0 {
                 // SAFETY: a function pointer type; non-zero (checked).
                 let f: unsafe extern "win64" fn(*mut DriverObject) = unsafe { fn_ptr(unload) };
+                let callback = Callback {
+                    what: "DriverUnload",
+                    address: unload,
+                };
                 // SAFETY: the driver object's unload routine (the
                 // framework's, or the driver's `DRIVER_UNLOAD` by
                 // `Host::load`'s contract), called once at PASSIVE_LEVEL as
                 // the I/O manager does, with the live driver object.
-                call_driver(&self.session, PASSIVE, "DriverUnload", || unsafe {
-                    f(object)
-                });
+                call_driver(&self.session, PASSIVE, callback, || unsafe { f(object) });
             }
             self.session.wdf.join_workers();
         }
@@ -893,12 +916,14 @@ unsafe extern "win64" fn fx_add_device(_driver_object: *mut DriverObject, _pdo: 
     let before: Vec<usize> = fw.lock().devices.clone();
     // SAFETY: a function pointer type; non-zero (checked above).
     let f: unsafe extern "win64" fn(usize, usize) -> i32 = unsafe { fn_ptr(evt) };
+    let callback = Callback {
+        what: "EvtDriverDeviceAdd",
+        address: evt,
+    };
     // SAFETY: the driver's EvtDriverDeviceAdd (KMDF's signature by
     // `Host::load`'s contract) with its WDFDRIVER and a fresh
     // WDFDEVICE_INIT.
-    let status = call_driver(&session, PASSIVE, "EvtDriverDeviceAdd", || unsafe {
-        f(driver, init)
-    });
+    let status = call_driver(&session, PASSIVE, callback, || unsafe { f(driver, init) });
     fw.lock().inits.remove(&init);
     let created: Vec<usize> = fw
         .lock()
@@ -948,11 +973,13 @@ unsafe extern "win64" fn fx_unload(_driver_object: *mut DriverObject) {
     if unload != 0 {
         // SAFETY: a function pointer type; non-zero (checked).
         let f: unsafe extern "win64" fn(usize) = unsafe { fn_ptr(unload) };
+        let callback = Callback {
+            what: "EvtDriverUnload",
+            address: unload,
+        };
         // SAFETY: the driver's EvtDriverUnload (KMDF's signature by
         // `Host::load`'s contract) with its live WDFDRIVER.
-        call_driver(&session, PASSIVE, "EvtDriverUnload", || unsafe {
-            f(driver)
-        });
+        call_driver(&session, PASSIVE, callback, || unsafe { f(driver) });
     }
     fw.delete(&session, driver);
     fw.lock().driver = None;

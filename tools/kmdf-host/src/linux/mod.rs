@@ -9,6 +9,7 @@ pub(crate) mod kernel;
 mod session;
 mod stop;
 mod symbols;
+mod unwind;
 pub(crate) mod wdf;
 
 pub use host::Host;

@@ -15,7 +15,7 @@ use super::super::abi::{
     UnicodeString, WorkItemConfig, dispatch_type, driver_init_flags, execution_level, io_type,
     status, synchronization_scope, tri_state,
 };
-use super::super::context::{self, caller_thunk};
+use super::super::context::{self, Callback, caller_thunk};
 use super::super::kernel::debug::unicode_string;
 use super::super::kernel::irql;
 use super::super::session::Session;
@@ -1354,9 +1354,13 @@ fn run_work_item(session: Arc<Session>, h: usize, func: usize) {
     // SAFETY: a function pointer type; `WdfWorkItemCreate` refused a NULL
     // `EvtWorkItemFunc`.
     let f: unsafe extern "win64" fn(usize) = unsafe { fn_ptr(func) };
+    let callback = Callback {
+        what: "EvtWorkItem",
+        address: func,
+    };
     // SAFETY: the EvtWorkItem the driver registered for this work item
     // (KMDF's signature, by `Host::load`'s contract), with its live handle.
-    call_driver(&session, PASSIVE, "EvtWorkItem", || unsafe { f(h) });
+    call_driver(&session, PASSIVE, callback, || unsafe { f(h) });
     {
         let mut s = session.wdf.lock();
         if let Some(w) = s.work_item_mut(h) {

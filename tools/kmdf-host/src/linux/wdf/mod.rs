@@ -13,7 +13,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::{JoinHandle, ThreadId};
 
 use super::abi::{self, DriverConfig, Guid, IoQueueConfig, execution_level, irql};
-use super::context;
+use super::context::{self, Callback};
 use super::kernel::pool::{Failure, Request};
 use super::session::Session;
 use super::stop::stop;
@@ -528,7 +528,15 @@ impl Framework {
                 // SAFETY: the EvtCleanupCallback the driver registered for
                 // the object (KMDF's signature, by `Host::load`'s contract),
                 // called once, with the object's handle, still live.
-                call_driver(session, level, "EvtCleanupCallback", || unsafe { f(x) });
+                call_driver(
+                    session,
+                    level,
+                    Callback {
+                        what: "EvtCleanupCallback",
+                        address: cleanup,
+                    },
+                    || unsafe { f(x) },
+                );
             }
         }
         // Destroy callbacks, then the memory.
@@ -543,7 +551,10 @@ impl Framework {
                 call_driver(
                     session,
                     context::irql().min(irql::DISPATCH),
-                    "EvtDestroyCallback",
+                    Callback {
+                        what: "EvtDestroyCallback",
+                        address: destroy,
+                    },
                     || unsafe { f(x) },
                 );
             }
@@ -653,15 +664,17 @@ pub(crate) unsafe fn fn_ptr<F: Copy>(address: usize) -> F {
     unsafe { std::mem::transmute_copy(&address) }
 }
 
-/// Enters `session` on this thread at `level`, calls `f` (driver code),
-/// checks what the driver left, and restores the thread's state.
+/// Enters `session` on this thread at `level`, calls `f` (which calls the
+/// driver's `callback`), checks what the driver left, and restores the
+/// thread's state.
 pub(crate) fn call_driver<R>(
     session: &Arc<Session>,
     level: u8,
-    what: &str,
+    callback: Callback,
     f: impl FnOnce() -> R,
 ) -> R {
-    let frame = context::enter(session, level);
+    let what = callback.what;
+    let frame = context::enter(session, level, callback);
     let result = f();
     let (left_irql, left_locks) = (context::irql(), context::spin_locks());
     if left_irql != level {
