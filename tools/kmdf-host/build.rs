@@ -104,7 +104,7 @@ fn main() {
     .unwrap();
     writeln!(
         out,
-        "pub static WDF_STRUCTURE_NAMES: [&str; WDF_STRUCTURE_COUNT] = ["
+        "#[cfg(test)]\npub static WDF_STRUCTURE_NAMES: [&str; WDF_STRUCTURE_COUNT] = ["
     )
     .unwrap();
     for name in &structures {

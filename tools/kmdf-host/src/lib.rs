@@ -17,7 +17,9 @@
 //! ```no_run
 //! # fn main() -> Result<(), kmdf_host::Error> {
 //! use kmdf_host::{Host, Options};
-//! let (host, device) = Host::start("kcom_sample.dll", Options::default())?;
+//! // SAFETY: the image is the project's own driver, which keeps the
+//! // contracts of the routines it calls (see `Host::load`).
+//! let (host, device) = unsafe { Host::start("kcom_sample.dll", Options::default()) }?;
 //! let reply = host.device_io_control(device, 0x8C0E_6000, &[1, 0, 0, 0, 8, 0, 0, 0], 4096)?;
 //! println!("status 0x{:08X}, {} bytes", reply.status as u32, reply.information);
 //! let report = host.unload();
@@ -26,10 +28,15 @@
 //! # }
 //! ```
 
+mod api;
 mod error;
 mod options;
 mod report;
 
+pub use api::{
+    Access, BindSummary, Completion, Device, DevicePower, DeviceSettings, PowerTransition,
+    QueueInfo, STOP_EXIT_CODE,
+};
 pub use error::{Error, NtStatus};
 pub use options::{
     DebugOutput, FaultInjection, FrameworkVersion, Options, TagFilter, parse_tag, tag_text,
@@ -42,15 +49,9 @@ pub const SUPPORTED: bool = cfg!(all(target_os = "linux", target_arch = "x86_64"
 #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
 mod linux;
 #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
-pub use linux::{
-    Access, BindSummary, Completion, Device, DevicePower, Host, PowerTransition, QueueInfo,
-    STOP_EXIT_CODE,
-};
+pub use linux::Host;
 
 #[cfg(not(all(target_os = "linux", target_arch = "x86_64")))]
 mod unsupported;
 #[cfg(not(all(target_os = "linux", target_arch = "x86_64")))]
-pub use unsupported::{
-    Access, BindSummary, Completion, Device, DevicePower, Host, PowerTransition, QueueInfo,
-    STOP_EXIT_CODE,
-};
+pub use unsupported::Host;

@@ -125,7 +125,9 @@ fn main() -> ExitCode {
     let Some(image) = image else {
         return usage("no image given");
     };
-    let mut host = match Host::load(&image, options) {
+    // SAFETY: running the image the user named is what this program is
+    // for; `Host::load` documents what the host can and cannot contain.
+    let mut host = match unsafe { Host::load(&image, options) } {
         Ok(h) => h,
         Err(e) => {
             eprintln!("kmdf-host: {e}");

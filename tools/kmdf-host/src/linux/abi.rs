@@ -5,9 +5,6 @@
 //! headers; every size and the offsets the host relies on are checked at
 //! compile time below.
 
-// The module tabulates the ABI: not every constant is used by the host.
-#![allow(dead_code)]
-
 use std::ffi::c_void;
 use std::mem::{offset_of, size_of};
 
@@ -36,27 +33,19 @@ pub mod status {
     pub const INVALID_DEVICE_REQUEST: NtStatus = s(0xC000_0010);
     pub const ACCESS_DENIED: NtStatus = s(0xC000_0022);
     pub const BUFFER_TOO_SMALL: NtStatus = s(0xC000_0023);
-    pub const OBJECT_NAME_COLLISION: NtStatus = s(0xC000_0035);
     pub const INSUFFICIENT_RESOURCES: NtStatus = s(0xC000_009A);
-    pub const NOT_SUPPORTED: NtStatus = s(0xC000_00BB);
     pub const INVALID_SECURITY_DESCR: NtStatus = s(0xC000_0079);
     pub const INTERNAL_ERROR: NtStatus = s(0xC000_00E5);
-    pub const DEVICE_NOT_CONNECTED: NtStatus = s(0xC000_009D);
     pub const DELETE_PENDING: NtStatus = s(0xC000_0056);
     pub const INVALID_DEVICE_STATE: NtStatus = s(0xC000_0184);
     pub const DRIVER_INTERNAL_ERROR: NtStatus = s(0xC000_0183);
-    pub const OBJECT_TYPE_MISMATCH: NtStatus = s(0xC000_0024);
     pub const WDF_PARENT_NOT_SPECIFIED: NtStatus = s(0xC020_0212);
     pub const WDF_PARENT_ASSIGNMENT_NOT_ALLOWED: NtStatus = s(0xC020_020F);
     pub const WDF_OBJECT_ATTRIBUTES_INVALID: NtStatus = s(0xC020_0209);
     pub const WDF_EXECUTION_LEVEL_INVALID: NtStatus = s(0xC020_0211);
     pub const WDF_SYNCHRONIZATION_SCOPE_INVALID: NtStatus = s(0xC020_0210);
-    pub const WDF_INCOMPATIBLE_EXECUTION_LEVEL: NtStatus = s(0xC020_020C);
-    pub const WDF_BUSY: NtStatus = s(0xC020_0204);
     pub const WDF_NO_CALLBACK: NtStatus = s(0xC020_020B);
     pub const INVALID_PARAMETER_4: NtStatus = s(0xC000_00F2);
-    pub const CANCELLED: NtStatus = s(0xC000_0120);
-    pub const NO_SUCH_DEVICE: NtStatus = s(0xC000_000E);
 }
 
 /// IRQL levels (x64).
@@ -323,10 +312,6 @@ pub mod synchronization_scope {
 pub mod tri_state {
     /// `WdfFalse`.
     pub const FALSE: i32 = 0;
-    /// `WdfTrue`.
-    pub const TRUE: i32 = 1;
-    /// `WdfUseDefault`.
-    pub const USE_DEFAULT: i32 = 2;
 }
 
 /// `WDF_IO_QUEUE_DISPATCH_TYPE`.
@@ -345,12 +330,6 @@ pub mod dispatch_type {
 pub mod io_type {
     /// `WdfDeviceIoNeither`.
     pub const NEITHER: i32 = 1;
-    /// `WdfDeviceIoBuffered`.
-    pub const BUFFERED: i32 = 2;
-    /// `WdfDeviceIoDirect`.
-    pub const DIRECT: i32 = 3;
-    /// `WdfDeviceIoBufferedOrDirect`.
-    pub const BUFFERED_OR_DIRECT: i32 = 4;
     /// `WdfDeviceIoMaximum`.
     pub const MAXIMUM: i32 = 5;
 }
@@ -361,10 +340,6 @@ pub mod driver_init_flags {
     pub const NON_PNP: u32 = 0x1;
     /// `WdfDriverInitNoDispatchOverride`.
     pub const NO_DISPATCH_OVERRIDE: u32 = 0x2;
-    /// `WdfVerifyOn`.
-    pub const VERIFY_ON: u32 = 0x4;
-    /// `WdfVerboseOn`.
-    pub const VERBOSE_ON: u32 = 0x8;
     /// `WdfDriverInitCompanion`.
     pub const COMPANION: u32 = 0x10;
 }
@@ -373,8 +348,6 @@ pub mod driver_init_flags {
 pub mod ioctl {
     /// `METHOD_BUFFERED`.
     pub const METHOD_BUFFERED: u32 = 0;
-    /// `METHOD_NEITHER`.
-    pub const METHOD_NEITHER: u32 = 3;
     /// `FILE_READ_ACCESS`.
     pub const FILE_READ_ACCESS: u32 = 1;
     /// `FILE_WRITE_ACCESS`.
@@ -387,14 +360,6 @@ pub mod ioctl {
     /// The required access.
     pub const fn access(code: u32) -> u32 {
         (code >> 14) & 3
-    }
-    /// The device type.
-    pub const fn device_type(code: u32) -> u32 {
-        code >> 16
-    }
-    /// The function number.
-    pub const fn function(code: u32) -> u32 {
-        (code >> 2) & 0xFFF
     }
 }
 

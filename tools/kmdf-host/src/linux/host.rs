@@ -2,114 +2,74 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use super::abi::irql::{DISPATCH, PASSIVE};
 use super::abi::{
-    self, DriverExtension, DriverObject, Handle, UnicodeString, execution_level, ioctl, status,
+    self, DriverExtension, DriverObject, UnicodeString, execution_level, ioctl, status,
 };
-use super::context::{self, caller_thunk};
+use super::context::{self, Callback, caller_thunk};
 use super::fault;
 use super::image::Image;
 use super::kernel::pool::Request;
 use super::session::Session;
-use super::wdf::{Data, DevicePower, Framework, Kind, RequestData, call_driver, fn_ptr};
-use crate::error::{Error, NtStatus};
-use crate::options::{FaultInjection, FrameworkVersion, Options};
+use super::wdf::{Data, Framework, Kind, RequestData, call_driver, fn_ptr};
+use crate::api::{
+    Access, BindSummary, Completion, Device, DevicePower, DeviceSettings, PowerTransition,
+    QueueInfo,
+};
+use crate::error::Error;
+use crate::options::{FaultInjection, Options};
 use crate::report::{Origin, Outstanding, PoolKind, Report, Rule, Violation};
 
-/// A device the driver created in `EvtDriverDeviceAdd`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct Device {
-    handle: usize,
-    /// 1 for the first device added, 2 for the second, ...
-    pub index: usize,
+/// A heap block the host shares with the driver (a `DRIVER_OBJECT`, a PDO,
+/// a string): the driver writes it through the raw pointer it was given,
+/// so the host, too, reaches it only through the raw pointer (never
+/// through a `Box` or a lasting reference, which would promise the
+/// compiler that nothing else writes it).
+struct Shared<T> {
+    ptr: *mut T,
 }
 
-/// The access a handle to the device was opened with.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Access {
-    /// `FILE_READ_DATA`.
-    pub read: bool,
-    /// `FILE_WRITE_DATA`.
-    pub write: bool,
+impl<T> Shared<T> {
+    fn new(value: T) -> Shared<T> {
+        Shared {
+            ptr: Box::into_raw(Box::new(value)),
+        }
+    }
+
+    fn ptr(&self) -> *mut T {
+        self.ptr
+    }
 }
 
-impl Access {
-    /// `GENERIC_READ | GENERIC_WRITE`, as kcomctl opens the device.
-    pub const READ_WRITE: Access = Access {
-        read: true,
-        write: true,
-    };
-}
-
-/// How a request was completed.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Completion {
-    /// The completion status.
-    pub status: NtStatus,
-    /// The `Information` the driver reported.
-    pub information: usize,
-    /// What the I/O manager copied back to the caller's output buffer.
-    pub output: Vec<u8>,
-}
-
-/// A queue as the framework configured it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct QueueInfo {
-    /// The device's default queue.
-    pub default: bool,
-    /// Stopped when the device leaves D0.
-    pub power_managed: bool,
-    /// `WDF_IO_QUEUE_DISPATCH_TYPE` (1 sequential, 2 parallel, 3 manual).
-    pub dispatch_type: i32,
-    /// `NumberOfPresentedRequests` (`u32::MAX`: unlimited).
-    pub presented_limit: u32,
-}
-
-/// What a device power transition did.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PowerTransition {
-    /// Power-managed queues that were stopped (or started).
-    pub power_managed_queues: usize,
-    /// Requests the transition waited for.
-    pub waited_for: usize,
-    /// How long it waited.
-    pub waited: Duration,
-}
-
-/// How the driver bound to the framework.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct BindSummary {
-    /// The framework version presented.
-    pub framework: FrameworkVersion,
-    /// The KMDF minor version the driver was built for.
-    pub client_minor: u32,
-    /// The minimum minor version it requires (`WDF_BIND_INFO2`), if given.
-    pub minimum_minor: Option<u32>,
-    /// Whether the driver is newer than the framework (it then uses the
-    /// framework's structure sizes).
-    pub client_newer: bool,
-    /// The function count the driver asked for.
-    pub function_count: u32,
+impl<T> Drop for Shared<T> {
+    fn drop(&mut self) {
+        // SAFETY: `ptr` came from `Box::into_raw` in `new` and is freed only
+        // here; the host drops its `Shared` blocks after the driver is
+        // unloaded (or never ran), when no driver code uses them.
+        drop(unsafe { Box::from_raw(self.ptr) });
+    }
 }
 
 /// The I/O manager's memory for the driver: `DRIVER_OBJECT`, its extension
-/// and the strings it points at.
+/// and the strings they point at.
 struct DriverMemory {
-    object: Box<DriverObject>,
-    extension: Box<DriverExtension>,
-    registry_path: Box<UnicodeString>,
+    object: Shared<DriverObject>,
+    extension: Shared<DriverExtension>,
+    registry_path: Shared<UnicodeString>,
+    _hardware_database: Shared<UnicodeString>,
     _strings: Vec<Box<[u16]>>,
-    hardware_database: Box<UnicodeString>,
 }
 
 /// A driver image loaded into this process, with its simulated kernel and
 /// framework.
 pub struct Host {
     session: Arc<Session>,
-    driver: Box<DriverMemory>,
-    pdos: std::sync::Mutex<Vec<Box<[u8; abi::DEVICE_OBJECT_SIZE]>>>,
+    driver: DriverMemory,
+    /// The PDOs handed to AddDevice, each kept at its address while the
+    /// device exists (the framework and the driver keep pointers).
+    pdos: std::sync::Mutex<Vec<Shared<[u8; abi::DEVICE_OBJECT_SIZE]>>>,
     entered: bool,
     unloaded: bool,
 }
@@ -122,9 +82,11 @@ impl std::fmt::Debug for Host {
     }
 }
 
-// SAFETY: the driver memory is only written by the driver (through the
-// pointers the host handed out) and read by the host under the session's
-// own synchronisation; the session is Sync.
+// SAFETY: the raw pointers are the `Shared` blocks of the driver object and
+// PDOs, owned by the host and freed only when it drops; the driver writes
+// them (from any thread, as kernel code may) and the host reads them with
+// single reads through the pointer, as the I/O manager does. Everything
+// else is in the session, which is Send and Sync.
 unsafe impl Send for Host {}
 // SAFETY: as above.
 unsafe impl Sync for Host {}
@@ -156,7 +118,20 @@ impl Host {
     /// Maps the image, binds its imports (all unresolved ones are reported
     /// together) and lays out the `DRIVER_OBJECT` and registry path. No
     /// driver code runs yet.
-    pub fn load(path: impl AsRef<Path>, options: Options) -> Result<Host, Error> {
+    ///
+    /// # Safety
+    ///
+    /// The image's code will run in this process, with access to all of its
+    /// memory. The host checks what KMDF, its verifier and Driver Verifier
+    /// check, stops the run on a fault, and gives the driver handles in a
+    /// no-access region, but it cannot contain an image that breaks the
+    /// contracts of the routines it calls or is called as: writes through a
+    /// pointer to memory it does not own (outside pool blocks, special-pool
+    /// slack and its own image), registers a callback that is not a
+    /// function of the documented signature, or starts threads of its own.
+    /// Load only images trusted not to do that; an image that breaks a
+    /// rule the host checks is fine (that is what the host is for).
+    pub unsafe fn load(path: impl AsRef<Path>, options: Options) -> Result<Host, Error> {
         fault::install();
         let image = Image::load(
             path.as_ref(),
@@ -173,35 +148,41 @@ impl Host {
         let service_key = utf16(&service);
         let hardware = utf16("\\REGISTRY\\MACHINE\\HARDWARE\\DESCRIPTION\\SYSTEM");
         // SAFETY: DRIVER_OBJECT and DRIVER_EXTENSION are plain C structures
-        // for which all-zero is a valid value.
+        // (integers and raw pointers) for which all-zero is a valid value.
         let (object, extension) = unsafe {
             (
-                Box::new(std::mem::zeroed::<DriverObject>()),
-                Box::new(std::mem::zeroed::<DriverExtension>()),
+                Shared::new(std::mem::zeroed::<DriverObject>()),
+                Shared::new(std::mem::zeroed::<DriverExtension>()),
             )
         };
-        let mut memory = Box::new(DriverMemory {
+        // The strings' heap blocks stay where they are (only the vector
+        // holding their boxes moves); the driver only reads them.
+        let strings: Vec<Box<[u16]>> = vec![registry, driver_name, service_key, hardware];
+        let [registry, driver_name, service_key, hardware] =
+            [0, 1, 2, 3].map(|i| counted(&strings[i]));
+        let memory = DriverMemory {
             object,
             extension,
-            registry_path: Box::new(counted(&registry)),
-            hardware_database: Box::new(counted(&hardware)),
-            _strings: Vec::new(),
-        });
+            registry_path: Shared::new(registry),
+            _hardware_database: Shared::new(hardware),
+            _strings: strings,
+        };
         let image = &session.image;
-        let extension_ptr: *mut DriverExtension = &mut *memory.extension;
-        let object_ptr: *mut DriverObject = &mut *memory.object;
-        let hardware_ptr: *mut UnicodeString = &mut *memory.hardware_database;
-        memory.object.type_ = abi::IO_TYPE_DRIVER;
-        memory.object.size = abi::DRIVER_OBJECT_SIZE as i16;
-        memory.object.driver_start = image.base as *mut _;
-        memory.object.driver_size = image.size as u32;
-        memory.object.driver_extension = extension_ptr;
-        memory.object.driver_name = counted(&driver_name);
-        memory.object.hardware_database = hardware_ptr;
-        memory.object.driver_init = image.entry();
-        memory.extension.driver_object = object_ptr;
-        memory.extension.service_key_name = counted(&service_key);
-        memory._strings = vec![registry, driver_name, service_key, hardware];
+        let (o, e) = (memory.object.ptr(), memory.extension.ptr());
+        // SAFETY: the blocks just made, not yet shared with any driver code:
+        // the host initialises them as the I/O manager does.
+        unsafe {
+            (*o).type_ = abi::IO_TYPE_DRIVER;
+            (*o).size = abi::DRIVER_OBJECT_SIZE as i16;
+            (*o).driver_start = image.base as *mut _;
+            (*o).driver_size = image.size as u32;
+            (*o).driver_extension = e;
+            (*o).driver_name = driver_name;
+            (*o).hardware_database = memory._hardware_database.ptr();
+            (*o).driver_init = image.entry();
+            (*e).driver_object = o;
+            (*e).service_key_name = service_key;
+        }
         Ok(Host {
             session,
             driver: memory,
@@ -212,8 +193,13 @@ impl Host {
     }
 
     /// Loads the image, runs `DriverEntry` and adds one device.
-    pub fn start(path: impl AsRef<Path>, options: Options) -> Result<(Host, Device), Error> {
-        let mut host = Host::load(path, options)?;
+    ///
+    /// # Safety
+    ///
+    /// As for [`Host::load`].
+    pub unsafe fn start(path: impl AsRef<Path>, options: Options) -> Result<(Host, Device), Error> {
+        // SAFETY: this function's contract is `load`'s.
+        let mut host = unsafe { Host::load(path, options) }?;
         host.driver_entry()?;
         let device = host.add_device()?;
         Ok((host, device))
@@ -226,14 +212,21 @@ impl Host {
             return Err(Error::State("DriverEntry already ran".into()));
         }
         self.entered = true;
+        // SAFETY: a function pointer type; the entry point lies in the
+        // mapped image, so it is not 0.
         let entry: unsafe extern "win64" fn(*mut DriverObject, *const UnicodeString) -> i32 =
-            fn_ptr(self.session.image.entry());
-        let object: *mut DriverObject = &mut *self.driver.object;
-        let path: *const UnicodeString = &*self.driver.registry_path;
-        // SAFETY: the image's entry point, called once as the I/O manager
-        // does, with a DRIVER_OBJECT and registry path laid out as on x64
-        // Windows that live as long as the host.
-        let status = call_driver(&self.session, PASSIVE, "DriverEntry", || unsafe {
+            unsafe { fn_ptr(self.session.image.entry()) };
+        let object = self.driver.object.ptr();
+        let path: *const UnicodeString = self.driver.registry_path.ptr();
+        let callback = Callback {
+            what: "DriverEntry",
+            address: self.session.image.entry(),
+        };
+        // SAFETY: the image's entry point (`DRIVER_INITIALIZE`, by
+        // `Host::load`'s contract), called once as the I/O manager does,
+        // with a DRIVER_OBJECT and registry path laid out as on x64 Windows
+        // that live as long as the host.
+        let status = call_driver(&self.session, PASSIVE, callback, || unsafe {
             entry(object, path)
         });
         self.session
@@ -248,21 +241,34 @@ impl Host {
     /// framework's, which calls `EvtDriverDeviceAdd` at PASSIVE_LEVEL),
     /// then IRP_MN_START_DEVICE (the device enters D0, its queues start).
     pub fn add_device(&self) -> Result<Device, Error> {
-        let add = self.driver.extension.add_device;
+        // SAFETY: the host's DRIVER_EXTENSION block, live while the host
+        // is; one read of the field the driver (its framework) set during
+        // DriverEntry.
+        let add = unsafe {
+            std::ptr::read_volatile(&raw const (*self.driver.extension.ptr()).add_device)
+        };
         if add == 0 {
             return Err(Error::NotAPnpDriver("the driver registered no AddDevice routine (no WdfDriverCreate with EvtDriverDeviceAdd)".into()));
         }
-        let mut pdo = Box::new([0u8; abi::DEVICE_OBJECT_SIZE]);
+        let mut pdo = [0u8; abi::DEVICE_OBJECT_SIZE];
         pdo[..2].copy_from_slice(&abi::IO_TYPE_DEVICE.to_le_bytes());
         pdo[2..4].copy_from_slice(&(abi::DEVICE_OBJECT_SIZE as u16).to_le_bytes());
-        let pdo_ptr = pdo.as_mut_ptr();
+        let pdo = Shared::new(pdo);
+        let pdo_ptr = pdo.ptr().cast::<u8>();
         self.pdos.lock().unwrap().push(pdo);
         let before: Vec<usize> = self.session.wdf.lock().devices.clone();
-        let f: unsafe extern "win64" fn(*mut DriverObject, *mut u8) -> i32 = fn_ptr(add);
-        let object = &*self.driver.object as *const DriverObject as *mut DriverObject;
+        // SAFETY: a function pointer type; non-zero (checked above).
+        let f: unsafe extern "win64" fn(*mut DriverObject, *mut u8) -> i32 = unsafe { fn_ptr(add) };
+        let object = self.driver.object.ptr();
+        let callback = Callback {
+            what: "AddDevice",
+            address: add,
+        };
         // SAFETY: the AddDevice routine the driver object names (the
-        // framework's, or the driver's own), called as PnP does.
-        let status = call_driver(&self.session, PASSIVE, "AddDevice", || unsafe {
+        // framework's, or the driver's own with `DRIVER_ADD_DEVICE`'s
+        // signature by `Host::load`'s contract), called as PnP does with
+        // the driver object and a PDO that outlive the device.
+        let status = call_driver(&self.session, PASSIVE, callback, || unsafe {
             f(object, pdo_ptr)
         });
         if !abi::nt_success(status) {
@@ -274,11 +280,7 @@ impl Host {
                 "EvtDriverDeviceAdd succeeded without creating a device".into(),
             ));
         };
-        let Some(super::wdf::Object {
-            data: Data::Device(d),
-            ..
-        }) = s.objects.get(&handle)
-        else {
+        let Some(d) = s.device(handle) else {
             unreachable!()
         };
         Ok(Device {
@@ -292,15 +294,11 @@ impl Host {
         let s = self.session.wdf.lock();
         s.devices
             .iter()
-            .filter_map(|&h| match s.objects.get(&h) {
-                Some(super::wdf::Object {
-                    data: Data::Device(d),
-                    ..
-                }) => Some(Device {
+            .filter_map(|&h| {
+                s.device(h).map(|d| Device {
                     handle: h,
                     index: d.index,
-                }),
-                _ => None,
+                })
             })
             .collect()
     }
@@ -308,11 +306,7 @@ impl Host {
     /// The queues of `device`.
     pub fn queues(&self, device: Device) -> Result<Vec<QueueInfo>, Error> {
         let s = self.session.wdf.lock();
-        let Some(super::wdf::Object {
-            data: Data::Device(d),
-            ..
-        }) = s.objects.get(&device.handle)
-        else {
+        let Some(d) = s.device(device.handle) else {
             return Err(Error::State(format!(
                 "device {} does not exist",
                 device.index
@@ -320,30 +314,41 @@ impl Host {
         };
         Ok(d.queues
             .iter()
-            .filter_map(|q| match s.objects.get(q) {
-                Some(super::wdf::Object {
-                    data: Data::Queue(q),
-                    ..
-                }) => Some(QueueInfo {
+            .filter_map(|q| {
+                s.queue(*q).map(|q| QueueInfo {
                     default: q.config.default_queue != 0,
                     power_managed: q.power_managed,
                     dispatch_type: q.config.dispatch_type,
                     presented_limit: q.config.number_of_presented_requests,
-                }),
-                _ => None,
+                })
             })
             .collect())
+    }
+
+    /// What the driver set on `device`'s `WDFDEVICE_INIT`.
+    pub fn device_settings(&self, device: Device) -> Result<DeviceSettings, Error> {
+        let s = self.session.wdf.lock();
+        let Some(d) = s.device(device.handle) else {
+            return Err(Error::State(format!(
+                "device {} does not exist",
+                device.index
+            )));
+        };
+        Ok(DeviceSettings {
+            device_type: d.init.device_type,
+            characteristics: d.init.characteristics,
+            io_type: d.init.io_type,
+            sddl: d.init.sddl.clone(),
+            name: d.init.name.clone(),
+        })
     }
 
     /// The device interface classes `device` registered.
     pub fn interfaces(&self, device: Device) -> Vec<String> {
         let s = self.session.wdf.lock();
-        match s.objects.get(&device.handle) {
-            Some(super::wdf::Object {
-                data: Data::Device(d),
-                ..
-            }) => d.interfaces.iter().map(|g| g.to_string()).collect(),
-            _ => Vec::new(),
+        match s.device(device.handle) {
+            Some(d) => d.interfaces.iter().map(|g| g.to_string()).collect(),
+            None => Vec::new(),
         }
     }
 
@@ -393,14 +398,10 @@ impl Host {
         }
         // The queue, once the device is in a state to take the request.
         let deadline = Instant::now() + session.options.request_timeout;
-        let (queue, callback, level, limit) = {
+        let (queue, callback, what, level, limit) = {
             let mut s = fw.lock();
             loop {
-                let Some(super::wdf::Object {
-                    data: Data::Device(d),
-                    ..
-                }) = s.objects.get(&device.handle)
-                else {
+                let Some(d) = s.device(device.handle) else {
                     return Err(Error::State(format!(
                         "device {} does not exist",
                         device.index
@@ -421,11 +422,7 @@ impl Host {
                     });
                 };
                 let power = d.power;
-                let Some(super::wdf::Object {
-                    data: Data::Queue(q),
-                    ..
-                }) = s.objects.get(&queue)
-                else {
+                let Some(q) = s.queue(queue) else {
                     unreachable!()
                 };
                 let limit = match q.config.dispatch_type {
@@ -435,10 +432,10 @@ impl Host {
                 };
                 let held = (q.power_managed && power != DevicePower::D0) || q.presented >= limit;
                 if !held {
-                    let callback = if q.config.evt_io_device_control != 0 {
-                        q.config.evt_io_device_control
+                    let (callback, what) = if q.config.evt_io_device_control != 0 {
+                        (q.config.evt_io_device_control, "EvtIoDeviceControl")
                     } else {
-                        q.config.evt_io_default
+                        (q.config.evt_io_default, "EvtIoDefault")
                     };
                     let level = if Framework::execution_level(&s, queue) == execution_level::PASSIVE
                         || !session.options.dispatch_level_callbacks
@@ -447,7 +444,7 @@ impl Host {
                     } else {
                         DISPATCH
                     };
-                    break (queue, callback, level, limit);
+                    break (queue, callback, what, level, limit);
                 }
                 let now = Instant::now();
                 if now >= deadline {
@@ -505,8 +502,6 @@ impl Host {
             };
         }
         let data = Data::Request(RequestData {
-            queue,
-            code,
             input_len: input.len(),
             output_len,
             buffer,
@@ -532,32 +527,33 @@ impl Host {
         {
             let mut s = fw.lock();
             s.objects.get_mut(&request).unwrap().no_delete_ddi = true;
-            if let Some(super::wdf::Object {
-                data: Data::Queue(q),
-                ..
-            }) = s.objects.get_mut(&queue)
-            {
+            if let Some(q) = s.queue_mut(queue) {
                 q.presented += 1;
                 q.in_flight.push(request);
             }
         }
-        let f: unsafe extern "win64" fn(usize, usize, usize, usize, u32) = fn_ptr(callback);
-        // SAFETY: the queue's EvtIoDeviceControl, called as KMDF presents a
+        // SAFETY: a function pointer type; non-zero (checked above).
+        let f: unsafe extern "win64" fn(usize, usize, usize, usize, u32) =
+            unsafe { fn_ptr(callback) };
+        // SAFETY: the queue's EvtIoDeviceControl (or EvtIoDefault; KMDF's
+        // signature by `Host::load`'s contract), called as KMDF presents a
         // request: live queue and request handles, the buffer lengths and
         // the code.
-        call_driver(session, level, "EvtIoDeviceControl", || unsafe {
-            f(queue, request, output_len, input.len(), code)
-        });
+        call_driver(
+            session,
+            level,
+            Callback {
+                what,
+                address: callback,
+            },
+            || unsafe { f(queue, request, output_len, input.len(), code) },
+        );
         // Completed (on this thread or any other) within the time-out?
         let deadline = Instant::now() + session.options.request_timeout;
         let completed = {
             let mut s = fw.lock();
             loop {
-                let Some(super::wdf::Object {
-                    data: Data::Request(r),
-                    ..
-                }) = s.objects.get(&request)
-                else {
+                let Some(r) = s.request(request) else {
                     unreachable!()
                 };
                 if let Some(c) = r.completed {
@@ -585,19 +581,16 @@ impl Host {
         } else {
             0
         };
-        // SAFETY: `copy <= output_len <= len` bytes of the system buffer.
         let output = if copy > 0 {
+            // SAFETY: `copy <= output_len <= len` bytes of the system
+            // buffer, which stays allocated until it is freed below.
             unsafe { std::slice::from_raw_parts(buffer as *const u8, copy) }.to_vec()
         } else {
             Vec::new()
         };
         {
             let mut s = fw.lock();
-            if let Some(super::wdf::Object {
-                data: Data::Queue(q),
-                ..
-            }) = s.objects.get_mut(&queue)
-            {
+            if let Some(q) = s.queue_mut(queue) {
                 q.presented -= 1;
                 q.in_flight.retain(|r| *r != request);
             }
@@ -623,11 +616,7 @@ impl Host {
         let start = Instant::now();
         let deadline = start + session.options.request_timeout;
         let mut s = fw.lock();
-        let Some(super::wdf::Object {
-            data: Data::Device(d),
-            ..
-        }) = s.objects.get_mut(&device.handle)
-        else {
+        let Some(d) = s.device_mut(device.handle) else {
             return Err(Error::State(format!(
                 "device {} does not exist",
                 device.index
@@ -637,16 +626,12 @@ impl Host {
         let queues = d.queues.clone();
         let managed: Vec<usize> = queues
             .into_iter()
-            .filter(|q| matches!(s.objects.get(q), Some(super::wdf::Object { data: Data::Queue(q), .. }) if q.power_managed))
+            .filter(|&q| s.queue(q).is_some_and(|q| q.power_managed))
             .collect();
         let mut waited_for = 0;
         if state == DevicePower::D3 {
             for &q in &managed {
-                let Some(super::wdf::Object {
-                    data: Data::Queue(queue),
-                    ..
-                }) = s.objects.get(&q)
-                else {
+                let Some(queue) = s.queue(q) else {
                     continue;
                 };
                 waited_for += queue.in_flight.len();
@@ -654,13 +639,7 @@ impl Host {
             loop {
                 let busy: usize = managed
                     .iter()
-                    .filter_map(|q| match s.objects.get(q) {
-                        Some(super::wdf::Object {
-                            data: Data::Queue(queue),
-                            ..
-                        }) => Some(queue.in_flight.len()),
-                        _ => None,
-                    })
+                    .filter_map(|q| s.queue(*q).map(|queue| queue.in_flight.len()))
                     .sum();
                 if busy == 0 {
                     break;
@@ -701,11 +680,7 @@ impl Host {
         let fw = &session.wdf;
         let deadline = Instant::now() + session.options.request_timeout;
         let mut s = fw.lock();
-        let Some(super::wdf::Object {
-            data: Data::Device(d),
-            ..
-        }) = s.objects.get_mut(&device.handle)
-        else {
+        let Some(d) = s.device_mut(device.handle) else {
             return Err(Error::State(format!(
                 "device {} does not exist",
                 device.index
@@ -716,13 +691,7 @@ impl Host {
         loop {
             let in_flight: Vec<usize> = queues
                 .iter()
-                .filter_map(|q| match s.objects.get(q) {
-                    Some(super::wdf::Object {
-                        data: Data::Queue(queue),
-                        ..
-                    }) => Some(queue.in_flight.clone()),
-                    _ => None,
-                })
+                .filter_map(|q| s.queue(*q).map(|queue| queue.in_flight.clone()))
                 .flatten()
                 .collect();
             if in_flight.is_empty() {
@@ -752,7 +721,14 @@ impl Host {
         s.devices.retain(|h| *h != device.handle);
         drop(s);
         // The device is deleted at PASSIVE_LEVEL by the PnP manager's thread.
-        let frame = context::enter(session, PASSIVE);
+        let frame = context::enter(
+            session,
+            PASSIVE,
+            Callback {
+                what: "IRP_MN_REMOVE_DEVICE",
+                address: 0,
+            },
+        );
         fw.delete(session, device.handle);
         frame.leave();
         Ok(())
@@ -773,15 +749,22 @@ impl Host {
             for device in self.devices() {
                 let _ = self.remove_device(device);
             }
-            let unload = self.driver.object.driver_unload;
+            let object = self.driver.object.ptr();
+            // SAFETY: the host's DRIVER_OBJECT block, live while the host
+            // is; one read of the field the driver (its framework) set.
+            let unload = unsafe { std::ptr::read_volatile(&raw const (*object).driver_unload) };
             if unload != 0 {
-                let f: unsafe extern "win64" fn(*mut DriverObject) = fn_ptr(unload);
-                let object = &mut *self.driver.object as *mut DriverObject;
-                // SAFETY: the driver object's unload routine, called once
-                // at PASSIVE_LEVEL as the I/O manager does.
-                call_driver(&self.session, PASSIVE, "DriverUnload", || unsafe {
-                    f(object)
-                });
+                // SAFETY: a function pointer type; non-zero (checked).
+                let f: unsafe extern "win64" fn(*mut DriverObject) = unsafe { fn_ptr(unload) };
+                let callback = Callback {
+                    what: "DriverUnload",
+                    address: unload,
+                };
+                // SAFETY: the driver object's unload routine (the
+                // framework's, or the driver's `DRIVER_UNLOAD` by
+                // `Host::load`'s contract), called once at PASSIVE_LEVEL as
+                // the I/O manager does, with the live driver object.
+                call_driver(&self.session, PASSIVE, callback, || unsafe { f(object) });
             }
             self.session.wdf.join_workers();
         }
@@ -901,6 +884,13 @@ impl Drop for Host {
 /// The framework's AddDevice (`FxDriver::AddDevice`): a `WDFDEVICE_INIT`,
 /// `EvtDriverDeviceAdd` at PASSIVE_LEVEL; on failure the device it created
 /// is deleted (with its callbacks); on success the device starts.
+///
+/// # Safety
+///
+/// Called as the driver object's `AddDevice` routine (by `Host::add_device`,
+/// or by driver code forwarding to it) on a thread entered into the
+/// session. The arguments are not used; the `EvtDriverDeviceAdd` the driver
+/// registered is called (KMDF's signature, by `Host::load`'s contract).
 unsafe extern "win64" fn fx_add_device(_driver_object: *mut DriverObject, _pdo: *mut u8) -> i32 {
     let session = context::session();
     let fw = &session.wdf;
@@ -924,12 +914,16 @@ unsafe extern "win64" fn fx_add_device(_driver_object: *mut DriverObject, _pdo: 
         h
     };
     let before: Vec<usize> = fw.lock().devices.clone();
-    let f: unsafe extern "win64" fn(usize, usize) -> i32 = fn_ptr(evt);
-    // SAFETY: the driver's EvtDriverDeviceAdd with its WDFDRIVER and a
-    // fresh WDFDEVICE_INIT.
-    let status = call_driver(&session, PASSIVE, "EvtDriverDeviceAdd", || unsafe {
-        f(driver, init)
-    });
+    // SAFETY: a function pointer type; non-zero (checked above).
+    let f: unsafe extern "win64" fn(usize, usize) -> i32 = unsafe { fn_ptr(evt) };
+    let callback = Callback {
+        what: "EvtDriverDeviceAdd",
+        address: evt,
+    };
+    // SAFETY: the driver's EvtDriverDeviceAdd (KMDF's signature by
+    // `Host::load`'s contract) with its WDFDRIVER and a fresh
+    // WDFDEVICE_INIT.
+    let status = call_driver(&session, PASSIVE, callback, || unsafe { f(driver, init) });
     fw.lock().inits.remove(&init);
     let created: Vec<usize> = fw
         .lock()
@@ -951,11 +945,7 @@ unsafe extern "win64" fn fx_add_device(_driver_object: *mut DriverObject, _pdo: 
     }
     let mut s = fw.lock();
     for d in created {
-        if let Some(super::wdf::Object {
-            data: Data::Device(dev),
-            ..
-        }) = s.objects.get_mut(&d)
-        {
+        if let Some(dev) = s.device_mut(d) {
             dev.started = true;
         }
     }
@@ -965,6 +955,13 @@ caller_thunk!(FxAddDevice => fx_add_device);
 
 /// The framework's unload routine (`FxDriver::Unload`): `EvtDriverUnload`,
 /// then the WDFDRIVER is deleted.
+///
+/// # Safety
+///
+/// Called as the driver object's unload routine, once, on a thread entered
+/// into the session. The argument is not used; the `EvtDriverUnload` the
+/// driver registered is called (KMDF's signature, by `Host::load`'s
+/// contract).
 unsafe extern "win64" fn fx_unload(_driver_object: *mut DriverObject) {
     let session = context::session();
     let fw = &session.wdf;
@@ -974,11 +971,15 @@ unsafe extern "win64" fn fx_unload(_driver_object: *mut DriverObject) {
     };
     let Some(driver) = driver else { return };
     if unload != 0 {
-        let f: unsafe extern "win64" fn(usize) = fn_ptr(unload);
-        // SAFETY: the driver's EvtDriverUnload with its WDFDRIVER.
-        call_driver(&session, PASSIVE, "EvtDriverUnload", || unsafe {
-            f(driver)
-        });
+        // SAFETY: a function pointer type; non-zero (checked).
+        let f: unsafe extern "win64" fn(usize) = unsafe { fn_ptr(unload) };
+        let callback = Callback {
+            what: "EvtDriverUnload",
+            address: unload,
+        };
+        // SAFETY: the driver's EvtDriverUnload (KMDF's signature by
+        // `Host::load`'s contract) with its live WDFDRIVER.
+        call_driver(&session, PASSIVE, callback, || unsafe { f(driver) });
     }
     fw.delete(&session, driver);
     fw.lock().driver = None;
@@ -991,9 +992,4 @@ pub(crate) fn fx_add_device_address() -> usize {
 
 pub(crate) fn fx_unload_address() -> usize {
     FxUnload as *const () as usize
-}
-
-#[allow(dead_code)]
-fn handle(h: usize) -> Handle {
-    h as Handle
 }

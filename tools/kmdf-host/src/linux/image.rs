@@ -347,10 +347,7 @@ impl Image {
         if let Ok(Some(cv)) = file.pdb_info() {
             let candidates: Vec<PathBuf> = match pdb {
                 Some(p) => vec![p.to_owned()],
-                None => vec![
-                    self.path.with_extension("pdb"),
-                    PathBuf::from(String::from_utf8_lossy(cv.path()).into_owned()),
-                ],
+                None => pdb_candidates(&self.path, &String::from_utf8_lossy(cv.path())),
             };
             let mut notes = Vec::new();
             for candidate in candidates {
@@ -374,9 +371,48 @@ impl Image {
         self.symbol_source = source;
     }
 
+    /// An image laid out by a test: `size` bytes of fresh read-write memory
+    /// with the given sections and exception directory, no symbols. The
+    /// caller writes the contents through `base`.
+    #[cfg(test)]
+    pub(crate) fn for_test(
+        size: usize,
+        sections: Vec<Section>,
+        exception_directory: (u32, u32),
+    ) -> Image {
+        let base = map_image(0, page_up(size), true).expect("test mapping");
+        Image {
+            path: PathBuf::from("test.sys"),
+            base,
+            size: page_up(size),
+            preferred_base: base,
+            entry_rva: 0,
+            sections,
+            imports: Vec::new(),
+            relocations: 0,
+            exception_directory,
+            symbols: Vec::new(),
+            symbol_source: String::new(),
+        }
+    }
+
     /// Whether `address` lies in the image.
     pub(crate) fn contains(&self, address: usize) -> bool {
         address >= self.base && address < self.base + self.size
+    }
+
+    /// Whether `len` bytes at `address` lie inside one readable section.
+    pub(crate) fn readable(&self, address: usize, len: usize) -> bool {
+        let Some(rva) = address.checked_sub(self.base) else {
+            return false;
+        };
+        self.sections.iter().any(|s| {
+            s.read
+                && rva >= s.rva as usize
+                && rva
+                    .checked_add(len)
+                    .is_some_and(|end| end <= s.rva as usize + s.size as usize)
+        })
     }
 
     /// The section holding `rva`.
@@ -388,14 +424,27 @@ impl Image {
 
     /// `0x180001234 (image+0x1234 .text kcom_sample::driver::f+0x34)`.
     pub(crate) fn describe(&self, address: usize) -> String {
-        if !self.contains(address) {
+        self.describe_named_by(address, address)
+    }
+
+    /// A return address, named by the function of its call instruction
+    /// (the byte before it): a call to a routine that does not return may
+    /// be its function's last instruction.
+    pub(crate) fn describe_return(&self, address: usize) -> String {
+        self.describe_named_by(address, address.saturating_sub(1))
+    }
+
+    /// `address`, in the section and function that hold `named_by`.
+    fn describe_named_by(&self, address: usize, named_by: usize) -> String {
+        if !self.contains(address) || !self.contains(named_by) {
             return format!("{address:#x} (outside the image)");
         }
         let rva = (address - self.base) as u32;
-        let Some(section) = self.section_of(rva) else {
+        let lookup = (named_by - self.base) as u32;
+        let Some(section) = self.section_of(lookup) else {
             return format!("{address:#x} (image+{rva:#x} headers)");
         };
-        match self.symbol_at(rva) {
+        match self.symbol_at(lookup) {
             Some((start, name)) if start >= section.rva => format!(
                 "{address:#x} (image+{rva:#x} {} {name}+{:#x})",
                 section.name,
@@ -415,15 +464,35 @@ impl Image {
         Some((self.symbols[i].0, self.symbols[i].1.as_str()))
     }
 
-    /// The RVA of the symbol `name`.
-    pub(crate) fn symbol_rva(&self, name: &str) -> Option<u32> {
-        self.symbols.iter().find(|s| s.1 == name).map(|s| s.0)
-    }
-
     /// The entry point's address.
     pub(crate) fn entry(&self) -> usize {
         self.base + self.entry_rva as usize
     }
+}
+
+/// Where the PDB of the image at `image` may be, in order: the file the
+/// CodeView record names, beside the image (the record's name may differ
+/// from the image's: rustc names the PDB after the crate, `-` becoming
+/// `_`); the record's path as it is (the build's absolute path); the
+/// image's name with `.pdb`.
+fn pdb_candidates(image: &Path, codeview: &str) -> Vec<PathBuf> {
+    let dir = image.parent().unwrap_or(Path::new(""));
+    // The record holds a Windows or a Unix path.
+    let file = codeview.rsplit(['/', '\\']).next().unwrap_or(codeview);
+    let mut list = Vec::new();
+    for candidate in [
+        (!file.is_empty()).then(|| dir.join(file)),
+        (!codeview.is_empty()).then(|| PathBuf::from(codeview)),
+        Some(image.with_extension("pdb")),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        if !list.contains(&candidate) {
+            list.push(candidate);
+        }
+    }
+    list
 }
 
 /// Reserves the image's memory, read-write while it is laid out: at its
@@ -460,4 +529,31 @@ fn map_image(preferred: usize, size: usize, relocate: bool) -> Result<usize, Err
         return Err(Error::Map(format!("mmap of {size:#x} bytes failed")));
     }
     Ok(p as usize)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_pdb_is_looked_up_by_its_codeview_name_beside_the_image() {
+        assert_eq!(
+            pdb_candidates(Path::new("/out/double-complete.exe"), "double_complete.pdb"),
+            [
+                PathBuf::from("/out/double_complete.pdb"),
+                PathBuf::from("double_complete.pdb"),
+                PathBuf::from("/out/double-complete.pdb"),
+            ]
+        );
+        let windows = pdb_candidates(
+            Path::new("/out/kcom_sample.dll"),
+            r"C:\build\target\kcom_sample.pdb",
+        );
+        assert_eq!(windows[0], PathBuf::from("/out/kcom_sample.pdb"));
+        assert_eq!(
+            windows.len(),
+            2,
+            "the record's path and the image's name coincide"
+        );
+    }
 }

@@ -9,8 +9,7 @@ pub(crate) mod kernel;
 mod session;
 mod stop;
 mod symbols;
+mod unwind;
 pub(crate) mod wdf;
 
-pub use host::{Access, BindSummary, Completion, Device, Host, PowerTransition, QueueInfo};
-pub use stop::STOP_EXIT_CODE;
-pub use wdf::DevicePower;
+pub use host::Host;

@@ -42,9 +42,28 @@ impl Session {
         self.image.describe(address)
     }
 
+    /// Where the driver's current call into the host comes from: the call
+    /// site in the image or, for a tail call (a `jmp` to the import, whose
+    /// return address is the host's), the callback that made it.
+    pub(crate) fn describe_caller(&self) -> String {
+        let caller = context::caller();
+        if self.image.contains(caller) {
+            return self.image.describe_return(caller);
+        }
+        match context::current_callback() {
+            Some(c) if c.address != 0 => format!(
+                "{} (the {}, by a tail call: no call site on the stack)",
+                self.describe(c.address),
+                c.what
+            ),
+            Some(c) => format!("kmdf-host's {}", c.what),
+            None => "kmdf-host".to_string(),
+        }
+    }
+
     /// Records a violation at the driver's current call site.
     pub(crate) fn violation(&self, rule: Rule, message: String) {
-        let location = Some(self.describe(context::caller()));
+        let location = Some(self.describe_caller());
         self.violation_at(rule, message, location);
     }
 

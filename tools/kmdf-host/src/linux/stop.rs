@@ -6,22 +6,48 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::context;
 use super::session::Session;
+use crate::api::STOP_EXIT_CODE;
 use crate::report::Rule;
-
-/// The exit code of a stopped run.
-pub const STOP_EXIT_CODE: i32 = 3;
 
 static STOPPING: AtomicBool = AtomicBool::new(false);
 
-/// Stops the run: `rule` broken, `message` says how.
+/// Stops the run in a routine the driver called: `rule` broken, `message`
+/// says how; the report names the call site and the driver's call stack.
 pub(crate) fn stop(rule: Rule, message: String) -> ! {
     let session = context::try_session();
-    let location = session.as_ref().map(|s| s.describe(context::caller()));
-    finish(session.as_deref(), rule, &message, location.as_deref(), &[])
+    let location = session.as_ref().map(|s| s.describe_caller());
+    stop_with_details(rule, message, location, &[])
 }
 
-/// Stops the run with extra report lines (fault details, a stack).
+/// Stops the run in a routine the driver called, with extra report lines;
+/// the driver's call stack is added.
 pub(crate) fn stop_with_details(
+    rule: Rule,
+    message: String,
+    location: Option<String>,
+    details: &[String],
+) -> ! {
+    let session = context::try_session();
+    let mut lines = details.to_vec();
+    if let Some(s) = &session {
+        lines.push("driver call stack:".into());
+        lines.extend(
+            super::unwind::driver_stack(&s.image, None)
+                .into_iter()
+                .map(|line| format!("  {line}")),
+        );
+    }
+    finish(
+        session.as_deref(),
+        rule,
+        &message,
+        location.as_deref(),
+        &lines,
+    )
+}
+
+/// Stops the run at a fault; `details` already hold the call stack.
+pub(crate) fn stop_at_fault(
     rule: Rule,
     message: String,
     location: Option<String>,

@@ -9,7 +9,14 @@ use super::super::abi::UnicodeString;
 use super::super::context;
 
 #[unsafe(naked)]
-pub(crate) unsafe extern "win64" fn DbgPrint() {
+/// `DbgPrint(Format, ...)`: spills the register arguments to the caller's
+/// home space and passes `dbg_print` the format and the argument slots.
+///
+/// # Safety
+///
+/// Only for driver code calling `DbgPrint` with the contract of
+/// `dbg_print`.
+pub(crate) unsafe extern "win64" fn dbg_print_entry() {
     core::arch::naked_asm!(
         "mov [rsp + 8], rcx",
         "mov [rsp + 16], rdx",
@@ -25,7 +32,13 @@ pub(crate) unsafe extern "win64" fn DbgPrint() {
 }
 
 #[unsafe(naked)]
-pub(crate) unsafe extern "win64" fn DbgPrintEx() {
+/// `DbgPrintEx(ComponentId, Level, Format, ...)`, as [`dbg_print_entry`].
+///
+/// # Safety
+///
+/// Only for driver code calling `DbgPrintEx` with the contract of
+/// `dbg_print_ex`.
+pub(crate) unsafe extern "win64" fn dbg_print_ex_entry() {
     core::arch::naked_asm!(
         "mov [rsp + 8], rcx",
         "mov [rsp + 16], rdx",
@@ -40,82 +53,133 @@ pub(crate) unsafe extern "win64" fn DbgPrintEx() {
     )
 }
 
-/// Reads variadic argument slots.
+/// Reads variadic argument slots, one after the other.
 struct Args {
     next: *const u64,
 }
 
 impl Args {
+    /// Argument slots from `first` on.
+    ///
+    /// # Safety
+    ///
+    /// `first` points at an array of 8-byte slots that stays readable while
+    /// the value lives, with a slot for every [`Args::next`] call made.
+    unsafe fn new(first: *const u64) -> Args {
+        Args { next: first }
+    }
+
+    /// The next slot.
     fn next(&mut self) -> u64 {
-        // SAFETY: the thunk points `next` at the caller's argument slots;
-        // the format string says how many there are (a driver that passes
-        // fewer reads its own stack frame, as on Windows).
+        // SAFETY: `new`'s contract: a readable slot for every call.
         let v = unsafe { self.next.read_unaligned() };
-        // SAFETY: moves to the next slot of the same array.
-        self.next = unsafe { self.next.add(1) };
+        self.next = self.next.wrapping_add(1);
         v
     }
 }
 
+/// The body of `DbgPrint`: formats and records the line.
+///
+/// # Safety
+///
+/// `format` is NULL or a NUL-terminated string; `args` points at the
+/// caller's argument slots, one for each argument the format consumes,
+/// and each pointer argument fits its conversion (see `format_ms`).
 unsafe extern "win64" fn dbg_print(format: *const c_char, args: *const u64) -> i32 {
     if format.is_null() {
         return 0;
     }
-    // SAFETY: the driver passes a NUL-terminated format string.
+    // SAFETY: a NUL-terminated format string (this function's contract).
     let format = unsafe { CStr::from_ptr(format) }.to_bytes();
-    let text = format_ms(format, &mut Args { next: args });
+    // SAFETY: the thunk points `args` at the caller's argument slots (its
+    // home space, then its stack arguments), one per argument the format
+    // consumes, and each pointer argument fits its conversion: the
+    // `DbgPrint` contract, which this function's caller gives. (A driver
+    // that passes fewer arguments reads its own frame, as on Windows.)
+    let text = unsafe { format_ms(format, &mut Args::new(args)) };
     if let Some(session) = context::try_session() {
         session.debug_print(text);
     }
     0
 }
 
+/// The body of `DbgPrintEx` (the component and level are not filtered).
+///
+/// # Safety
+///
+/// As for `dbg_print`.
 unsafe extern "win64" fn dbg_print_ex(
     _component: u32,
     _level: u32,
     format: *const c_char,
     args: *const u64,
 ) -> i32 {
-    // SAFETY: same contract as DbgPrint.
+    // SAFETY: `dbg_print`'s contract is this function's.
     unsafe { dbg_print(format, args) }
 }
 
 /// A UTF-16 string of `units` code units at `p`.
-fn utf16(p: *const u16, units: usize) -> String {
+///
+/// # Safety
+///
+/// `p` is NULL or points at `units` readable, aligned code units.
+unsafe fn utf16(p: *const u16, units: usize) -> String {
     if p.is_null() {
         return "(null)".into();
     }
-    // SAFETY: the driver passes a string of at least `units` code units.
+    // SAFETY: non-NULL, so `units` readable aligned code units (the
+    // caller's contract), not changed while read.
     String::from_utf16_lossy(unsafe { std::slice::from_raw_parts(p, units) })
 }
 
 /// A NUL-terminated UTF-16 string at `p`, at most `max` units.
-fn wide_cstr(p: *const u16, max: Option<usize>) -> String {
+///
+/// # Safety
+///
+/// `p` is NULL or points at aligned code units that are readable up to the
+/// terminating NUL or the `max`th unit, whichever comes first.
+unsafe fn wide_cstr(p: *const u16, max: Option<usize>) -> String {
     if p.is_null() {
         return "(null)".into();
     }
     let mut n = 0;
-    // SAFETY: the driver passes a NUL-terminated wide string.
+    // SAFETY: unit `n` is readable: it comes before the NUL and below
+    // `max` (the loop stops at either), as the caller's contract says.
     while max.is_none_or(|m| n < m) && unsafe { *p.add(n) } != 0 {
         n += 1;
     }
-    utf16(p, n)
+    // SAFETY: the `n` units just read.
+    unsafe { utf16(p, n) }
 }
 
 /// The text of a `UNICODE_STRING`.
-pub(crate) fn unicode_string(s: *const UnicodeString) -> String {
+///
+/// # Safety
+///
+/// `s` is NULL or points at a readable `UNICODE_STRING` whose `Buffer` is
+/// NULL or holds `Length` readable bytes.
+pub(crate) unsafe fn unicode_string(s: *const UnicodeString) -> String {
     if s.is_null() {
         return "(null)".into();
     }
-    // SAFETY: the driver passes a UNICODE_STRING.
+    // SAFETY: non-NULL, so a readable UNICODE_STRING (the caller's contract).
     let s = unsafe { &*s };
-    utf16(s.buffer, usize::from(s.length) / 2)
+    // SAFETY: `Buffer` is NULL or holds `Length` bytes (the caller's
+    // contract); a UNICODE_STRING's buffer is WCHAR-aligned.
+    unsafe { utf16(s.buffer, usize::from(s.length) / 2) }
 }
 
 /// The Microsoft `printf` subset drivers use: flags, width, precision
 /// (`*` too), the `h l ll I I32 I64 z j t w` size prefixes and
 /// `d i u x X o c C s S p Z %` conversions (`%wZ`, `%ws`, `%ls`).
-fn format_ms(f: &[u8], args: &mut Args) -> String {
+///
+/// # Safety
+///
+/// Each pointer argument is NULL or points at what its conversion reads: a
+/// NUL-terminated string (`%s`), a NUL-terminated UTF-16 string (`%S`,
+/// `%ws`, `%ls`; up to the precision if one is given), a `UNICODE_STRING`
+/// (`%wZ`) or an `ANSI_STRING` (`%Z`) with a valid buffer.
+unsafe fn format_ms(f: &[u8], args: &mut Args) -> String {
     let mut out = String::new();
     let mut i = 0;
     while i < f.len() {
@@ -253,14 +317,16 @@ fn format_ms(f: &[u8], args: &mut Args) -> String {
             b'c' | b'C' => out.push(char::from_u32(args.next() as u32 & 0xFFFF).unwrap_or('?')),
             b's' | b'S' if wide || conv == b'S' => {
                 let p = args.next() as usize as *const u16;
-                out += &pad(wide_cstr(p, precision));
+                // SAFETY: NULL or a wide string (this function's contract).
+                out += &pad(unsafe { wide_cstr(p, precision) });
             }
             b's' => {
                 let p = args.next() as usize as *const c_char;
                 let s = if p.is_null() {
                     "(null)".to_string()
                 } else {
-                    // SAFETY: the driver passes a NUL-terminated string.
+                    // SAFETY: non-NULL, so a NUL-terminated string (this
+                    // function's contract).
                     unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned()
                 };
                 let s: String = match precision {
@@ -272,18 +338,26 @@ fn format_ms(f: &[u8], args: &mut Args) -> String {
             b'Z' => {
                 let p = args.next() as usize;
                 let s = if wide {
-                    unicode_string(p as *const UnicodeString)
+                    // SAFETY: NULL or a UNICODE_STRING (this function's
+                    // contract).
+                    unsafe { unicode_string(p as *const UnicodeString) }
                 } else if p == 0 {
                     "(null)".to_string()
                 } else {
                     // ANSI_STRING has UNICODE_STRING's layout.
-                    // SAFETY: the driver passes an ANSI_STRING.
+                    // SAFETY: non-NULL, so a readable ANSI_STRING (this
+                    // function's contract).
                     let a = unsafe { &*(p as *const UnicodeString) };
-                    // SAFETY: `Length` bytes at `Buffer`.
-                    let bytes = unsafe {
-                        std::slice::from_raw_parts(a.buffer.cast::<u8>(), usize::from(a.length))
-                    };
-                    String::from_utf8_lossy(bytes).into_owned()
+                    if a.buffer.is_null() {
+                        "(null)".to_string()
+                    } else {
+                        // SAFETY: a non-NULL `Buffer` holds `Length` bytes
+                        // (this function's contract).
+                        let bytes = unsafe {
+                            std::slice::from_raw_parts(a.buffer.cast::<u8>(), usize::from(a.length))
+                        };
+                        String::from_utf8_lossy(bytes).into_owned()
+                    }
                 };
                 out += &pad(s);
             }
@@ -300,13 +374,12 @@ fn format_ms(f: &[u8], args: &mut Args) -> String {
 mod tests {
     use super::*;
 
+    /// Formats `f` with `slots`; every format below consumes exactly its
+    /// slots, and its pointer slots point at live strings of the right kind.
     fn fmt(f: &str, slots: &[u64]) -> String {
-        format_ms(
-            f.as_bytes(),
-            &mut Args {
-                next: slots.as_ptr(),
-            },
-        )
+        // SAFETY: as the tests below are written: a slot per argument, each
+        // pointer a live string the conversion reads (see the doc above).
+        unsafe { format_ms(f.as_bytes(), &mut Args::new(slots.as_ptr())) }
     }
 
     #[test]

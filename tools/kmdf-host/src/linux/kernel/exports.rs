@@ -32,12 +32,16 @@ fn allocate(
         session.violation(
             Rule::PagedPoolAtDispatch,
             format!(
-                "{name}: paged pool ({size} bytes, tag '{}') at IRQL {irql}",
-                tag_text(tag)
+                "{name}: paged pool ({size} bytes, tag '{}') at {}",
+                tag_text(tag),
+                super::irql::describe(irql)
             ),
         );
     } else if irql > DISPATCH {
-        session.violation(Rule::IrqlTooHigh, format!("{name} at IRQL {irql}"));
+        session.violation(
+            Rule::IrqlTooHigh,
+            format!("{name} at {}", super::irql::describe(irql)),
+        );
     }
     if tag & !PROTECTED_POOL == 0 {
         session.violation(Rule::BadPoolCall, format!("{name}: pool tag 0"));
@@ -79,6 +83,13 @@ fn allocate(
     }
 }
 
+/// `ExAllocatePool2(Flags, NumberOfBytes, Tag)`: flags checked, the block
+/// tracked, zeroed unless `POOL_FLAG_UNINITIALIZED`.
+///
+/// # Safety
+///
+/// Called on a thread the host entered into a session (driver code through
+/// its import); without one the run stops.
 unsafe extern "win64" fn ex_allocate_pool2(flags: u64, size: usize, tag: u32) -> *mut c_void {
     let types = flags & (pool_flags::NON_PAGED | pool_flags::NON_PAGED_EXECUTE | pool_flags::PAGED);
     let kind = match types {
@@ -120,6 +131,12 @@ unsafe extern "win64" fn ex_allocate_pool2(flags: u64, size: usize, tag: u32) ->
 }
 caller_thunk!(ExAllocatePool2 => ex_allocate_pool2);
 
+/// `ExAllocatePoolWithTag(PoolType, NumberOfBytes, Tag)`: never zeroed.
+///
+/// # Safety
+///
+/// Called on a thread the host entered into a session (driver code through
+/// its import); without one the run stops.
 unsafe extern "win64" fn ex_allocate_pool_with_tag(
     kind: u32,
     size: usize,
@@ -161,9 +178,16 @@ unsafe extern "win64" fn ex_allocate_pool_with_tag(
 }
 caller_thunk!(ExAllocatePoolWithTag => ex_allocate_pool_with_tag);
 
+/// `ExAllocatePool`: tag `None`.
+///
+/// # Safety
+///
+/// Called on a thread the host entered into a session (driver code through
+/// its import); without one the run stops.
 unsafe extern "win64" fn ex_allocate_pool(kind: u32, size: usize) -> *mut c_void {
     // ExAllocatePool tags its blocks 'None'.
-    // SAFETY: forwards the driver's arguments.
+    // SAFETY: `ex_allocate_pool_with_tag` has no contract beyond this
+    // function's.
     unsafe { ex_allocate_pool_with_tag(kind, size, u32::from_le_bytes(*b"None")) }
 }
 caller_thunk!(ExAllocatePool => ex_allocate_pool);
@@ -179,10 +203,16 @@ fn free(name: &str, p: *mut c_void, tag: Option<u32>) {
         if block.kind == PoolKind::Paged && irql > APC {
             session.violation(
                 Rule::PagedPoolAtDispatch,
-                format!("{name}: paged block {p:p} freed at IRQL {irql}"),
+                format!(
+                    "{name}: paged block {p:p} freed at {}",
+                    super::irql::describe(irql)
+                ),
             );
         } else if irql > DISPATCH {
-            session.violation(Rule::IrqlTooHigh, format!("{name} at IRQL {irql}"));
+            session.violation(
+                Rule::IrqlTooHigh,
+                format!("{name} at {}", super::irql::describe(irql)),
+            );
         }
         if block.origin != Origin::Driver {
             session.violation(
@@ -258,11 +288,22 @@ fn wrong_tag(
     );
 }
 
+/// `ExFreePoolWithTag`: the block must be allocated, with this tag.
+///
+/// # Safety
+///
+/// `p` is NULL or any address: the pool looks it up before touching it
+/// (an unknown address is a reported violation, not a dereference).
 unsafe extern "win64" fn ex_free_pool_with_tag(p: *mut c_void, tag: u32) {
     free("ExFreePoolWithTag", p, Some(tag));
 }
 caller_thunk!(ExFreePoolWithTag => ex_free_pool_with_tag);
 
+/// `ExFreePool`.
+///
+/// # Safety
+///
+/// As for `ExFreePoolWithTag`.
 unsafe extern "win64" fn ex_free_pool(p: *mut c_void) {
     free("ExFreePool", p, None);
 }
@@ -272,15 +313,21 @@ caller_thunk!(ExFreePool => ex_free_pool);
 /// the panic location (file pointer, file length, line, column).
 const RUST_PANIC: u32 = u32::from_be_bytes(*b"RPNC");
 
-/// The text of a bug check, with the known codes decoded.
-fn bug_check_details(code: u32, p: [usize; 4]) -> Vec<String> {
+/// Whether the parameters of bug check `code` name a Rust panic location
+/// whose file name is `(pointer, length)`.
+fn panic_file(code: u32, p: [usize; 4]) -> Option<(usize, usize)> {
+    (code == RUST_PANIC && p[0] != 0 && p[1] < 4096).then_some((p[0], p[1]))
+}
+
+/// The text of a bug check, with the known codes decoded; `file` is the
+/// panic location's file name when [`panic_file`] found one and it could
+/// be read.
+fn bug_check_details(code: u32, p: [usize; 4], file: Option<&[u8]>) -> Vec<String> {
     let mut lines = vec![format!(
         "KeBugCheckEx(0x{code:08X}, {:#x}, {:#x}, {:#x}, {:#x})",
         p[0], p[1], p[2], p[3]
     )];
-    if code == RUST_PANIC && p[0] != 0 && p[1] < 4096 {
-        // SAFETY: wdk-panic passes the `&str` of the panic location's file.
-        let file = unsafe { std::slice::from_raw_parts(p[0] as *const u8, p[1]) };
+    if let (Some(file), true) = (file, code == RUST_PANIC) {
         lines.push(format!(
             "= Rust panic in the driver at {}:{}:{}",
             String::from_utf8_lossy(file),
@@ -293,6 +340,13 @@ fn bug_check_details(code: u32, p: [usize; 4]) -> Vec<String> {
     lines
 }
 
+/// `KeBugCheckEx`: stops the run with the code and parameters (a Rust
+/// panic's location decoded when it lies in the image).
+///
+/// # Safety
+///
+/// Called on a thread the host entered into a session (driver code through
+/// its import); without one the run stops.
 unsafe extern "win64" fn ke_bug_check_ex(
     code: u32,
     p1: usize,
@@ -302,7 +356,13 @@ unsafe extern "win64" fn ke_bug_check_ex(
 ) -> ! {
     let session = context::session();
     let at = session.describe(context::caller());
-    let details = bug_check_details(code, [p1, p2, p3, p4]);
+    let p = [p1, p2, p3, p4];
+    let file = panic_file(code, p)
+        .filter(|&(address, len)| session.image.readable(address, len))
+        // SAFETY: `len` bytes at `address` lie in a readable section of
+        // the mapped image (checked just above), which stays mapped.
+        .map(|(address, len)| unsafe { std::slice::from_raw_parts(address as *const u8, len) });
+    let details = bug_check_details(code, p, file);
     stop_with_details(
         Rule::BugCheck,
         format!("the driver bug-checked the machine: code 0x{code:08X}"),
@@ -312,16 +372,29 @@ unsafe extern "win64" fn ke_bug_check_ex(
 }
 caller_thunk!(KeBugCheckEx => ke_bug_check_ex);
 
+/// `KeBugCheck`.
+///
+/// # Safety
+///
+/// Called on a thread the host entered into a session (driver code through
+/// its import); without one the run stops.
 unsafe extern "win64" fn ke_bug_check(code: u32) -> ! {
-    // SAFETY: forwards the driver's code.
+    // SAFETY: `ke_bug_check_ex` has no contract beyond this function's.
     unsafe { ke_bug_check_ex(code, 0, 0, 0, 0) }
 }
 caller_thunk!(KeBugCheck => ke_bug_check);
 
+/// `MmGetSystemRoutineAddress`: the kernel's own export table
+/// (`ExAllocatePool2` hidden when the options say so).
+///
+/// # Safety
+///
+/// `name` points at a valid `UNICODE_STRING`, or is NULL.
 unsafe extern "win64" fn mm_get_system_routine_address(name: *const UnicodeString) -> *mut c_void {
     let session = context::session();
     require_max("MmGetSystemRoutineAddress", PASSIVE);
-    let name = unicode_string(name);
+    // SAFETY: the driver's UNICODE_STRING (this function's contract).
+    let name = unsafe { unicode_string(name) };
     let hidden = name == "ExAllocatePool2" && session.options.hide_ex_allocate_pool2;
     let address = if hidden {
         None
@@ -350,9 +423,14 @@ fn epoch() -> Instant {
 /// The performance counter runs at 10 MHz, as on current Windows.
 const PERFORMANCE_FREQUENCY: i64 = 10_000_000;
 
+/// `KeQueryPerformanceCounter`: 10 MHz ticks since the host started.
+///
+/// # Safety
+///
+/// `frequency` is NULL or points at a writable `LARGE_INTEGER`.
 unsafe extern "win64" fn ke_query_performance_counter(frequency: *mut i64) -> i64 {
     if !frequency.is_null() {
-        // SAFETY: the driver passes a LARGE_INTEGER to fill.
+        // SAFETY: non-NULL, so a writable LARGE_INTEGER (the contract).
         unsafe { frequency.write_unaligned(PERFORMANCE_FREQUENCY) };
     }
     // Starts at 1 s: a counter of 0 would look like "no counter".
@@ -361,6 +439,11 @@ unsafe extern "win64" fn ke_query_performance_counter(frequency: *mut i64) -> i6
 }
 caller_thunk!(KeQueryPerformanceCounter => ke_query_performance_counter);
 
+/// `KeStallExecutionProcessor`: sleeps (at most 50 ms).
+///
+/// # Safety
+///
+/// None beyond the import's: any argument is valid.
 unsafe extern "win64" fn ke_stall_execution_processor(microseconds: u32) {
     std::thread::sleep(std::time::Duration::from_micros(u64::from(
         microseconds.min(50_000),
@@ -368,16 +451,23 @@ unsafe extern "win64" fn ke_stall_execution_processor(microseconds: u32) {
 }
 caller_thunk!(KeStallExecutionProcessor => ke_stall_execution_processor);
 
+/// `RtlInitUnicodeString`.
+///
+/// # Safety
+///
+/// `dest` points at a writable `UNICODE_STRING`; `source` is NULL or a
+/// NUL-terminated UTF-16 string.
 unsafe extern "win64" fn rtl_init_unicode_string(dest: *mut UnicodeString, source: *const u16) {
     let mut units = 0usize;
     if !source.is_null() {
-        // SAFETY: the driver passes a NUL-terminated wide string.
+        // SAFETY: non-NULL, so a NUL-terminated UTF-16 string (the
+        // contract): every unit up to the NUL is readable.
         while unsafe { *source.add(units) } != 0 {
             units += 1;
         }
     }
     let bytes = (units * 2).min(0xFFFC) as u16;
-    // SAFETY: the driver passes a UNICODE_STRING to fill.
+    // SAFETY: a writable UNICODE_STRING (the contract).
     unsafe {
         dest.write(UnicodeString {
             length: bytes,
@@ -388,36 +478,66 @@ unsafe extern "win64" fn rtl_init_unicode_string(dest: *mut UnicodeString, sourc
 }
 caller_thunk!(RtlInitUnicodeString => rtl_init_unicode_string);
 
+/// `memcmp`.
+///
+/// # Safety
+///
+/// `a` and `b` each point at `n` readable bytes.
 unsafe extern "win64" fn memcmp(a: *const c_void, b: *const c_void, n: usize) -> i32 {
     // SAFETY: the C contract: `n` readable bytes at both.
     unsafe { libc::memcmp(a, b, n) }
 }
 caller_thunk!(memcmp_thunk => memcmp);
 
+/// `memcpy`.
+///
+/// # Safety
+///
+/// `s` has `n` readable bytes, `d` `n` writable bytes; they do not overlap.
 unsafe extern "win64" fn memcpy(d: *mut c_void, s: *const c_void, n: usize) -> *mut c_void {
     // SAFETY: the C contract: `n` bytes, not overlapping.
     unsafe { libc::memcpy(d, s, n) }
 }
 caller_thunk!(memcpy_thunk => memcpy);
 
+/// `memmove`.
+///
+/// # Safety
+///
+/// `s` has `n` readable bytes, `d` `n` writable bytes.
 unsafe extern "win64" fn memmove(d: *mut c_void, s: *const c_void, n: usize) -> *mut c_void {
     // SAFETY: the C contract: `n` bytes.
     unsafe { libc::memmove(d, s, n) }
 }
 caller_thunk!(memmove_thunk => memmove);
 
+/// `memset`.
+///
+/// # Safety
+///
+/// `d` has `n` writable bytes.
 unsafe extern "win64" fn memset(d: *mut c_void, c: i32, n: usize) -> *mut c_void {
     // SAFETY: the C contract: `n` writable bytes.
     unsafe { libc::memset(d, c, n) }
 }
 caller_thunk!(memset_thunk => memset);
 
+/// `strlen`.
+///
+/// # Safety
+///
+/// `s` points at a NUL-terminated string.
 unsafe extern "win64" fn strlen(s: *const c_char) -> usize {
     // SAFETY: the C contract: a NUL-terminated string.
     unsafe { libc::strlen(s) }
 }
 caller_thunk!(strlen_thunk => strlen);
 
+/// `wcslen`.
+///
+/// # Safety
+///
+/// `s` points at a NUL-terminated UTF-16 string.
 unsafe extern "win64" fn wcslen(s: *const u16) -> usize {
     let mut n = 0;
     // SAFETY: the C contract: a NUL-terminated wide string.
@@ -433,6 +553,11 @@ caller_thunk!(wcslen_thunk => wcslen);
 /// user-mode version reads the stack limit from the TEB, which a kernel
 /// image must not); every register but R10 and R11 is preserved; the caller
 /// then moves RSP itself.
+///
+/// # Safety
+///
+/// Only for compiled code's stack probe: called with RAX = the frame size
+/// the caller is about to allocate on a stack that has that much room.
 #[unsafe(naked)]
 pub(crate) unsafe extern "win64" fn chkstk() {
     core::arch::naked_asm!(
@@ -459,7 +584,10 @@ mod tests {
     #[test]
     fn rust_panics_are_decoded() {
         let file = "driver/src/driver.rs";
-        let lines = bug_check_details(RUST_PANIC, [file.as_ptr() as usize, file.len(), 366, 9]);
+        let p = [file.as_ptr() as usize, file.len(), 366, 9];
+        assert_eq!(panic_file(RUST_PANIC, p), Some((p[0], p[1])));
+        assert_eq!(panic_file(0x10D, p), None);
+        let lines = bug_check_details(RUST_PANIC, p, Some(file.as_bytes()));
         assert_eq!(
             lines[1],
             "= Rust panic in the driver at driver/src/driver.rs:366:9"
@@ -470,8 +598,8 @@ mod tests {
     #[test]
     fn chkstk_probes_a_large_frame() {
         // SAFETY: calls __chkstk the way compiled code does, for a 256 KiB
-        // frame on this thread's stack (8 MiB for test threads is not
-        // guaranteed, so the frame stays well below the main thread's).
+        // frame, well inside a test thread's 2 MiB stack; the frame is
+        // written once and RSP restored; only the declared registers change.
         unsafe {
             core::arch::asm!(
                 "mov r12, rsp",

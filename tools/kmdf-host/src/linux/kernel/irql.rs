@@ -23,7 +23,11 @@ pub(crate) fn require_max(name: &str, max: u8) -> bool {
     if now > max {
         context::session().violation(
             Rule::IrqlTooHigh,
-            format!("{name} called at IRQL {now}, its maximum is {max}"),
+            format!(
+                "{name} called at {}, its maximum is {}",
+                describe(now),
+                describe(max)
+            ),
         );
         false
     } else {
@@ -31,11 +35,23 @@ pub(crate) fn require_max(name: &str, max: u8) -> bool {
     }
 }
 
+/// `KeGetCurrentIrql`: this thread's IRQL.
+///
+/// # Safety
+///
+/// Called on a thread the host entered into a session (driver code through
+/// its import); without one the run stops.
 unsafe extern "win64" fn ke_get_current_irql() -> u8 {
     context::irql()
 }
 caller_thunk!(KeGetCurrentIrql => ke_get_current_irql);
 
+/// `KfRaiseIrql`: raises this thread's IRQL; lowering is a violation.
+///
+/// # Safety
+///
+/// Called on a thread the host entered into a session (driver code through
+/// its import); without one the run stops.
 unsafe extern "win64" fn kf_raise_irql(new: u8) -> u8 {
     let old = context::irql();
     if new < old || new > HIGH {
@@ -49,12 +65,25 @@ unsafe extern "win64" fn kf_raise_irql(new: u8) -> u8 {
 }
 caller_thunk!(KfRaiseIrql => kf_raise_irql);
 
+/// `KeRaiseIrqlToDpcLevel`.
+///
+/// # Safety
+///
+/// Called on a thread the host entered into a session (driver code through
+/// its import); without one the run stops.
 unsafe extern "win64" fn ke_raise_irql_to_dpc_level() -> u8 {
-    // SAFETY: forwards a valid IRQL.
+    // SAFETY: `kf_raise_irql` has no contract beyond being called on a
+    // thread the host entered, which this function's caller guarantees.
     unsafe { kf_raise_irql(DISPATCH) }
 }
 caller_thunk!(KeRaiseIrqlToDpcLevel => ke_raise_irql_to_dpc_level);
 
+/// `KeLowerIrql`: raising through it is a violation.
+///
+/// # Safety
+///
+/// Called on a thread the host entered into a session (driver code through
+/// its import); without one the run stops.
 unsafe extern "win64" fn ke_lower_irql(new: u8) {
     let old = context::irql();
     if new > old {
@@ -68,17 +97,29 @@ unsafe extern "win64" fn ke_lower_irql(new: u8) {
 }
 caller_thunk!(KeLowerIrql => ke_lower_irql);
 
+/// `KeInitializeSpinLock`: the lock word is 0 (free).
+///
+/// # Safety
+///
+/// `lock` points at writable, aligned storage for a `KSPIN_LOCK`.
 unsafe extern "win64" fn ke_initialize_spin_lock(lock: *mut usize) {
-    // SAFETY: the driver passes its KSPIN_LOCK (a pointer-sized integer).
+    // SAFETY: `lock` is a writable, aligned KSPIN_LOCK (this function's
+    // contract) that no other thread uses yet.
     unsafe { lock.write(0) };
 }
 caller_thunk!(KeInitializeSpinLock => ke_initialize_spin_lock);
 
 /// Takes the lock word, spinning like a processor would (the holder runs on
 /// another thread); a thread that already holds it would spin forever.
-fn acquire(lock: *mut usize, name: &str) {
-    // SAFETY: a KSPIN_LOCK is pointer-sized and pointer-aligned; all access
-    // to it goes through these atomics while it is in use.
+///
+/// # Safety
+///
+/// `lock` points at a `KSPIN_LOCK` initialised by `KeInitializeSpinLock`,
+/// valid while it is held and accessed only through these routines.
+unsafe fn acquire(lock: *mut usize, name: &str) {
+    // SAFETY: a KSPIN_LOCK is a pointer-sized, pointer-aligned integer,
+    // valid and accessed only atomically while in use (the caller's
+    // contract), as `AtomicUsize::from_ptr` requires.
     let word = unsafe { AtomicUsize::from_ptr(lock) };
     let me = owner_token();
     if word.load(Ordering::Relaxed) == me {
@@ -109,8 +150,13 @@ fn acquire(lock: *mut usize, name: &str) {
     context::add_spin_locks(1);
 }
 
-fn release(lock: *mut usize, name: &str) {
-    // SAFETY: as in `acquire`.
+/// Releases the lock word if this thread holds it.
+///
+/// # Safety
+///
+/// As for [`acquire`].
+unsafe fn release(lock: *mut usize, name: &str) {
+    // SAFETY: as in `acquire` (the same contract).
     let word = unsafe { AtomicUsize::from_ptr(lock) };
     if word
         .compare_exchange(owner_token(), 0, Ordering::Release, Ordering::Relaxed)
@@ -125,6 +171,12 @@ fn release(lock: *mut usize, name: &str) {
     context::add_spin_locks(-1);
 }
 
+/// `KeAcquireSpinLockRaiseToDpc`: at most DISPATCH_LEVEL; takes the lock
+/// and raises to DISPATCH_LEVEL; returns the previous IRQL.
+///
+/// # Safety
+///
+/// `lock` points at a `KSPIN_LOCK` initialised by `KeInitializeSpinLock`.
 unsafe extern "win64" fn ke_acquire_spin_lock_raise_to_dpc(lock: *mut usize) -> u8 {
     let old = context::irql();
     if !require_max("KeAcquireSpinLockRaiseToDpc", DISPATCH) {
@@ -133,14 +185,21 @@ unsafe extern "win64" fn ke_acquire_spin_lock_raise_to_dpc(lock: *mut usize) -> 
             format!("KeAcquireSpinLockRaiseToDpc at IRQL {old}"),
         );
     }
-    acquire(lock, "KeAcquireSpinLockRaiseToDpc");
+    // SAFETY: the driver's initialised KSPIN_LOCK (this function's contract).
+    unsafe { acquire(lock, "KeAcquireSpinLockRaiseToDpc") };
     context::set_irql(DISPATCH);
     old
 }
 caller_thunk!(KeAcquireSpinLockRaiseToDpc => ke_acquire_spin_lock_raise_to_dpc);
 
+/// `KeReleaseSpinLock`: releases the lock and lowers the IRQL.
+///
+/// # Safety
+///
+/// `lock` points at a `KSPIN_LOCK` initialised by `KeInitializeSpinLock`.
 unsafe extern "win64" fn ke_release_spin_lock(lock: *mut usize, new: u8) {
-    release(lock, "KeReleaseSpinLock");
+    // SAFETY: the driver's initialised KSPIN_LOCK (this function's contract).
+    unsafe { release(lock, "KeReleaseSpinLock") };
     if new > context::irql() {
         context::session().violation(
             Rule::IrqlNotRestored,
@@ -155,6 +214,11 @@ unsafe extern "win64" fn ke_release_spin_lock(lock: *mut usize, new: u8) {
 }
 caller_thunk!(KeReleaseSpinLock => ke_release_spin_lock);
 
+/// `KeAcquireSpinLockAtDpcLevel`: requires DISPATCH_LEVEL.
+///
+/// # Safety
+///
+/// `lock` points at a `KSPIN_LOCK` initialised by `KeInitializeSpinLock`.
 unsafe extern "win64" fn ke_acquire_spin_lock_at_dpc_level(lock: *mut usize) {
     let now = context::irql();
     if now != DISPATCH {
@@ -163,21 +227,30 @@ unsafe extern "win64" fn ke_acquire_spin_lock_at_dpc_level(lock: *mut usize) {
             format!("KeAcquireSpinLockAtDpcLevel at IRQL {now}: it requires DISPATCH_LEVEL"),
         );
     }
-    acquire(lock, "KeAcquireSpinLockAtDpcLevel");
+    // SAFETY: the driver's initialised KSPIN_LOCK (this function's contract).
+    unsafe { acquire(lock, "KeAcquireSpinLockAtDpcLevel") };
 }
 caller_thunk!(KeAcquireSpinLockAtDpcLevel => ke_acquire_spin_lock_at_dpc_level);
 
+/// `KeReleaseSpinLockFromDpcLevel`.
+///
+/// # Safety
+///
+/// `lock` points at a `KSPIN_LOCK` initialised by `KeInitializeSpinLock`.
 unsafe extern "win64" fn ke_release_spin_lock_from_dpc_level(lock: *mut usize) {
-    release(lock, "KeReleaseSpinLockFromDpcLevel");
+    // SAFETY: the driver's initialised KSPIN_LOCK (this function's contract).
+    unsafe { release(lock, "KeReleaseSpinLockFromDpcLevel") };
 }
 caller_thunk!(KeReleaseSpinLockFromDpcLevel => ke_release_spin_lock_from_dpc_level);
 
-/// Names of the IRQLs the reports use.
-pub(crate) fn name(level: u8) -> &'static str {
-    match level {
+/// An IRQL as the reports name it: `DISPATCH_LEVEL (2)`.
+pub(crate) fn describe(level: u8) -> String {
+    let name = match level {
         PASSIVE => "PASSIVE_LEVEL",
         APC => "APC_LEVEL",
         DISPATCH => "DISPATCH_LEVEL",
+        HIGH => "HIGH_LEVEL",
         _ => "DIRQL",
-    }
+    };
+    format!("{name} ({level})")
 }

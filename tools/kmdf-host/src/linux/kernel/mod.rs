@@ -16,8 +16,8 @@ pub(crate) const EX_ALLOCATE_POOL2_BUILD: u32 = 19041;
 /// The address of `ntoskrnl.exe`'s export `name` on a kernel of `build`.
 pub(crate) fn ntoskrnl_export(name: &str, build: u32) -> Option<usize> {
     let f: unsafe extern "win64" fn() = match name {
-        "DbgPrint" => debug::DbgPrint,
-        "DbgPrintEx" => debug::DbgPrintEx,
+        "DbgPrint" => debug::dbg_print_entry,
+        "DbgPrintEx" => debug::dbg_print_ex_entry,
         "ExAllocatePool2" if build >= EX_ALLOCATE_POOL2_BUILD => x::ExAllocatePool2,
         "ExAllocatePoolWithTag" => x::ExAllocatePoolWithTag,
         "ExAllocatePool" => x::ExAllocatePool,

@@ -534,8 +534,8 @@ mod tests {
         let p = pool.allocate(req(40, b"Test")).unwrap();
         assert_eq!(p as usize % 16, 0);
         // Uninitialised memory is never zero.
-        // SAFETY: 40 bytes just allocated.
         assert!(
+            // SAFETY: 40 bytes just allocated, filled by the pool.
             unsafe { std::slice::from_raw_parts(p, 40) }
                 .iter()
                 .all(|&b| b == UNINITIALISED_FILL)

@@ -21,12 +21,26 @@ pub(crate) struct Dispatcher {
 }
 
 /// The signal state of the event at `event`.
-fn signal_state<'a>(event: *mut DispatcherHeader) -> &'a AtomicI32 {
-    // SAFETY: the driver passes a KEVENT it initialised; `SignalState` is an
-    // aligned 32-bit field of it, accessed only atomically while in use.
+///
+/// # Safety
+///
+/// `event` points at a dispatcher object (`KEVENT`) that stays valid for
+/// `'a` and whose `SignalState` is accessed only atomically meanwhile (the
+/// kernel's rule: a driver changes an event only through `Ke*Event`).
+unsafe fn signal_state<'a>(event: *mut DispatcherHeader) -> &'a AtomicI32 {
+    // SAFETY: `SignalState` is a 4-byte aligned `i32` field of the object
+    // (the caller's contract: valid for 'a, accessed only atomically), which
+    // is what `AtomicI32::from_ptr` requires.
     unsafe { AtomicI32::from_ptr(&raw mut (*event).signal_state) }
 }
 
+/// `KeInitializeEvent`: a notification or synchronization event, signalled
+/// or not.
+///
+/// # Safety
+///
+/// `event` points at writable, suitably aligned storage for a `KEVENT`
+/// (24 bytes) that nothing else uses during the call.
 unsafe extern "win64" fn ke_initialize_event(event: *mut DispatcherHeader, kind: u32, state: u8) {
     if kind > 1 {
         context::session().violation(
@@ -35,7 +49,9 @@ unsafe extern "win64" fn ke_initialize_event(event: *mut DispatcherHeader, kind:
         );
     }
     let list = std::ptr::null_mut();
-    // SAFETY: the driver passes storage for a KEVENT (24 bytes).
+    // SAFETY: `event` is writable storage for a KEVENT (this function's
+    // contract); the header is written whole, then its list head made to
+    // point at itself, as the kernel initialises an empty wait list.
     unsafe {
         event.write(DispatcherHeader {
             type_: if kind == 0 {
@@ -59,6 +75,12 @@ unsafe extern "win64" fn ke_initialize_event(event: *mut DispatcherHeader, kind:
 }
 caller_thunk!(KeInitializeEvent => ke_initialize_event);
 
+/// `KeSetEvent`: signals the event and wakes its waiters; returns the
+/// previous state.
+///
+/// # Safety
+///
+/// `event` points at a `KEVENT` initialised with `KeInitializeEvent`.
 unsafe extern "win64" fn ke_set_event(
     event: *mut DispatcherHeader,
     _increment: i32,
@@ -67,43 +89,74 @@ unsafe extern "win64" fn ke_set_event(
     require_max("KeSetEvent", DISPATCH);
     let session = context::session();
     let _guard = session.dispatcher.lock.lock().unwrap();
-    let previous = signal_state(event).swap(1, Ordering::SeqCst);
+    // SAFETY: the driver's initialised KEVENT (this function's contract).
+    let previous = unsafe { signal_state(event) }.swap(1, Ordering::SeqCst);
     session.dispatcher.changed.notify_all();
     previous
 }
 caller_thunk!(KeSetEvent => ke_set_event);
 
+/// `KeResetEvent`: clears the event; returns the previous state.
+///
+/// # Safety
+///
+/// `event` points at a `KEVENT` initialised with `KeInitializeEvent`.
 unsafe extern "win64" fn ke_reset_event(event: *mut DispatcherHeader) -> i32 {
     require_max("KeResetEvent", DISPATCH);
     let session = context::session();
     let _guard = session.dispatcher.lock.lock().unwrap();
-    signal_state(event).swap(0, Ordering::SeqCst)
+    // SAFETY: the driver's initialised KEVENT (this function's contract).
+    unsafe { signal_state(event) }.swap(0, Ordering::SeqCst)
 }
 caller_thunk!(KeResetEvent => ke_reset_event);
 
+/// `KeClearEvent`: clears the event.
+///
+/// # Safety
+///
+/// `event` points at a `KEVENT` initialised with `KeInitializeEvent`.
 unsafe extern "win64" fn ke_clear_event(event: *mut DispatcherHeader) {
-    // SAFETY: forwards the driver's event.
+    // SAFETY: the same contract: the driver's initialised KEVENT.
     unsafe { ke_reset_event(event) };
 }
 caller_thunk!(KeClearEvent => ke_clear_event);
 
+/// `KeReadStateEvent`: the current state.
+///
+/// # Safety
+///
+/// `event` points at a `KEVENT` initialised with `KeInitializeEvent`.
 unsafe extern "win64" fn ke_read_state_event(event: *mut DispatcherHeader) -> i32 {
-    signal_state(event).load(Ordering::SeqCst)
+    // SAFETY: the driver's initialised KEVENT (this function's contract).
+    unsafe { signal_state(event) }.load(Ordering::SeqCst)
 }
 caller_thunk!(KeReadStateEvent => ke_read_state_event);
 
 /// A wait's time-out: `None` waits forever. Windows times are in 100 ns
 /// units; negative is relative, positive absolute (treated as elapsed
 /// since the host's clock started: the host has no system time).
-fn timeout_of(timeout: *const i64) -> Option<Duration> {
+///
+/// # Safety
+///
+/// `timeout` is NULL or points at a readable `LARGE_INTEGER`.
+unsafe fn timeout_of(timeout: *const i64) -> Option<Duration> {
     if timeout.is_null() {
         return None;
     }
-    // SAFETY: the driver passes a LARGE_INTEGER.
+    // SAFETY: non-NULL, so a readable LARGE_INTEGER (the caller's
+    // contract); `read_unaligned` needs no alignment.
     let t = unsafe { timeout.read_unaligned() };
     Some(Duration::from_nanos(t.unsigned_abs().saturating_mul(100)))
 }
 
+/// `KeWaitForSingleObject` on an event: waits (on a real host thread) until
+/// it is signalled or the time-out passes; a wait without time-out that
+/// lasts longer than the hang time-out stops the run.
+///
+/// # Safety
+///
+/// `object` points at a `KEVENT` initialised with `KeInitializeEvent`, valid
+/// for the whole wait; `timeout` is NULL or points at a `LARGE_INTEGER`.
 unsafe extern "win64" fn ke_wait_for_single_object(
     object: *mut DispatcherHeader,
     _reason: u32,
@@ -112,13 +165,15 @@ unsafe extern "win64" fn ke_wait_for_single_object(
     timeout: *const i64,
 ) -> i32 {
     let session = context::session();
-    let wait = timeout_of(timeout);
+    // SAFETY: NULL or the driver's LARGE_INTEGER (this function's contract).
+    let wait = unsafe { timeout_of(timeout) };
     let irql = context::irql();
     if irql > DISPATCH || (irql == DISPATCH && wait != Some(Duration::ZERO)) {
         session.violation(
             Rule::WaitAtDispatch,
             format!(
-                "KeWaitForSingleObject at IRQL {irql} with {}: only a zero time-out is allowed at DISPATCH_LEVEL",
+                "KeWaitForSingleObject at {} with {}: only a zero time-out is allowed at DISPATCH_LEVEL",
+                super::irql::describe(irql),
                 match wait {
                     None => "no time-out".to_string(),
                     Some(d) => format!("a {d:?} time-out"),
@@ -126,9 +181,11 @@ unsafe extern "win64" fn ke_wait_for_single_object(
             ),
         );
     }
-    // SAFETY: the driver passes a dispatcher object it initialised.
+    // SAFETY: the driver's initialised dispatcher object (this function's
+    // contract), readable.
     let kind = unsafe { (*object).type_ };
-    let state = signal_state(object);
+    // SAFETY: as above; it stays valid while the driver waits on it.
+    let state = unsafe { signal_state(object) };
     let hang = session.options.hang_timeout;
     let start = Instant::now();
     let mut guard = session.dispatcher.lock.lock().unwrap();
@@ -166,6 +223,11 @@ unsafe extern "win64" fn ke_wait_for_single_object(
 }
 caller_thunk!(KeWaitForSingleObject => ke_wait_for_single_object);
 
+/// `KeDelayExecutionThread`: sleeps (at most 5 s).
+///
+/// # Safety
+///
+/// `interval` is NULL or points at a `LARGE_INTEGER`.
 unsafe extern "win64" fn ke_delay_execution_thread(
     _mode: i8,
     _alertable: u8,
@@ -175,10 +237,14 @@ unsafe extern "win64" fn ke_delay_execution_thread(
     if irql > super::super::abi::irql::APC {
         context::session().violation(
             Rule::WaitAtDispatch,
-            format!("KeDelayExecutionThread at IRQL {irql}: it requires IRQL <= APC_LEVEL"),
+            format!(
+                "KeDelayExecutionThread at {}: it requires IRQL <= APC_LEVEL",
+                super::irql::describe(irql)
+            ),
         );
     }
-    if let Some(d) = timeout_of(interval) {
+    // SAFETY: NULL or the driver's LARGE_INTEGER (this function's contract).
+    if let Some(d) = unsafe { timeout_of(interval) } {
         std::thread::sleep(d.min(Duration::from_secs(5)));
     }
     status::SUCCESS

@@ -16,10 +16,20 @@ use crate::report::Rule;
 
 /// The function-table sizes of released KMDF versions that a client may
 /// bind with (`FxLibraryCommonRegisterClient`).
-const RELEASED_TABLE_SIZES: [u32; 14] = [
-    458, 454, 453, 451, 448, 446, 444, 438, 432, 396, 387, 386, 383, 458,
+const RELEASED_TABLE_SIZES: [u32; 13] = [
+    458, 454, 453, 451, 448, 446, 444, 438, 432, 396, 387, 386, 383,
 ];
 
+/// `WdfVersionBind(DriverObject, RegistryPath, BindInfo, ComponentGlobals)`.
+///
+/// # Safety
+///
+/// Called by the image's KMDF stub (`FxDriverEntry`): `RegistryPath` is NULL
+/// or a valid `UNICODE_STRING`; `BindInfo` is NULL or a writable
+/// `WDF_BIND_INFO` whose `Size` tells its version, whose `FuncTable` is NULL
+/// or writable and, for a `WDF_BIND_INFO2`, whose five pointers are NULL or
+/// point at the stub's writable globals; `ComponentGlobals` is NULL or
+/// writable.
 unsafe extern "win64" fn wdf_version_bind(
     _driver_object: Handle,
     registry_path: *const UnicodeString,
@@ -41,12 +51,16 @@ unsafe extern "win64" fn wdf_version_bind(
     if bind.is_null() || globals_out.is_null() {
         return fail("NULL bind info or globals pointer".into());
     }
-    // SAFETY: the stub passes its WDF_BIND_INFO (at least version 1).
-    let info = unsafe { &mut *bind };
+    // SAFETY: non-NULL (checked): the stub's readable WDF_BIND_INFO, at
+    // least version 1 (the contract). Copied: the host writes back through
+    // `bind` only, so no reference to the stub's memory is held.
+    let info: BindInfo = unsafe { bind.read() };
+    let mut func_count = info.func_count;
     let client_minor = info.minor;
     session.trace(format_args!(
         "WdfVersionBind(\"{}\"): bind info size {}, version {}.{}.{}, {} functions, framework 1.{fx_minor}",
-        unicode_string(registry_path),
+        // SAFETY: NULL or the I/O manager's registry path (the contract).
+        unsafe { unicode_string(registry_path) },
         info.size,
         info.major,
         info.minor,
@@ -61,6 +75,7 @@ unsafe extern "win64" fn wdf_version_bind(
         minimum_minor: None,
         client_newer: false,
         func_count: info.func_count,
+        client_function_count: None,
     };
     match info.size as usize {
         s if s == size_of::<BindInfo>() => {
@@ -71,8 +86,9 @@ unsafe extern "win64" fn wdf_version_bind(
             }
         }
         s if s == size_of::<BindInfo2>() => {
-            // SAFETY: the size says this is a WDF_BIND_INFO2.
-            let v2 = unsafe { &mut *(bind as *mut BindInfo2) };
+            // SAFETY: the size says this is a readable WDF_BIND_INFO2 (the
+            // contract: `Size` describes the structure); copied, as above.
+            let v2: BindInfo2 = unsafe { bind.cast::<BindInfo2>().read() };
             if v2.minimum_version_required.is_null()
                 || v2.client_version_higher_than_framework.is_null()
                 || v2.func_count_ptr.is_null()
@@ -81,7 +97,8 @@ unsafe extern "win64" fn wdf_version_bind(
             {
                 return fail("a WDF_BIND_INFO2 pointer is NULL".into());
             }
-            // SAFETY: the stub's globals, checked non-NULL above.
+            // SAFETY: the stub's globals, non-NULL (checked above), readable
+            // and writable (the contract).
             let (minimum, client_structures) =
                 unsafe { (*v2.minimum_version_required, *v2.struct_count_ptr) };
             bound.minimum_minor = Some(minimum);
@@ -97,42 +114,35 @@ unsafe extern "win64" fn wdf_version_bind(
             }
             let newer = client_minor > fx_minor;
             bound.client_newer = newer;
-            // SAFETY: as above.
+            // SAFETY: the stub's global, non-NULL and writable (as above).
             unsafe { *v2.client_version_higher_than_framework = u8::from(newer) };
             if newer {
-                if client_structures < fx_structures || info.func_count < fx_functions {
+                if client_structures < fx_structures || func_count < fx_functions {
                     return fail(format!(
-                        "a newer client with fewer functions ({}) or structures ({client_structures}) than the framework",
-                        info.func_count
+                        "a newer client with fewer functions ({func_count}) or structures ({client_structures}) than the framework"
                     ));
                 }
                 // The client may use only what the framework has.
-                info.func_count = fx_functions;
-                // SAFETY: the stub's globals, checked non-NULL above; the
-                // structure table lives as long as the framework.
+                func_count = fx_functions;
+                // SAFETY: `FuncCount` of the stub's writable bind info and
+                // the stub's globals, non-NULL and writable (as above); the
+                // structure table lives as long as the framework, which
+                // outlives the driver.
                 unsafe {
+                    (*bind).func_count = fx_functions;
                     *v2.func_count_ptr = fx_functions;
                     *v2.struct_table = fw.structures.as_ptr();
                     *v2.struct_count_ptr = fx_structures;
                 }
             } else if client_minor < fx_minor
-                && (client_structures > fx_structures || info.func_count > fx_functions)
+                && (client_structures > fx_structures || func_count > fx_functions)
             {
                 return fail(
                     "an older client with more functions or structures than the framework".into(),
                 );
             }
-            // SAFETY: as above.
-            let client_count = unsafe { *v2.func_count_ptr };
-            if client_count == 0 {
-                session.violation(
-                    Rule::WdfViolation,
-                    "the client's WdfFunctionCount is 0 after binding: the KMDF stub must initialise it to \
-                     WdfFunctionTableNumEntries (the framework writes it only for a client newer than itself), \
-                     and wdk-sys checks every WDF call's index against it"
-                        .into(),
-                );
-            }
+            // SAFETY: the stub's global, non-NULL and readable (as above).
+            bound.client_function_count = Some(unsafe { *v2.func_count_ptr });
         }
         s => return fail(format!("unrecognised bind info size {s}")),
     }
@@ -140,16 +150,14 @@ unsafe extern "win64" fn wdf_version_bind(
     if info.func_table.is_null() {
         return fail("NULL function table pointer".into());
     }
-    if info.func_count > fx_functions {
+    if func_count > fx_functions {
         return fail(format!(
-            "{} functions, the framework has {fx_functions}",
-            info.func_count
+            "{func_count} functions, the framework has {fx_functions}"
         ));
     }
-    if info.func_count <= 458 && !RELEASED_TABLE_SIZES.contains(&info.func_count) {
+    if func_count <= 458 && !RELEASED_TABLE_SIZES.contains(&func_count) {
         return fail(format!(
-            "{} functions matches no released framework's table",
-            info.func_count
+            "{func_count} functions matches no released framework's table"
         ));
     }
     {
@@ -160,15 +168,14 @@ unsafe extern "win64" fn wdf_version_bind(
         }
         s.bound = Some(bound);
         if !registry_path.is_null() {
-            // SAFETY: the I/O manager's registry path string.
-            let r = unsafe { &*registry_path };
-            // SAFETY: `Length` bytes at `Buffer`.
-            s.registry_path =
-                unsafe { std::slice::from_raw_parts(r.buffer, usize::from(r.length) / 2) }.to_vec();
+            // SAFETY: non-NULL: the I/O manager's registry path (the
+            // contract).
+            s.registry_path = unsafe { unicode_string(registry_path) };
         }
     }
-    // SAFETY: the stub's `WdfFunctions` pointer variable and its globals
-    // pointer; the table and the globals live as long as the framework.
+    // SAFETY: the stub's writable `WdfFunctions` variable (`FuncTable`,
+    // non-NULL, checked) and globals pointer (non-NULL, checked); the table
+    // and the globals live as long as the framework.
     unsafe {
         *info.func_table = fw.table.as_ptr();
         *globals_out = fw.globals;
@@ -177,6 +184,12 @@ unsafe extern "win64" fn wdf_version_bind(
 }
 caller_thunk!(WdfVersionBind => wdf_version_bind);
 
+/// `WdfVersionUnbind(RegistryPath, BindInfo, ComponentGlobals)`: the globals
+/// must be the ones the bind handed out.
+///
+/// # Safety
+///
+/// None: nothing is dereferenced (any arguments).
 unsafe extern "win64" fn wdf_version_unbind(
     _registry_path: *const UnicodeString,
     _bind: *mut BindInfo,

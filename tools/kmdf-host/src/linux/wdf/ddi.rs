@@ -15,11 +15,14 @@ use super::super::abi::{
     UnicodeString, WorkItemConfig, dispatch_type, driver_init_flags, execution_level, io_type,
     status, synchronization_scope, tri_state,
 };
-use super::super::context::{self, caller_thunk};
+use super::super::context::{self, Callback, caller_thunk};
 use super::super::kernel::debug::unicode_string;
+use super::super::kernel::irql;
 use super::super::session::Session;
 use super::super::stop::stop;
-use super::{Data, DeviceInitData, Framework, Kind, QueueData, WorkItemData, call_driver, fn_ptr};
+use super::{
+    Attributes, Data, DeviceInitData, Framework, Kind, QueueData, WorkItemData, call_driver, fn_ptr,
+};
 use crate::report::Rule;
 
 const VALIDATE_PARENT_NOT_ALLOWED: u32 = 0x1;
@@ -27,6 +30,11 @@ const VALIDATE_EXECUTION_LEVEL_ALLOWED: u32 = 0x2;
 const VALIDATE_SYNCHRONIZATION_SCOPE_ALLOWED: u32 = 0x4;
 const VALIDATE_ATTRIBUTES_REQUIRED: u32 = 0x8;
 const VALIDATE_PARENT_REQUIRED_FLAG: u32 = 0x10;
+/// The options for a driver's or a device's attributes (`WdfDriverCreate`,
+/// `WdfDeviceCreate`): no parent, constraints allowed.
+const TOP_LEVEL: u32 = VALIDATE_PARENT_NOT_ALLOWED
+    | VALIDATE_EXECUTION_LEVEL_ALLOWED
+    | VALIDATE_SYNCHRONIZATION_SCOPE_ALLOWED;
 
 /// `FxPointerNotNull`: a NULL required parameter bug-checks
 /// (`WDF_VIOLATION`, `WDF_REQUIRED_PARAMETER_IS_NULL`).
@@ -48,11 +56,34 @@ fn check_irql(session: &Session, function: &str, max: u8) -> Result<(), i32> {
     if now > max {
         session.violation(
             Rule::IrqlTooHigh,
-            format!("{function} called at IRQL {now}, at most {max} allowed"),
+            format!(
+                "{function} called at {}, at most {} allowed",
+                irql::describe(now),
+                irql::describe(max)
+            ),
         );
         return Err(status::INVALID_DEVICE_REQUEST);
     }
     Ok(())
+}
+
+/// The first `size` bytes of the structure at `p` (a shorter, older
+/// layout), the rest of `T` zero.
+///
+/// # Safety
+///
+/// `p` points at `size` readable bytes, `size <= size_of::<T>()`, and `T`
+/// is plain data for which zero bytes (and any bytes the driver wrote) are
+/// a valid value.
+unsafe fn read_prefix<T: Copy>(p: *const T, size: usize) -> T {
+    debug_assert!(size <= size_of::<T>());
+    let mut value = std::mem::MaybeUninit::<T>::zeroed();
+    // SAFETY: `size` readable bytes at `p` into the zeroed value, which has
+    // `size_of::<T>() >= size` bytes (the contract).
+    unsafe {
+        std::ptr::copy_nonoverlapping(p.cast::<u8>(), value.as_mut_ptr().cast::<u8>(), size);
+        value.assume_init()
+    }
 }
 
 /// A `Size` KMDF refuses: recorded, and `STATUS_INFO_LENGTH_MISMATCH`.
@@ -75,21 +106,29 @@ fn wrong_size(
 }
 
 /// Modelled on `FxValidateObjectAttributes` (shared/object/
-/// fxvalidatefunctions.cpp).
-fn validate_attributes(
+/// fxvalidatefunctions.cpp); the accepted attributes as the framework keeps
+/// them (`FxObjectHandleAllocCommon`: the context size is the override or
+/// the type's size).
+///
+/// # Safety
+///
+/// `attributes` is NULL or points at a readable `WDF_OBJECT_ATTRIBUTES`
+/// (at least its `Size` field; the rest is read once `Size` is right) whose
+/// `ContextTypeInfo` is NULL or a readable `WDF_OBJECT_CONTEXT_TYPE_INFO`
+/// with a NUL-terminated `ContextName` or a NULL one.
+unsafe fn validate_attributes(
     session: &Session,
     function: &str,
     attributes: *const ObjectAttributes,
     flags: u32,
-) -> Result<Option<ObjectAttributes>, i32> {
+) -> Result<Option<Attributes>, i32> {
     if attributes.is_null() {
         if flags & VALIDATE_ATTRIBUTES_REQUIRED != 0 {
             return Err(status::WDF_PARENT_NOT_SPECIFIED);
         }
         return Ok(None);
     }
-    // SAFETY: the driver passes a WDF_OBJECT_ATTRIBUTES (at least `Size`
-    // is readable; the rest is read only once `Size` is right).
+    // SAFETY: non-NULL, so at least `Size` is readable (the contract).
     let size = unsafe { (*attributes).size };
     if size as usize != size_of::<ObjectAttributes>() {
         return Err(wrong_size(
@@ -100,11 +139,15 @@ fn validate_attributes(
             &[size_of::<ObjectAttributes>()],
         ));
     }
-    // SAFETY: the size is right.
+    // SAFETY: `Size` is the structure's: all of it is readable (the
+    // contract); it is plain data, copied.
     let a = unsafe { *attributes };
+    let mut context_name = String::new();
     if !a.context_type_info.is_null() {
-        // SAFETY: the driver's WDF_OBJECT_CONTEXT_TYPE_INFO.
-        let info: ContextTypeInfo = unsafe { *a.context_type_info };
+        // SAFETY: a non-NULL type info is readable (the contract). Its
+        // `Size` is checked before the fields past V1_0's are used (none
+        // are: the host reads only V1_0's fields).
+        let info: ContextTypeInfo = unsafe { a.context_type_info.read_unaligned() };
         if info.size as usize != size_of::<ContextTypeInfo>()
             && info.size != abi::CONTEXT_TYPE_INFO_V1_0_SIZE
         {
@@ -122,12 +165,18 @@ fn validate_attributes(
         if info.context_size > 0 && info.context_name.is_null() {
             return Err(status::WDF_OBJECT_ATTRIBUTES_INVALID);
         }
+        if !info.context_name.is_null() {
+            // SAFETY: a non-NULL name is NUL-terminated (the contract).
+            context_name = unsafe { CStr::from_ptr(info.context_name.cast()) }
+                .to_string_lossy()
+                .into_owned();
+        }
     }
     if a.context_size_override > 0 {
         if a.context_type_info.is_null() {
             return Err(status::WDF_OBJECT_ATTRIBUTES_INVALID);
         }
-        // SAFETY: as above.
+        // SAFETY: non-NULL (checked), so readable (the contract).
         if a.context_size_override < unsafe { (*a.context_type_info).context_size } {
             return Err(status::WDF_OBJECT_ATTRIBUTES_INVALID);
         }
@@ -160,12 +209,32 @@ fn validate_attributes(
     {
         return Err(status::WDF_EXECUTION_LEVEL_INVALID);
     }
-    Ok(Some(a))
+    let context_size = if a.context_type_info.is_null() {
+        0
+    } else if a.context_size_override != 0 {
+        a.context_size_override
+    } else {
+        // SAFETY: non-NULL, so readable (the contract).
+        unsafe { (*a.context_type_info).context_size }
+    };
+    Ok(Some(Attributes {
+        cleanup: a.evt_cleanup_callback,
+        destroy: a.evt_destroy_callback,
+        execution_level: a.execution_level,
+        context_size,
+        context_type: a.context_type_info as usize,
+        context_name,
+    }))
 }
 
 /// Modelled on `FxValidateUnicodeString` (fxvalidatefunctions.hpp).
-fn validate_unicode_string(s: *const UnicodeString) -> Result<String, i32> {
-    // SAFETY: the driver passes a UNICODE_STRING.
+///
+/// # Safety
+///
+/// `s` points at a readable `UNICODE_STRING` whose `Buffer`, when its
+/// fields pass the checks, holds `Length` readable bytes.
+unsafe fn validate_unicode_string(s: *const UnicodeString) -> Result<String, i32> {
+    // SAFETY: a readable UNICODE_STRING (the contract).
     let u = unsafe { &*s };
     if u.length & 1 != 0
         || u.maximum_length & 1 != 0
@@ -174,7 +243,9 @@ fn validate_unicode_string(s: *const UnicodeString) -> Result<String, i32> {
     {
         return Err(status::INVALID_PARAMETER);
     }
-    Ok(unicode_string(s))
+    // SAFETY: consistent fields, so `Buffer` holds `Length` bytes (the
+    // contract).
+    Ok(unsafe { unicode_string(s) })
 }
 
 /// Checks that `globals` are the ones this framework handed out.
@@ -209,6 +280,15 @@ fn tag_from_name(name: &str) -> u32 {
 }
 
 /// `WdfDriverCreate`, modelled on shared/core/fxdriverapi.cpp.
+///
+/// # Safety
+///
+/// Called through the KMDF function table by driver code, as the KMDF
+/// contract for `WdfDriverCreate` says: `DriverObject` is the I/O manager's driver
+/// object, `RegistryPath` a valid `UNICODE_STRING`, `DriverAttributes`
+/// NULL or valid attributes, `DriverConfig` a readable configuration of at
+/// least its `Size`, `Driver` NULL or writable (NULL required pointers stop
+/// the run).
 unsafe extern "win64" fn wdf_driver_create(
     globals: *mut abi::DriverGlobals,
     driver_object: *mut abi::DriverObject,
@@ -223,7 +303,8 @@ unsafe extern "win64" fn wdf_driver_create(
     not_null(F, "DriverObject", driver_object);
     not_null(F, "RegistryPath", registry_path);
     not_null(F, "DriverConfig", config);
-    // SAFETY: non-NULL (checked); the driver's WDF_DRIVER_CONFIG.
+    // SAFETY: non-NULL (checked), so a readable WDF_DRIVER_CONFIG (this
+    // function's contract); `Size` is its first field.
     let size = unsafe { (*config).size };
     if size as usize != size_of::<DriverConfig>() && size != abi::DRIVER_CONFIG_V1_1_SIZE {
         return wrong_size(
@@ -234,7 +315,7 @@ unsafe extern "win64" fn wdf_driver_create(
             &[size_of::<DriverConfig>()],
         );
     }
-    // SAFETY: the size is right.
+    // SAFETY: `Size` says the whole structure is there (the contract).
     let c = unsafe { *config };
     let valid = driver_init_flags::NON_PNP
         | driver_init_flags::NO_DISPATCH_OVERRIDE
@@ -245,7 +326,9 @@ unsafe extern "win64" fn wdf_driver_create(
     if let Err(s) = check_irql(&session, F, PASSIVE) {
         return s;
     }
-    let path = match validate_unicode_string(registry_path) {
+    // SAFETY: non-NULL (checked): the I/O manager's registry path, passed
+    // on by the driver (the contract).
+    let path = match unsafe { validate_unicode_string(registry_path) } {
         Ok(p) => p,
         Err(s) => return s,
     };
@@ -253,7 +336,7 @@ unsafe extern "win64" fn wdf_driver_create(
         return status::DRIVER_INTERNAL_ERROR;
     }
     if !driver_out.is_null() {
-        // SAFETY: the driver's out-parameter.
+        // SAFETY: a non-NULL `Driver` is writable (the contract).
         unsafe { *driver_out = std::ptr::null_mut() };
     }
     let name = path.rsplit('\\').next().unwrap_or("WDF").to_string();
@@ -273,14 +356,8 @@ unsafe extern "win64" fn wdf_driver_create(
     {
         return status::INVALID_PARAMETER;
     }
-    let attrs = match validate_attributes(
-        &session,
-        F,
-        attributes,
-        VALIDATE_PARENT_NOT_ALLOWED
-            | VALIDATE_EXECUTION_LEVEL_ALLOWED
-            | VALIDATE_SYNCHRONIZATION_SCOPE_ALLOWED,
-    ) {
+    // SAFETY: NULL or the driver's attributes (the contract).
+    let attrs = match unsafe { validate_attributes(&session, F, attributes, TOP_LEVEL) } {
         Ok(a) => a,
         Err(s) => return s,
     };
@@ -298,7 +375,9 @@ unsafe extern "win64" fn wdf_driver_create(
         s.config = Some(c);
         s.objects.get_mut(&h).unwrap().no_delete_ddi = true;
     }
-    // SAFETY: the framework's globals block; the driver reads it.
+    // SAFETY: the framework's own WDF_DRIVER_GLOBALS block (live as long
+    // as the framework); the driver only reads it, and not before this
+    // call returns the driver handle.
     unsafe {
         let g = &mut *session.wdf.globals;
         g.driver = h as Handle;
@@ -311,7 +390,9 @@ unsafe extern "win64" fn wdf_driver_create(
     }
     // The framework takes over AddDevice and unload (FxDriver::Initialize).
     if c.driver_init_flags & driver_init_flags::NO_DISPATCH_OVERRIDE == 0 {
-        // SAFETY: the I/O manager's DRIVER_OBJECT and its extension.
+        // SAFETY: `DriverObject` is the I/O manager's DRIVER_OBJECT (the
+        // contract; non-NULL, checked), whose extension pointer is NULL or
+        // its DRIVER_EXTENSION.
         unsafe {
             let d = &mut *driver_object;
             if !d.driver_extension.is_null() {
@@ -326,7 +407,7 @@ unsafe extern "win64" fn wdf_driver_create(
         session.describe(c.evt_driver_device_add)
     ));
     if !driver_out.is_null() {
-        // SAFETY: the driver's out-parameter.
+        // SAFETY: a non-NULL `Driver` is writable (the contract).
         unsafe { *driver_out = h as Handle };
     }
     status::SUCCESS
@@ -355,6 +436,12 @@ fn with_init<R>(
 }
 
 /// `WdfDeviceInitSetDeviceType` (shared/core/fxdeviceinitapi.cpp).
+///
+/// # Safety
+///
+/// Called through the KMDF function table by driver code, as the KMDF
+/// contract for `WdfDeviceInitSetDeviceType` says: any arguments (the init is
+/// looked up, never dereferenced).
 unsafe extern "win64" fn wdf_device_init_set_device_type(
     _g: *mut abi::DriverGlobals,
     init: Handle,
@@ -369,6 +456,12 @@ caller_thunk!(WdfDeviceInitSetDeviceType => wdf_device_init_set_device_type);
 
 /// `WdfDeviceInitSetCharacteristics`: FILE_DEVICE_SECURE_OPEN is always
 /// added (fxdeviceinitapi.cpp).
+///
+/// # Safety
+///
+/// Called through the KMDF function table by driver code, as the KMDF
+/// contract for `WdfDeviceInitSetCharacteristics` says: any arguments (the init is
+/// looked up, never dereferenced).
 unsafe extern "win64" fn wdf_device_init_set_characteristics(
     _g: *mut abi::DriverGlobals,
     init: Handle,
@@ -387,6 +480,12 @@ unsafe extern "win64" fn wdf_device_init_set_characteristics(
 caller_thunk!(WdfDeviceInitSetCharacteristics => wdf_device_init_set_characteristics);
 
 /// `WdfDeviceInitSetIoType` (fxdeviceinitapi.cpp; `FxDeviceInit::AssignIoType`).
+///
+/// # Safety
+///
+/// Called through the KMDF function table by driver code, as the KMDF
+/// contract for `WdfDeviceInitSetIoType` says: any arguments (the init is looked
+/// up, never dereferenced).
 unsafe extern "win64" fn wdf_device_init_set_io_type(
     _g: *mut abi::DriverGlobals,
     init: Handle,
@@ -407,6 +506,12 @@ unsafe extern "win64" fn wdf_device_init_set_io_type(
 caller_thunk!(WdfDeviceInitSetIoType => wdf_device_init_set_io_type);
 
 /// `WdfDeviceInitAssignSDDLString` (fxdeviceinitapi.cpp).
+///
+/// # Safety
+///
+/// Called through the KMDF function table by driver code, as the KMDF
+/// contract for `WdfDeviceInitAssignSDDLString` says: `SDDLString` is NULL or a
+/// valid `UNICODE_STRING`.
 unsafe extern "win64" fn wdf_device_init_assign_sddl_string(
     _g: *mut abi::DriverGlobals,
     init: Handle,
@@ -422,7 +527,8 @@ unsafe extern "win64" fn wdf_device_init_assign_sddl_string(
         with_init(&session, F, init, |i| i.sddl = None);
         return status::SUCCESS;
     }
-    match validate_unicode_string(sddl) {
+    // SAFETY: non-NULL (checked): a UNICODE_STRING (the contract).
+    match unsafe { validate_unicode_string(sddl) } {
         Ok(text) => with_init(&session, F, init, |i| i.sddl = Some(text)),
         Err(s) => return s,
     }
@@ -431,6 +537,12 @@ unsafe extern "win64" fn wdf_device_init_assign_sddl_string(
 caller_thunk!(WdfDeviceInitAssignSDDLString => wdf_device_init_assign_sddl_string);
 
 /// `WdfDeviceInitAssignName` (fxdeviceinitapi.cpp).
+///
+/// # Safety
+///
+/// Called through the KMDF function table by driver code, as the KMDF
+/// contract for `WdfDeviceInitAssignName` says: `DeviceName` is NULL or a valid
+/// `UNICODE_STRING`.
 unsafe extern "win64" fn wdf_device_init_assign_name(
     _g: *mut abi::DriverGlobals,
     init: Handle,
@@ -445,7 +557,8 @@ unsafe extern "win64" fn wdf_device_init_assign_name(
     let name = if name.is_null() {
         None
     } else {
-        match validate_unicode_string(name) {
+        // SAFETY: non-NULL (checked): a UNICODE_STRING (the contract).
+        match unsafe { validate_unicode_string(name) } {
             Ok(n) => Some(n),
             Err(s) => return s,
         }
@@ -458,6 +571,13 @@ caller_thunk!(WdfDeviceInitAssignName => wdf_device_init_assign_name);
 /// `WdfDeviceCreate`, modelled on shared/core/fxdeviceapi.cpp: an SDDL (or
 /// device class) on a device without a name is refused with
 /// `STATUS_INVALID_SECURITY_DESCR`; the init is consumed on success.
+///
+/// # Safety
+///
+/// Called through the KMDF function table by driver code, as the KMDF
+/// contract for `WdfDeviceCreate` says: `DeviceInit` points at the driver's
+/// `PWDFDEVICE_INIT` variable, `DeviceAttributes` is NULL or valid
+/// attributes, `Device` is writable (NULL pointers stop the run).
 unsafe extern "win64" fn wdf_device_create(
     _g: *mut abi::DriverGlobals,
     init_ptr: *mut Handle,
@@ -467,32 +587,22 @@ unsafe extern "win64" fn wdf_device_create(
     let session = context::session();
     const F: &str = "WdfDeviceCreate";
     not_null(F, "DeviceInit", init_ptr);
-    // SAFETY: non-NULL (checked): the driver's PWDFDEVICE_INIT variable.
+    // SAFETY: non-NULL (checked): the driver's readable PWDFDEVICE_INIT
+    // variable (the contract).
     let init = unsafe { *init_ptr };
     not_null(F, "*DeviceInit", init);
     not_null(F, "Device", device_out);
-    // SAFETY: the driver's out-parameter.
+    // SAFETY: non-NULL (checked), so writable (the contract).
     unsafe { *device_out = std::ptr::null_mut() };
     if let Err(s) = check_irql(&session, F, PASSIVE) {
         return s;
     }
-    let attrs = match validate_attributes(
-        &session,
-        F,
-        attributes,
-        VALIDATE_PARENT_NOT_ALLOWED
-            | VALIDATE_EXECUTION_LEVEL_ALLOWED
-            | VALIDATE_SYNCHRONIZATION_SCOPE_ALLOWED,
-    ) {
+    // SAFETY: NULL or the driver's attributes (the contract).
+    let attrs = match unsafe { validate_attributes(&session, F, attributes, TOP_LEVEL) } {
         Ok(a) => a,
         Err(s) => return s,
     };
-    let (created, sddl, has_name) = with_init(&session, F, init, |i| {
-        (i.created_device.is_some(), i.sddl.clone(), i.name.is_some())
-    });
-    if created {
-        return status::INVALID_DEVICE_STATE;
-    }
+    let (sddl, has_name) = with_init(&session, F, init, |i| (i.sddl.clone(), i.name.is_some()));
     if let Some(sddl) = &sddl
         && !has_name
     {
@@ -509,17 +619,13 @@ unsafe extern "win64" fn wdf_device_create(
         s.device_count
     };
     let data = Data::Device(Box::new(super::DeviceData {
-        init: DeviceInitData {
-            created_device: None,
-            ..init_data
-        },
+        init: init_data,
         interfaces: Vec::new(),
         default_queue: None,
         queues: Vec::new(),
         started: false,
         removing: false,
         power: super::DevicePower::D0,
-        fdo: 0,
         index,
     }));
     let h = match session
@@ -538,7 +644,8 @@ unsafe extern "win64" fn wdf_device_create(
         s.inits.remove(&(init as usize));
         s.devices.push(h);
     }
-    // SAFETY: the driver's variables: the init is consumed, the device out.
+    // SAFETY: both non-NULL (checked) and writable (the contract): the
+    // init is consumed, the device handed out.
     unsafe {
         *init_ptr = std::ptr::null_mut();
         *device_out = h as Handle;
@@ -549,6 +656,13 @@ caller_thunk!(WdfDeviceCreate => wdf_device_create);
 
 /// `WdfDeviceCreateDeviceInterface` (shared/core/fxdeviceapi.cpp):
 /// PASSIVE_LEVEL, a valid optional reference string.
+///
+/// # Safety
+///
+/// Called through the KMDF function table by driver code, as the KMDF
+/// contract for `WdfDeviceCreateDeviceInterface` says: `InterfaceClassGUID` is a
+/// readable GUID (NULL stops the run), `ReferenceString` NULL or a valid
+/// `UNICODE_STRING`.
 unsafe extern "win64" fn wdf_device_create_device_interface(
     _g: *mut abi::DriverGlobals,
     device: Handle,
@@ -565,18 +679,15 @@ unsafe extern "win64" fn wdf_device_create_device_interface(
         return s;
     }
     if !reference.is_null()
-        && let Err(s) = validate_unicode_string(reference)
+        // SAFETY: non-NULL: a UNICODE_STRING (the contract).
+        && let Err(s) = unsafe { validate_unicode_string(reference) }
     {
         return s;
     }
-    // SAFETY: non-NULL (checked): the driver's GUID.
-    let guid = unsafe { *guid };
+    // SAFETY: non-NULL (checked): a readable GUID (the contract).
+    let guid = unsafe { guid.read_unaligned() };
     let mut s = session.wdf.lock();
-    if let Some(super::Object {
-        data: Data::Device(d),
-        ..
-    }) = s.objects.get_mut(&(device as usize))
-    {
+    if let Some(d) = s.device_mut(device as usize) {
         d.interfaces.push(guid);
     }
     status::SUCCESS
@@ -584,6 +695,12 @@ unsafe extern "win64" fn wdf_device_create_device_interface(
 caller_thunk!(WdfDeviceCreateDeviceInterface => wdf_device_create_device_interface);
 
 /// `WdfObjectGetTypedContextWorker` (shared/object/handleapi.cpp).
+///
+/// # Safety
+///
+/// Called through the KMDF function table by driver code, as the KMDF
+/// contract for `WdfObjectGetTypedContextWorker` says: any arguments (the handle is
+/// looked up, the type info compared, neither dereferenced).
 unsafe extern "win64" fn wdf_object_get_typed_context_worker(
     _g: *mut abi::DriverGlobals,
     handle: Handle,
@@ -604,6 +721,13 @@ caller_thunk!(WdfObjectGetTypedContextWorker => wdf_object_get_typed_context_wor
 /// `WdfObjectDelete` (shared/object/fxobjectapi.cpp): objects marked
 /// "no delete DDI" (driver, device, default queue, I/O requests) are
 /// refused with a verifier break.
+///
+/// # Safety
+///
+/// Called through the KMDF function table by driver code, as the KMDF
+/// contract for `WdfObjectDelete` says: any handle (looked up, never
+/// dereferenced); the driver must not use the object's context after its
+/// destroy callback.
 unsafe extern "win64" fn wdf_object_delete(_g: *mut abi::DriverGlobals, handle: Handle) {
     let session = context::session();
     const F: &str = "WdfObjectDelete";
@@ -629,6 +753,14 @@ caller_thunk!(WdfObjectDelete => wdf_object_delete);
 
 /// `WdfIoQueueCreate`, modelled on shared/irphandlers/io/fxioqueueapi.cpp
 /// and `FxIoQueue::Initialize` / `FxPkgIo::InitializeDefaultQueue`.
+///
+/// # Safety
+///
+/// Called through the KMDF function table by driver code, as the KMDF
+/// contract for `WdfIoQueueCreate` says: `Config` is a readable configuration of
+/// at least its `Size` (NULL stops the run), `QueueAttributes` NULL or valid
+/// attributes, `Queue` NULL or writable; the callbacks it names are
+/// functions with KMDF's signatures.
 unsafe extern "win64" fn wdf_io_queue_create(
     _g: *mut abi::DriverGlobals,
     device: Handle,
@@ -642,16 +774,20 @@ unsafe extern "win64" fn wdf_io_queue_create(
         .wdf
         .check(&session.wdf.lock(), F, device as usize, Some(Kind::Device));
     not_null(F, "Config", config);
-    let attrs = match validate_attributes(
-        &session,
-        F,
-        attributes,
-        VALIDATE_EXECUTION_LEVEL_ALLOWED | VALIDATE_SYNCHRONIZATION_SCOPE_ALLOWED,
-    ) {
+    // SAFETY: NULL or the driver's attributes (the contract).
+    let attrs = match unsafe {
+        validate_attributes(
+            &session,
+            F,
+            attributes,
+            VALIDATE_EXECUTION_LEVEL_ALLOWED | VALIDATE_SYNCHRONIZATION_SCOPE_ALLOWED,
+        )
+    } {
         Ok(a) => a,
         Err(s) => return s,
     };
-    // SAFETY: non-NULL (checked): the driver's WDF_IO_QUEUE_CONFIG.
+    // SAFETY: non-NULL (checked): a readable WDF_IO_QUEUE_CONFIG (the
+    // contract), `Size` first.
     let size = unsafe { (*config).size };
     // WDF_IO_QUEUE_CONFIG_V1_9 is the current layout; V1_7 lacks `Settings`
     // and `Driver` (64 bytes).
@@ -664,17 +800,16 @@ unsafe extern "win64" fn wdf_io_queue_create(
             &[size_of::<IoQueueConfig>()],
         );
     }
-    // SAFETY: the size is right.
-    let c = unsafe { *config };
+    // SAFETY: `Size` is one of the layouts: the fields up to it are there
+    // (the contract); the rest of the host's copy is zero for the older,
+    // shorter layouts.
+    let c = unsafe { read_prefix::<IoQueueConfig>(config, size as usize) };
     if c.default_queue == 0 && queue_out.is_null() {
         return status::INVALID_PARAMETER_4;
     }
     {
         let s = session.wdf.lock();
-        if let Some(super::Object {
-            data: Data::Device(d),
-            ..
-        }) = s.objects.get(&(device as usize))
+        if let Some(d) = s.device(device as usize)
             && c.default_queue != 0
             && d.started
         {
@@ -725,11 +860,7 @@ unsafe extern "win64" fn wdf_io_queue_create(
         Err(s) => return s,
     };
     let mut s = session.wdf.lock();
-    let Some(super::Object {
-        data: Data::Device(d),
-        ..
-    }) = s.objects.get_mut(&(device as usize))
-    else {
+    let Some(d) = s.device_mut(device as usize) else {
         unreachable!()
     };
     if c.default_queue != 0 {
@@ -750,7 +881,7 @@ unsafe extern "win64" fn wdf_io_queue_create(
         c.dispatch_type, c.default_queue
     ));
     if !queue_out.is_null() {
-        // SAFETY: the driver's out-parameter.
+        // SAFETY: a non-NULL `Queue` is writable (the contract).
         unsafe { *queue_out = h as Handle };
     }
     status::SUCCESS
@@ -758,6 +889,12 @@ unsafe extern "win64" fn wdf_io_queue_create(
 caller_thunk!(WdfIoQueueCreate => wdf_io_queue_create);
 
 /// `WdfIoQueueGetDevice` (fxioqueueapi.cpp).
+///
+/// # Safety
+///
+/// Called through the KMDF function table by driver code, as the KMDF
+/// contract for `WdfIoQueueGetDevice` says: any handle (looked up, never
+/// dereferenced).
 unsafe extern "win64" fn wdf_io_queue_get_device(
     _g: *mut abi::DriverGlobals,
     queue: Handle,
@@ -786,8 +923,8 @@ fn request_state(
     session
         .wdf
         .check(&s, function, request as usize, Some(Kind::Request));
-    let Data::Request(r) = &s.objects[&(request as usize)].data else {
-        unreachable!()
+    let Some(r) = s.request(request as usize) else {
+        unreachable!("checked live above")
     };
     if r.completed.is_some() {
         let at = session.describe(r.completed_at);
@@ -804,6 +941,12 @@ fn request_state(
 /// `WdfRequestRetrieveInputBuffer` (shared/core/fxrequestapi.cpp,
 /// `FxRequest::GetMemoryObject`): an input length of 0 is
 /// `STATUS_BUFFER_TOO_SMALL`; a buffer shorter than `RequiredLength` too.
+///
+/// # Safety
+///
+/// Called through the KMDF function table by driver code, as the KMDF
+/// contract for `WdfRequestRetrieveInputBuffer` says: `Buffer` is writable (NULL
+/// stops the run), `Length` NULL or writable.
 unsafe extern "win64" fn wdf_request_retrieve_input_buffer(
     _g: *mut abi::DriverGlobals,
     request: Handle,
@@ -811,13 +954,20 @@ unsafe extern "win64" fn wdf_request_retrieve_input_buffer(
     buffer: *mut usize,
     length: *mut usize,
 ) -> i32 {
-    retrieve(request, required, buffer, length, false)
+    // SAFETY: this function's contract is `retrieve`'s.
+    unsafe { retrieve(request, required, buffer, length, false) }
 }
 caller_thunk!(WdfRequestRetrieveInputBuffer => wdf_request_retrieve_input_buffer);
 
 /// `WdfRequestRetrieveOutputBuffer` (fxrequestapi.cpp,
 /// `FxRequest::GetDeviceControlOutputMemoryObject`): the output length of
 /// a device control, 0 is `STATUS_BUFFER_TOO_SMALL`.
+///
+/// # Safety
+///
+/// Called through the KMDF function table by driver code, as the KMDF
+/// contract for `WdfRequestRetrieveOutputBuffer` says: `Buffer` is writable (NULL
+/// stops the run), `Length` NULL or writable.
 unsafe extern "win64" fn wdf_request_retrieve_output_buffer(
     _g: *mut abi::DriverGlobals,
     request: Handle,
@@ -825,11 +975,18 @@ unsafe extern "win64" fn wdf_request_retrieve_output_buffer(
     buffer: *mut usize,
     length: *mut usize,
 ) -> i32 {
-    retrieve(request, required, buffer, length, true)
+    // SAFETY: this function's contract is `retrieve`'s.
+    unsafe { retrieve(request, required, buffer, length, true) }
 }
 caller_thunk!(WdfRequestRetrieveOutputBuffer => wdf_request_retrieve_output_buffer);
 
-fn retrieve(
+/// The buffer of a request, as both retrieval functions give it.
+///
+/// # Safety
+///
+/// `buffer` is NULL (which stops the run) or writable; `length` is NULL or
+/// writable.
+unsafe fn retrieve(
     request: Handle,
     required: usize,
     buffer: *mut usize,
@@ -843,7 +1000,8 @@ fn retrieve(
         "WdfRequestRetrieveInputBuffer"
     };
     not_null(f, "Buffer", buffer);
-    // SAFETY: the driver's out-parameters (`Length` optional).
+    // SAFETY: `Buffer` non-NULL (checked) and `Length` NULL or writable
+    // (the contract).
     unsafe {
         *buffer = 0;
         if !length.is_null() {
@@ -857,7 +1015,7 @@ fn retrieve(
     if len == 0 || len < required {
         return status::BUFFER_TOO_SMALL;
     }
-    // SAFETY: the driver's out-parameters.
+    // SAFETY: as above.
     unsafe {
         *buffer = system_buffer;
         if !length.is_null() {
@@ -897,8 +1055,8 @@ fn complete(request: Handle, completion_status: i32, information: Option<usize>,
     session
         .wdf
         .check(&s, function, request as usize, Some(Kind::Request));
-    let Data::Request(r) = &mut s.objects.get_mut(&(request as usize)).unwrap().data else {
-        unreachable!()
+    let Some(r) = s.request_mut(request as usize) else {
+        unreachable!("checked live above")
     };
     if let Some((first, _)) = r.completed {
         let at = r.completed_at;
@@ -936,6 +1094,14 @@ fn complete(request: Handle, completion_status: i32, information: Option<usize>,
     session.wdf.changed.notify_all();
 }
 
+/// `WdfRequestComplete`.
+///
+/// # Safety
+///
+/// Called through the KMDF function table by driver code, as the KMDF
+/// contract for `WdfRequestComplete` says: any handle (looked up, never
+/// dereferenced); the driver must not touch the request's buffers after
+/// the call.
 unsafe extern "win64" fn wdf_request_complete(
     _g: *mut abi::DriverGlobals,
     request: Handle,
@@ -945,6 +1111,14 @@ unsafe extern "win64" fn wdf_request_complete(
 }
 caller_thunk!(WdfRequestComplete => wdf_request_complete);
 
+/// `WdfRequestCompleteWithInformation`.
+///
+/// # Safety
+///
+/// Called through the KMDF function table by driver code, as the KMDF
+/// contract for `WdfRequestCompleteWithInformation` says: any handle (looked up,
+/// never dereferenced); the driver must not touch the request's buffers
+/// after the call.
 unsafe extern "win64" fn wdf_request_complete_with_information(
     _g: *mut abi::DriverGlobals,
     request: Handle,
@@ -961,6 +1135,12 @@ unsafe extern "win64" fn wdf_request_complete_with_information(
 caller_thunk!(WdfRequestCompleteWithInformation => wdf_request_complete_with_information);
 
 /// `WdfRequestSetInformation` (fxrequestapi.cpp).
+///
+/// # Safety
+///
+/// Called through the KMDF function table by driver code, as the KMDF
+/// contract for `WdfRequestSetInformation` says: any handle (looked up, never
+/// dereferenced).
 unsafe extern "win64" fn wdf_request_set_information(
     _g: *mut abi::DriverGlobals,
     request: Handle,
@@ -971,13 +1151,19 @@ unsafe extern "win64" fn wdf_request_set_information(
         return;
     }
     let mut s = session.wdf.lock();
-    if let Data::Request(r) = &mut s.objects.get_mut(&(request as usize)).unwrap().data {
+    if let Some(r) = s.request_mut(request as usize) {
         r.information = information;
     }
 }
 caller_thunk!(WdfRequestSetInformation => wdf_request_set_information);
 
 /// `WdfRequestGetInformation` (fxrequestapi.cpp).
+///
+/// # Safety
+///
+/// Called through the KMDF function table by driver code, as the KMDF
+/// contract for `WdfRequestGetInformation` says: any handle (looked up, never
+/// dereferenced).
 unsafe extern "win64" fn wdf_request_get_information(
     _g: *mut abi::DriverGlobals,
     request: Handle,
@@ -1000,6 +1186,14 @@ caller_thunk!(WdfRequestGetInformation => wdf_request_get_information);
 /// `WdfWorkItemCreate`, modelled on shared/core/fxworkitemapi.cpp and
 /// `FxWorkItem::Initialize` (fxworkitem.cpp): a parent is required and
 /// must belong to a device; the `IO_WORKITEM` is a second allocation.
+///
+/// # Safety
+///
+/// Called through the KMDF function table by driver code, as the KMDF
+/// contract for `WdfWorkItemCreate` says: `Config` is a readable configuration of
+/// at least its `Size` naming an `EvtWorkItem` with KMDF's signature,
+/// `Attributes` NULL or valid attributes, `WorkItem` writable (NULL
+/// pointers stop the run).
 unsafe extern "win64" fn wdf_work_item_create(
     _g: *mut abi::DriverGlobals,
     config: *const WorkItemConfig,
@@ -1012,7 +1206,7 @@ unsafe extern "win64" fn wdf_work_item_create(
     if attributes.is_null() {
         return status::WDF_PARENT_NOT_SPECIFIED;
     }
-    // SAFETY: non-NULL: the driver's attributes (`Size` first).
+    // SAFETY: non-NULL: readable attributes (the contract), `Size` first.
     let size = unsafe { (*attributes).size };
     if size as usize != size_of::<ObjectAttributes>() {
         return wrong_size(
@@ -1023,7 +1217,7 @@ unsafe extern "win64" fn wdf_work_item_create(
             &[size_of::<ObjectAttributes>()],
         );
     }
-    // SAFETY: the size is right.
+    // SAFETY: `Size` is the structure's: all of it is readable.
     let parent = unsafe { (*attributes).parent_object } as usize;
     if parent == 0 {
         return status::WDF_PARENT_NOT_SPECIFIED;
@@ -1031,7 +1225,8 @@ unsafe extern "win64" fn wdf_work_item_create(
     session.wdf.check(&session.wdf.lock(), F, parent, None);
     not_null(F, "Config", config);
     not_null(F, "WorkItem", item_out);
-    // SAFETY: non-NULL (checked).
+    // SAFETY: non-NULL (checked): a readable WDF_WORKITEM_CONFIG (the
+    // contract), `Size` first.
     let csize = unsafe { (*config).size };
     if csize as usize != size_of::<WorkItemConfig>() {
         return wrong_size(
@@ -1042,12 +1237,13 @@ unsafe extern "win64" fn wdf_work_item_create(
             &[size_of::<WorkItemConfig>()],
         );
     }
-    // SAFETY: the size is right.
+    // SAFETY: `Size` is the structure's: all of it is readable.
     let c = unsafe { *config };
     if c.evt_work_item_func == 0 {
         return status::INVALID_PARAMETER;
     }
-    let attrs = match validate_attributes(&session, F, attributes, 0) {
+    // SAFETY: the driver's attributes (the contract).
+    let attrs = match unsafe { validate_attributes(&session, F, attributes, 0) } {
         Ok(a) => a,
         Err(s) => return s,
     };
@@ -1088,14 +1284,10 @@ unsafe extern "win64" fn wdf_work_item_create(
         session.wdf.delete_from_failed_create(&session, h);
         return status::INSUFFICIENT_RESOURCES;
     };
-    if let Some(super::Object {
-        data: Data::WorkItem(w),
-        ..
-    }) = session.wdf.lock().objects.get_mut(&h)
-    {
+    if let Some(w) = session.wdf.lock().work_item_mut(h) {
         w.io_work_item = io as usize;
     }
-    // SAFETY: the driver's out-parameter.
+    // SAFETY: non-NULL (checked), so writable (the contract).
     unsafe { *item_out = h as Handle };
     status::SUCCESS
 }
@@ -1104,6 +1296,12 @@ caller_thunk!(WdfWorkItemCreate => wdf_work_item_create);
 /// `WdfWorkItemEnqueue` (`FxWorkItem::Enqueue`): a pending item is not
 /// queued twice; the callback runs on a system worker thread at
 /// PASSIVE_LEVEL.
+///
+/// # Safety
+///
+/// Called through the KMDF function table by driver code, as the KMDF
+/// contract for `WdfWorkItemEnqueue` says: any handle (looked up, never
+/// dereferenced).
 unsafe extern "win64" fn wdf_work_item_enqueue(_g: *mut abi::DriverGlobals, item: Handle) {
     let session = context::session();
     const F: &str = "WdfWorkItemEnqueue";
@@ -1111,7 +1309,7 @@ unsafe extern "win64" fn wdf_work_item_enqueue(_g: *mut abi::DriverGlobals, item
     let func = {
         let mut s = session.wdf.lock();
         session.wdf.check(&s, F, h, Some(Kind::WorkItem));
-        let Data::WorkItem(w) = &mut s.objects.get_mut(&h).unwrap().data else {
+        let Some(w) = s.work_item_mut(h) else {
             unreachable!()
         };
         if w.enqueued {
@@ -1147,26 +1345,25 @@ caller_thunk!(WdfWorkItemEnqueue => wdf_work_item_enqueue);
 fn run_work_item(session: Arc<Session>, h: usize, func: usize) {
     {
         let mut s = session.wdf.lock();
-        let Some(super::Object {
-            data: Data::WorkItem(w),
-            ..
-        }) = s.objects.get_mut(&h)
-        else {
+        let Some(w) = s.work_item_mut(h) else {
             return;
         };
         w.enqueued = false;
         w.running = Some(std::thread::current().id());
     }
-    let f: unsafe extern "win64" fn(usize) = fn_ptr(func);
-    // SAFETY: the driver's EvtWorkItem, registered for this work item.
-    call_driver(&session, PASSIVE, "EvtWorkItem", || unsafe { f(h) });
+    // SAFETY: a function pointer type; `WdfWorkItemCreate` refused a NULL
+    // `EvtWorkItemFunc`.
+    let f: unsafe extern "win64" fn(usize) = unsafe { fn_ptr(func) };
+    let callback = Callback {
+        what: "EvtWorkItem",
+        address: func,
+    };
+    // SAFETY: the EvtWorkItem the driver registered for this work item
+    // (KMDF's signature, by `Host::load`'s contract), with its live handle.
+    call_driver(&session, PASSIVE, callback, || unsafe { f(h) });
     {
         let mut s = session.wdf.lock();
-        if let Some(super::Object {
-            data: Data::WorkItem(w),
-            ..
-        }) = s.objects.get_mut(&h)
-        {
+        if let Some(w) = s.work_item_mut(h) {
             w.running = None;
         }
     }
@@ -1174,6 +1371,12 @@ fn run_work_item(session: Arc<Session>, h: usize, func: usize) {
 }
 
 /// `WdfWorkItemGetParentObject` (fxworkitemapi.cpp).
+///
+/// # Safety
+///
+/// Called through the KMDF function table by driver code, as the KMDF
+/// contract for `WdfWorkItemGetParentObject` says: any handle (looked up, never
+/// dereferenced).
 unsafe extern "win64" fn wdf_work_item_get_parent_object(
     _g: *mut abi::DriverGlobals,
     item: Handle,
@@ -1193,6 +1396,12 @@ caller_thunk!(WdfWorkItemGetParentObject => wdf_work_item_get_parent_object);
 /// `WdfWorkItemFlush` (`FxWorkItem::FlushAndWait`): PASSIVE_LEVEL; waits
 /// for a pending or running callback; from the callback itself it would
 /// wait forever.
+///
+/// # Safety
+///
+/// Called through the KMDF function table by driver code, as the KMDF
+/// contract for `WdfWorkItemFlush` says: any handle (looked up, never
+/// dereferenced).
 unsafe extern "win64" fn wdf_work_item_flush(_g: *mut abi::DriverGlobals, item: Handle) {
     let session = context::session();
     const F: &str = "WdfWorkItemFlush";
@@ -1207,11 +1416,7 @@ unsafe extern "win64" fn wdf_work_item_flush(_g: *mut abi::DriverGlobals, item: 
     let deadline = Instant::now() + session.options.hang_timeout;
     let mut s = session.wdf.lock();
     loop {
-        let Some(super::Object {
-            data: Data::WorkItem(w),
-            ..
-        }) = s.objects.get(&h)
-        else {
+        let Some(w) = s.work_item(h) else {
             return;
         };
         if w.running == Some(me) {
@@ -1238,23 +1443,6 @@ unsafe extern "win64" fn wdf_work_item_flush(_g: *mut abi::DriverGlobals, item: 
     }
 }
 caller_thunk!(WdfWorkItemFlush => wdf_work_item_flush);
-
-/// A context type name, for traces.
-#[allow(dead_code)]
-pub(crate) fn context_name(info: *const ContextTypeInfo) -> String {
-    if info.is_null() {
-        return String::new();
-    }
-    // SAFETY: the driver's type info.
-    let name = unsafe { (*info).context_name };
-    if name.is_null() {
-        return String::new();
-    }
-    // SAFETY: a NUL-terminated name.
-    unsafe { CStr::from_ptr(name.cast()) }
-        .to_string_lossy()
-        .into_owned()
-}
 
 /// Every implemented table entry.
 pub(crate) static IMPLEMENTED: &[(&str, unsafe extern "win64" fn())] = &[

@@ -12,13 +12,12 @@ use std::ffi::c_void;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::{JoinHandle, ThreadId};
 
-use super::abi::{
-    self, DriverConfig, Guid, IoQueueConfig, ObjectAttributes, execution_level, irql,
-};
-use super::context;
+use super::abi::{self, DriverConfig, Guid, IoQueueConfig, execution_level, irql};
+use super::context::{self, Callback};
 use super::kernel::pool::{Failure, Request};
 use super::session::Session;
 use super::stop::stop;
+use crate::api::DevicePower;
 use crate::options::FrameworkVersion;
 use crate::report::{Origin, PoolKind, Rule};
 
@@ -61,15 +60,6 @@ impl Kind {
     }
 }
 
-/// Device power states the host models.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum DevicePower {
-    /// Working.
-    D0,
-    /// Off (system sleep).
-    D3,
-}
-
 #[derive(Debug)]
 pub(crate) struct DeviceData {
     pub init: DeviceInitData,
@@ -79,8 +69,6 @@ pub(crate) struct DeviceData {
     pub started: bool,
     pub removing: bool,
     pub power: DevicePower,
-    /// The FDO memory (`DEVICE_OBJECT`) handed out by `WdfDeviceWdmGetDeviceObject`.
-    pub fdo: usize,
     pub index: usize,
 }
 
@@ -95,8 +83,6 @@ pub(crate) struct QueueData {
 
 #[derive(Debug)]
 pub(crate) struct RequestData {
-    pub queue: usize,
-    pub code: u32,
     pub input_len: usize,
     pub output_len: usize,
     pub buffer: usize,
@@ -133,16 +119,30 @@ pub(crate) struct Object {
     /// Context memory (0: none) and the type info pointer it is typed by.
     pub context: usize,
     pub context_type: usize,
-    pub context_name: String,
     pub cleanup: usize,
     pub destroy: usize,
     pub execution_level: i32,
-    pub synchronization_scope: i32,
     /// The pool block holding the object.
     pub block: usize,
     pub disposing: bool,
     pub no_delete_ddi: bool,
     pub data: Data,
+}
+
+/// `WDF_OBJECT_ATTRIBUTES` as the framework keeps them once
+/// `FxValidateObjectAttributes` accepted them: the callbacks, the
+/// constraints and the context, with the type info's fields read.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Attributes {
+    pub cleanup: usize,
+    pub destroy: usize,
+    pub execution_level: i32,
+    /// `ContextSizeOverride`, or else the type info's `ContextSize`.
+    pub context_size: usize,
+    /// The `WDF_OBJECT_CONTEXT_TYPE_INFO` pointer the context is typed by
+    /// (0: no context).
+    pub context_type: usize,
+    pub context_name: String,
 }
 
 /// `WDFDEVICE_INIT`: not an object, owned by the framework until
@@ -154,7 +154,6 @@ pub(crate) struct DeviceInitData {
     pub io_type: i32,
     pub sddl: Option<String>,
     pub name: Option<String>,
-    pub created_device: Option<usize>,
 }
 
 /// What the framework keeps about the bind.
@@ -164,6 +163,8 @@ pub(crate) struct Bound {
     pub minimum_minor: Option<u32>,
     pub client_newer: bool,
     pub func_count: u32,
+    /// The client's `WdfFunctionCount` after binding (`WDF_BIND_INFO2`).
+    pub client_function_count: Option<u32>,
 }
 
 #[derive(Debug, Default)]
@@ -177,11 +178,42 @@ pub(crate) struct State {
     pub config: Option<DriverConfig>,
     pub tag: u32,
     pub driver_name: String,
-    pub registry_path: Vec<u16>,
+    pub registry_path: String,
     pub bound: Option<Bound>,
     pub unbound: bool,
     pub devices: Vec<usize>,
     pub device_count: usize,
+}
+
+macro_rules! data_accessors {
+    ($($get:ident, $get_mut:ident => $variant:ident($ty:ty);)*) => {
+        impl State {
+            $(
+                #[doc = concat!("The `", stringify!($variant), "` data of live object `h`.")]
+                pub(crate) fn $get(&self, h: usize) -> Option<&$ty> {
+                    match self.objects.get(&h) {
+                        Some(Object { data: Data::$variant(d), .. }) => Some(d),
+                        _ => None,
+                    }
+                }
+
+                #[doc = concat!("The `", stringify!($variant), "` data of live object `h`, to change.")]
+                pub(crate) fn $get_mut(&mut self, h: usize) -> Option<&mut $ty> {
+                    match self.objects.get_mut(&h) {
+                        Some(Object { data: Data::$variant(d), .. }) => Some(d),
+                        _ => None,
+                    }
+                }
+            )*
+        }
+    };
+}
+
+data_accessors! {
+    device, device_mut => Device(DeviceData);
+    queue, queue_mut => Queue(QueueData);
+    request, request_mut => Request(RequestData);
+    work_item, work_item_mut => WorkItem(WorkItemData);
 }
 
 /// The framework of one session.
@@ -380,40 +412,22 @@ impl Framework {
         &self,
         session: &Session,
         kind: Kind,
-        attributes: Option<&ObjectAttributes>,
+        attributes: Option<&Attributes>,
         parent: Option<usize>,
         data: Data,
     ) -> Result<usize, i32> {
-        let (context_size, context_type, context_name) = match attributes {
-            Some(a) if !a.context_type_info.is_null() => {
-                // SAFETY: validated by FxValidateObjectAttributes' model.
-                let info = unsafe { &*a.context_type_info };
-                let name = if info.context_name.is_null() {
-                    String::new()
-                } else {
-                    // SAFETY: a NUL-terminated type name from the driver.
-                    unsafe { std::ffi::CStr::from_ptr(info.context_name.cast()) }
-                        .to_string_lossy()
-                        .into_owned()
-                };
-                (
-                    info.context_size.max(a.context_size_override),
-                    a.context_type_info as usize,
-                    name,
-                )
-            }
-            _ => (0, 0, String::new()),
+        let none = Attributes {
+            execution_level: execution_level::INHERIT,
+            ..Attributes::default()
         };
+        let a = attributes.unwrap_or(&none);
+        let (context_size, context_type) = (a.context_size, a.context_type);
         let tag = self.lock().tag;
-        let what = format!(
-            "{}{}",
-            kind.name(),
-            if context_name.is_empty() {
-                String::new()
-            } else {
-                format!(" ({context_name})")
-            }
-        );
+        let what = if a.context_name.is_empty() {
+            kind.name().to_string()
+        } else {
+            format!("{} ({})", kind.name(), a.context_name)
+        };
         let block = session
             .pool
             .allocate(Request {
@@ -431,20 +445,6 @@ impl Framework {
             })? as usize;
         let mut s = self.lock();
         let h = self.new_handle(&mut s);
-        let (cleanup, destroy, level, scope) = match attributes {
-            Some(a) => (
-                a.evt_cleanup_callback,
-                a.evt_destroy_callback,
-                a.execution_level,
-                a.synchronization_scope,
-            ),
-            None => (
-                0,
-                0,
-                execution_level::INHERIT,
-                abi::synchronization_scope::INHERIT,
-            ),
-        };
         s.objects.insert(
             h,
             Object {
@@ -457,11 +457,9 @@ impl Framework {
                     0
                 },
                 context_type,
-                context_name,
-                cleanup,
-                destroy,
-                execution_level: level,
-                synchronization_scope: scope,
+                cleanup: a.cleanup,
+                destroy: a.destroy,
+                execution_level: a.execution_level,
                 block,
                 disposing: false,
                 no_delete_ddi: false,
@@ -525,23 +523,38 @@ impl Framework {
                 )
             };
             if cleanup != 0 {
-                let f: unsafe extern "win64" fn(usize) = fn_ptr(cleanup);
-                // SAFETY: the driver registered this EvtCleanupCallback for
-                // the object; it is called once, with the object's handle.
-                call_driver(session, level, "EvtCleanupCallback", || unsafe { f(x) });
+                // SAFETY: a function pointer type; non-zero (checked).
+                let f: unsafe extern "win64" fn(usize) = unsafe { fn_ptr(cleanup) };
+                // SAFETY: the EvtCleanupCallback the driver registered for
+                // the object (KMDF's signature, by `Host::load`'s contract),
+                // called once, with the object's handle, still live.
+                call_driver(
+                    session,
+                    level,
+                    Callback {
+                        what: "EvtCleanupCallback",
+                        address: cleanup,
+                    },
+                    || unsafe { f(x) },
+                );
             }
         }
         // Destroy callbacks, then the memory.
         for &x in &order {
             let destroy = self.lock().objects[&x].destroy;
             if destroy != 0 {
-                let f: unsafe extern "win64" fn(usize) = fn_ptr(destroy);
-                // SAFETY: the driver's EvtDestroyCallback for the object,
-                // called once; the context is still valid during it.
+                // SAFETY: a function pointer type; non-zero (checked).
+                let f: unsafe extern "win64" fn(usize) = unsafe { fn_ptr(destroy) };
+                // SAFETY: the EvtDestroyCallback the driver registered for
+                // the object (KMDF's signature, by `Host::load`'s
+                // contract), called once; the context is still valid.
                 call_driver(
                     session,
                     context::irql().min(irql::DISPATCH),
-                    "EvtDestroyCallback",
+                    Callback {
+                        what: "EvtDestroyCallback",
+                        address: destroy,
+                    },
                     || unsafe { f(x) },
                 );
             }
@@ -582,11 +595,7 @@ impl Framework {
     /// callback itself.
     fn rundown(&self, session: &Session, h: usize) {
         let mut s = self.lock();
-        if let Some(Object {
-            data: Data::WorkItem(w),
-            ..
-        }) = s.objects.get_mut(&h)
-        {
+        if let Some(w) = s.work_item_mut(h) {
             w.rundown = true;
         } else {
             return;
@@ -594,11 +603,7 @@ impl Framework {
         let me = std::thread::current().id();
         let deadline = std::time::Instant::now() + session.options.hang_timeout;
         loop {
-            let Some(Object {
-                data: Data::WorkItem(w),
-                ..
-            }) = s.objects.get(&h)
-            else {
+            let Some(w) = s.work_item(h) else {
                 return;
             };
             if (!w.enqueued && w.running.is_none()) || w.running == Some(me) {
@@ -643,24 +648,33 @@ impl Framework {
     }
 }
 
-/// Converts a callback address from the driver into a function pointer.
-pub(crate) fn fn_ptr<F: Copy>(address: usize) -> F {
+/// Converts a code address (a callback the driver registered, an entry
+/// point) into a function pointer of type `F`.
+///
+/// # Safety
+///
+/// `F` is a function pointer type and `address` is not 0 (a function
+/// pointer is never null). Calling the result is a further unsafe step:
+/// the code at `address` must have `F`'s signature.
+pub(crate) unsafe fn fn_ptr<F: Copy>(address: usize) -> F {
     assert_eq!(std::mem::size_of::<F>(), std::mem::size_of::<usize>());
-    // SAFETY: `F` is a function pointer type of pointer size; the address
-    // is a callback the driver registered (calling it is the caller's
-    // unsafe step).
+    debug_assert_ne!(address, 0);
+    // SAFETY: `F` is a pointer-sized function pointer type and the address
+    // is non-zero (the contract), so the bits are a valid `F`.
     unsafe { std::mem::transmute_copy(&address) }
 }
 
-/// Enters `session` on this thread at `level`, calls `f` (driver code),
-/// checks what the driver left, and restores the thread's state.
+/// Enters `session` on this thread at `level`, calls `f` (which calls the
+/// driver's `callback`), checks what the driver left, and restores the
+/// thread's state.
 pub(crate) fn call_driver<R>(
     session: &Arc<Session>,
     level: u8,
-    what: &str,
+    callback: Callback,
     f: impl FnOnce() -> R,
 ) -> R {
-    let frame = context::enter(session, level);
+    let what = callback.what;
+    let frame = context::enter(session, level, callback);
     let result = f();
     let (left_irql, left_locks) = (context::irql(), context::spin_locks());
     if left_irql != level {

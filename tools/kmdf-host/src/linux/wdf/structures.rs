@@ -13,10 +13,11 @@
 //! are not public (class extension bind info, USB, triage, `WDFCX_*`); the
 //! host implements no function that takes them.
 
+use super::table::WDF_STRUCTURE_COUNT;
 use crate::options::FrameworkVersion;
 
 /// `(name, size in KMDF 1.33)`, in `WDFSTRUCTENUM` order.
-pub(crate) const SIZES_1_33: [(&str, usize); 81] = [
+pub(crate) const SIZES_1_33: [(&str, usize); WDF_STRUCTURE_COUNT] = [
     ("WDF_CHILD_ADDRESS_DESCRIPTION_HEADER", 4),
     ("WDF_CHILD_IDENTIFICATION_DESCRIPTION_HEADER", 4),
     ("WDF_CHILD_LIST_CONFIG", 96),

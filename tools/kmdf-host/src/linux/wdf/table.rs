@@ -7,25 +7,54 @@ use crate::report::Rule;
 
 include!(concat!(env!("OUT_DIR"), "/wdf_tables.rs"));
 
-/// The trap of table index `N`: passes the index and the caller's return
-/// address on (no code is generated at run time).
+/// The trap of table index `N`: passes the index on to [`trap_common`] (no
+/// code is generated at run time).
+///
+/// # Safety
+///
+/// Only for driver code calling WDF function `N` through the table; it
+/// never returns (the run stops), so any arguments are fine.
 #[unsafe(naked)]
 pub(crate) unsafe extern "win64" fn trap<const N: usize>() -> ! {
     core::arch::naked_asm!(
-        "mov ecx, {n}",
-        "mov rdx, [rsp]",
-        "jmp {imp}",
+        "mov r11d, {n}",
+        "jmp {common}",
         n = const N,
-        imp = sym unsupported,
+        common = sym trap_common,
     )
 }
 
-extern "win64" fn unsupported(index: u32, return_address: usize) -> ! {
+/// Records the driver's call (as the entry thunks do) and reports the
+/// function whose index is in R11.
+///
+/// # Safety
+///
+/// Only reached from [`trap`], with the driver's return address at RSP.
+#[unsafe(naked)]
+unsafe extern "win64" fn trap_common() -> ! {
+    core::arch::naked_asm!(
+        "push r11",
+        super::super::context::save_nonvolatile!(),
+        // 9 pushes: the return address is 72 bytes up; RSP is now 16-byte
+        // aligned, and 32 bytes of home space keep it so.
+        "lea rdx, [rsp + 72]",
+        "sub rsp, 32",
+        "call {record}",
+        // The index pushed first: above the home space and eight registers.
+        "mov ecx, [rsp + 96]",
+        "call {unsupported}",
+        "ud2",
+        record = sym super::super::context::record_call,
+        unsupported = sym unsupported,
+    )
+}
+
+extern "win64" fn unsupported(index: u32) -> ! {
     let name = WDF_FUNCTION_NAMES
         .get(index as usize)
         .copied()
         .unwrap_or("?");
-    let location = super::super::context::try_session().map(|s| s.describe(return_address));
+    let location = super::super::context::try_session().map(|s| s.describe_caller());
     stop_with_details(
         Rule::UnsupportedWdfFunction,
         format!("WDF function {name} (table index {index}) is not supported by kmdf-host"),
