@@ -43,8 +43,18 @@ impl Image {
     /// Errors: the image does not load (not a driver image, unresolved
     /// imports: nothing ran), or `DriverEntry` or AddDevice failed (the
     /// driver was unloaded; the report says what the host saw).
-    pub fn open(path: &Path, options: Options) -> Result<Image, OpenError> {
-        let mut host = Host::load(path, options).map_err(|e| OpenError {
+    ///
+    /// # Safety
+    ///
+    /// As for [`Host::load`]: the image's code runs in this process with
+    /// access to all of its memory, so it must be trusted to keep the
+    /// contracts of the routines it calls and is called as (the project's
+    /// own driver image is).
+    pub unsafe fn open(path: &Path, options: Options) -> Result<Image, OpenError> {
+        // SAFETY: the caller vouches for the image (this function's
+        // contract is `Host::load`'s).
+        let host = unsafe { Host::load(path, options) };
+        let mut host = host.map_err(|e| OpenError {
             message: format!("{}: {e}", path.display()),
             report: None,
         })?;

@@ -18,9 +18,9 @@ use std::time::{Duration, Instant};
 
 use kcom_sample_core::expected_strategy_checksum;
 use kcom_sample_core::protocol::{
-    ExerciseReport, GUID_DEVINTERFACE_KCOM_SAMPLE, IOCTL_KCOM_GET_INFO, IOCTL_KCOM_POOL_STATS,
-    IOCTL_KCOM_RUN_EXERCISE, InfoRequest, InfoResponse, PoolStatsRequest, PoolStatsResponse,
-    RunRequest, RunResponse, StrategyId,
+    ExerciseReport, FILE_DEVICE_KCOM_SAMPLE, GUID_DEVINTERFACE_KCOM_SAMPLE, IOCTL_KCOM_GET_INFO,
+    IOCTL_KCOM_POOL_STATS, IOCTL_KCOM_RUN_EXERCISE, InfoRequest, InfoResponse, PoolStatsRequest,
+    PoolStatsResponse, RunRequest, RunResponse, StrategyId,
 };
 use kmdf_host::{
     Device, DevicePower, Error, FaultInjection, FrameworkVersion, Host, NtStatus, Options, Report,
@@ -31,6 +31,10 @@ const STATUS_SUCCESS: NtStatus = 0;
 const STATUS_INSUFFICIENT_RESOURCES: NtStatus = 0xC000_009A_u32 as NtStatus;
 /// `WDF_IO_QUEUE_DISPATCH_TYPE::WdfIoQueueDispatchParallel`.
 const DISPATCH_PARALLEL: i32 = 2;
+/// `WDF_DEVICE_IO_TYPE::WdfDeviceIoBuffered`.
+const DEVICE_IO_BUFFERED: i32 = 2;
+/// `FILE_DEVICE_SECURE_OPEN` (wdm.h).
+const FILE_DEVICE_SECURE_OPEN: u32 = 0x100;
 
 /// The image under test, from `KCOM_SAMPLE_IMAGE`. Panics (the test fails)
 /// when it is not set or names no file.
@@ -69,9 +73,17 @@ fn declared_minimum_minor() -> u32 {
         .expect("driver/Cargo.toml names its KMDF version")
 }
 
+/// Loads the image (only [`load`] does).
+fn load(options: Options) -> Result<Host, Error> {
+    // SAFETY: the project's own driver image, built from this repository
+    // by ci/driver-image.sh: it keeps the contracts of the routines it
+    // calls (what it breaks of the rules the host checks is reported).
+    unsafe { Host::load(image(), options) }
+}
+
 /// Loads the image and runs DriverEntry; panics with the report on failure.
 fn entered(options: Options) -> Host {
-    let mut host = Host::load(image(), options).expect("the image loads");
+    let mut host = load(options).expect("the image loads");
     if let Err(e) = host.driver_entry() {
         panic!("DriverEntry: {e}\n{}", host.unload());
     }
@@ -236,6 +248,12 @@ fn the_device_starts_and_runs_every_strategy_with_nothing_left() {
     // FDO), the interface is registered, and the default queue is parallel
     // and (item 7) not power-managed.
     assert_eq!(host.interfaces(device), vec![interface_guid()]);
+    let settings = host.device_settings(device).unwrap();
+    assert_eq!(settings.sddl, None, "the access rules come from the INF");
+    assert_eq!(settings.name, None, "the FDO is unnamed");
+    assert_eq!(settings.device_type, FILE_DEVICE_KCOM_SAMPLE);
+    assert_ne!(settings.characteristics & FILE_DEVICE_SECURE_OPEN, 0);
+    assert_eq!(settings.io_type, DEVICE_IO_BUFFERED);
     let queues = host.queues(device).unwrap();
     assert_eq!(queues.len(), 1, "{queues:?}");
     assert!(queues[0].default && !queues[0].power_managed, "{queues:?}");
@@ -311,13 +329,10 @@ fn the_image_binds_to_framework_1_33_and_1_31_as_its_minimum_allows() {
     // KMDF 1.31 (Windows 10 2004): a client built for 1.33 binds only if
     // its minimum allows 1.31; it is then newer than its framework and
     // gets the framework's structure sizes.
-    let mut host = Host::load(
-        image(),
-        Options {
-            framework: FrameworkVersion::V1_31,
-            ..Options::default()
-        },
-    )
+    let mut host = load(Options {
+        framework: FrameworkVersion::V1_31,
+        ..Options::default()
+    })
     .expect("the image loads");
     let entry = host.driver_entry();
     if minimum <= 31 {
@@ -349,18 +364,9 @@ fn the_image_relocated_away_from_its_preferred_base_runs_clean() {
         relocate: true,
         ..Options::default()
     });
-    let summary = host.image_summary();
-    let field = |prefix: &str| -> usize {
-        let at = summary.find(prefix).unwrap_or_else(|| panic!("{summary}")) + prefix.len();
-        let text: String = summary[at..]
-            .chars()
-            .take_while(|c| c.is_ascii_hexdigit() || *c == 'x')
-            .collect();
-        usize::from_str_radix(text.trim_start_matches("0x"), 16).unwrap()
-    };
-    let (base, preferred) = (field(" at 0x"), field("(preferred 0x"));
-    assert_ne!(base, preferred, "{summary}");
-    assert!(!summary.contains(" 0 relocations"), "{summary}");
+    let layout = host.image_layout();
+    assert_ne!(layout.base, layout.preferred_base, "{layout:?}");
+    assert!(layout.relocations > 0, "{layout:?}");
     run_all(&host, device, |s| RunRequest::new(s, 200, 1, 4096, 9));
     unload_clean(host);
 }
@@ -383,16 +389,13 @@ fn sweep_start(hide_ex_allocate_pool2: bool) {
     assert!(total > 2, "DriverEntry and AddDevice allocate");
     let mut failed = 0;
     for n in 1..=total {
-        let mut host = Host::load(
-            image(),
-            Options {
-                faults: vec![FaultInjection::Nth {
-                    filter: TagFilter::Any,
-                    n,
-                }],
-                ..options.clone()
-            },
-        )
+        let mut host = load(Options {
+            faults: vec![FaultInjection::Nth {
+                filter: TagFilter::Any,
+                n,
+            }],
+            ..options.clone()
+        })
         .expect("the image loads");
         let result = host.driver_entry().and_then(|()| host.add_device());
         match result {

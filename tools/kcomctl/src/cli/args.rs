@@ -51,7 +51,8 @@ pub struct Cli {
     /// Verifier-style checks (x86_64 Linux). After the command the device is
     /// removed and the driver unloaded; a violation or a pool block left at
     /// unload makes the exit code 1, and a stop (bug check, fault) ends the
-    /// process with code 3.
+    /// process with code 3. The image's code runs with this process's
+    /// access: give it only a driver image you trust.
     #[arg(
         long,
         global = true,
