@@ -359,6 +359,27 @@ fn the_image_binds_to_framework_1_33_and_1_31_as_its_minimum_allows() {
 
 #[test]
 #[ignore = "needs KCOM_SAMPLE_IMAGE (bash ci/kmdf-host.sh)"]
+fn the_image_does_not_load_before_windows_10_2004() {
+    // Issue 10, item 6: wdk-alloc imports ExAllocatePool2, which ntoskrnl
+    // exports from build 19041 on.
+    let before = load(Options {
+        kernel_build: 18362,
+        ..Options::default()
+    });
+    let Err(Error::UnresolvedImports(imports)) = before else {
+        panic!("the image loaded on build 18362: {before:?}");
+    };
+    assert_eq!(imports, vec!["ntoskrnl.exe!ExAllocatePool2".to_owned()]);
+    let (host, device) = started(Options {
+        kernel_build: 19041,
+        ..Options::default()
+    });
+    assert_eq!(offered(&host, device), StrategyId::ALL);
+    unload_clean(host);
+}
+
+#[test]
+#[ignore = "needs KCOM_SAMPLE_IMAGE (bash ci/kmdf-host.sh)"]
 fn the_image_relocated_away_from_its_preferred_base_runs_clean() {
     let (host, device) = started(Options {
         relocate: true,
