@@ -25,8 +25,10 @@ pub enum Rule {
     SpecialPoolOverrun,
     /// An access to a freed special-pool block.
     UseAfterFree,
-    /// The fill pattern around a special-pool block was overwritten.
-    SpecialPoolCorruption,
+    /// The bytes around a pool block (special pool's fill, or the guard
+    /// bytes after an ordinary block) were overwritten: found when the
+    /// block was freed.
+    PoolCorruption,
     /// A request was completed more than once.
     DoubleCompletion,
     /// A request was never completed.
@@ -75,7 +77,7 @@ impl Rule {
             Rule::Fault => "fault",
             Rule::SpecialPoolOverrun => "special-pool-overrun",
             Rule::UseAfterFree => "use-after-free",
-            Rule::SpecialPoolCorruption => "special-pool-corruption",
+            Rule::PoolCorruption => "pool-corruption",
             Rule::DoubleCompletion => "double-completion",
             Rule::RequestNeverCompleted => "request-never-completed",
             Rule::InformationTooLong => "information-too-long",
@@ -104,7 +106,7 @@ impl Rule {
         Rule::Fault,
         Rule::SpecialPoolOverrun,
         Rule::UseAfterFree,
-        Rule::SpecialPoolCorruption,
+        Rule::PoolCorruption,
         Rule::DoubleCompletion,
         Rule::RequestNeverCompleted,
         Rule::InformationTooLong,

@@ -502,12 +502,14 @@ impl Host {
             };
         }
         let data = Data::Request(RequestData {
+            queue,
             input_len: input.len(),
             output_len,
             buffer,
             information: 0,
             completed: None,
             completed_at: 0,
+            abandoned: false,
         });
         // The framework's FxRequest: a failure completes the IRP with
         // STATUS_INSUFFICIENT_RESOURCES before the driver sees it.
@@ -515,7 +517,7 @@ impl Host {
             Ok(h) => h,
             Err(s) => {
                 if buffer != 0 {
-                    session.pool.free(buffer, None);
+                    session.free_host_block(buffer);
                 }
                 return Ok(Completion {
                     status: s,
@@ -561,6 +563,11 @@ impl Host {
                 }
                 let now = Instant::now();
                 if now >= deadline {
+                    // The driver still owns it: whoever completes it later,
+                    // or the device's removal, releases it.
+                    if let Some(r) = s.request_mut(request) {
+                        r.abandoned = true;
+                    }
                     break None;
                 }
                 s = fw.changed.wait_timeout(s, deadline - now).unwrap().0;
@@ -588,17 +595,7 @@ impl Host {
         } else {
             Vec::new()
         };
-        {
-            let mut s = fw.lock();
-            if let Some(q) = s.queue_mut(queue) {
-                q.presented -= 1;
-                q.in_flight.retain(|r| *r != request);
-            }
-        }
-        fw.delete(session, request);
-        if buffer != 0 {
-            session.pool.free(buffer, None);
-        }
+        fw.finish_request(session, request);
         Ok(Completion {
             status: completion_status,
             information,
@@ -675,6 +672,12 @@ impl Host {
     /// device object is deleted (its children first: queues, work items,
     /// each with its cleanup callback, then the device's cleanup, then the
     /// destroy callbacks).
+    ///
+    /// A request the driver never completes would hold the removal up for
+    /// ever on Windows: after the request time-out it is reported as never
+    /// completed (once: not again if its IOCTL already reported it) and
+    /// released, and the removal goes on, so that the rest of the run can
+    /// still be checked.
     pub fn remove_device(&self, device: Device) -> Result<(), Error> {
         let session = &self.session;
         let fw = &session.wdf;
@@ -699,22 +702,31 @@ impl Host {
             }
             let now = Instant::now();
             if now >= deadline {
+                let mut unreported = Vec::new();
+                for &r in &in_flight {
+                    if let Some(data) = s.request_mut(r)
+                        && data.completed.is_none()
+                        && !std::mem::replace(&mut data.abandoned, true)
+                    {
+                        unreported.push(r);
+                    }
+                }
                 drop(s);
-                for r in &in_flight {
+                for r in unreported {
                     session.violation_at(
                         Rule::RequestNeverCompleted,
                         format!(
-                            "device {} removed with WDFREQUEST {r:#x} never completed",
-                            device.index
+                            "device {}: WDFREQUEST {r:#x} was never completed: the removal waited {:?} for it (Windows would wait for ever)",
+                            device.index, session.options.request_timeout
                         ),
                         None,
                     );
                 }
-                return Err(Error::State(format!(
-                    "device {}: {} request(s) never completed; the removal would not finish",
-                    device.index,
-                    in_flight.len()
-                )));
+                for r in in_flight {
+                    fw.finish_request(session, r);
+                }
+                s = fw.lock();
+                continue;
             }
             s = fw.changed.wait_timeout(s, deadline - now).unwrap().0;
         }

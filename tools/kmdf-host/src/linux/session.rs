@@ -5,10 +5,10 @@ use std::sync::Mutex;
 
 use super::context;
 use super::image::Image;
-use super::kernel::pool::Pool;
+use super::kernel::pool::{BlockInfo, Freed, Pool};
 use super::kernel::sync::Dispatcher;
 use super::wdf::Framework;
-use crate::options::{DebugOutput, Options};
+use crate::options::{DebugOutput, Options, tag_text};
 use crate::report::{Rule, Violation};
 
 /// A session: the image, the kernel's state (pool, dispatcher objects) and
@@ -65,6 +65,39 @@ impl Session {
     pub(crate) fn violation(&self, rule: Rule, message: String) {
         let location = Some(self.describe_caller());
         self.violation_at(rule, message, location);
+    }
+
+    /// Frees a block the host allocated for the driver (a system buffer, an
+    /// object's memory and context) and reports damage the driver did
+    /// around it.
+    pub(crate) fn free_host_block(&self, p: usize) {
+        if let Freed::Ok(info) = self.pool.free(p, None, 0) {
+            self.report_corruption(&info, None);
+        }
+    }
+
+    /// Reports (as `PoolCorruption`) a freed block whose surroundings the
+    /// driver overwrote; `free` names the driver's free call.
+    pub(crate) fn report_corruption(&self, info: &BlockInfo, free: Option<&str>) {
+        let Some(at) = info.corrupted_at else { return };
+        let block = match &info.what {
+            Some(what) => format!("{what} ({} bytes)", info.size),
+            None => format!(
+                "{}-byte block (tag '{}', allocated at {})",
+                info.size,
+                tag_text(info.tag),
+                self.describe(info.caller)
+            ),
+        };
+        let message = format!(
+            "{}the bytes {} the {block} were overwritten, first at offset {at}",
+            free.map(|f| format!("{f}: ")).unwrap_or_default(),
+            if at < 0 { "before" } else { "after" },
+        );
+        match free {
+            Some(_) => self.violation(Rule::PoolCorruption, message),
+            None => self.violation_at(Rule::PoolCorruption, message, None),
+        }
     }
 
     /// Records a violation with an explicit location.

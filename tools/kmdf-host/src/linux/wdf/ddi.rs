@@ -1076,6 +1076,7 @@ fn complete(request: Handle, completion_status: i32, information: Option<usize>,
     r.completed = Some((completion_status, info));
     r.completed_at = caller;
     let output_len = r.output_len;
+    let abandoned = r.abandoned;
     drop(s);
     if abi::nt_success(completion_status) && output_len > 0 && info > output_len {
         session.violation(
@@ -1090,6 +1091,10 @@ fn complete(request: Handle, completion_status: i32, information: Option<usize>,
             Rule::InformationTooLong,
             format!("{function}: Information {info} with no output buffer: the I/O manager would copy {info} bytes into a 0-byte user buffer"),
         );
+    }
+    if abandoned {
+        // Nobody waits for it any more: release it here.
+        session.wdf.finish_request(&session, request as usize);
     }
     session.wdf.changed.notify_all();
 }

@@ -83,12 +83,16 @@ pub(crate) struct QueueData {
 
 #[derive(Debug)]
 pub(crate) struct RequestData {
+    pub queue: usize,
     pub input_len: usize,
     pub output_len: usize,
     pub buffer: usize,
     pub information: usize,
     pub completed: Option<(i32, usize)>,
     pub completed_at: usize,
+    /// The I/O manager stopped waiting for it (it was reported as never
+    /// completed): whoever completes it, or the removal, releases it.
+    pub abandoned: bool,
 }
 
 #[derive(Debug)]
@@ -575,9 +579,33 @@ impl Framework {
             if let Data::WorkItem(w) = &o.data
                 && w.io_work_item != 0
             {
-                session.pool.free(w.io_work_item, None);
+                session.free_host_block(w.io_work_item);
             }
-            session.pool.free(o.block, None);
+            session.free_host_block(o.block);
+        }
+        self.changed.notify_all();
+    }
+
+    /// Releases a presented request once it is done with (completed, or
+    /// given up at removal): the queue no longer counts it, the request
+    /// object is deleted, the I/O manager frees its system buffer.
+    pub(crate) fn finish_request(&self, session: &Arc<Session>, request: usize) {
+        let buffer = {
+            let mut s = self.lock();
+            let Some(r) = s.request(request) else { return };
+            let (queue, buffer) = (r.queue, r.buffer);
+            if let Some(q) = s.queue_mut(queue) {
+                let before = q.in_flight.len();
+                q.in_flight.retain(|r| *r != request);
+                if q.in_flight.len() < before {
+                    q.presented -= 1;
+                }
+            }
+            buffer
+        };
+        self.delete(session, request);
+        if buffer != 0 {
+            session.free_host_block(buffer);
         }
         self.changed.notify_all();
     }
