@@ -62,6 +62,10 @@ pub enum Rule {
     Hang,
     /// A WDF object used after it was deleted, or deleted twice.
     ObjectMisuse,
+    /// Another KMDF Verifier break (`FxVerifierDbgBreakPoint`): a call KMDF
+    /// refused and ignored or failed (a value out of range, a flush from
+    /// the work item's own callback, incompatible execution levels).
+    VerifierBreak,
     /// A power transition was held up by requests of a power-managed queue.
     PowerTransitionBlocked,
 }
@@ -93,12 +97,13 @@ impl Rule {
             Rule::SpinLockMisuse => "spin-lock-misuse",
             Rule::Hang => "hang",
             Rule::ObjectMisuse => "object-misuse",
+            Rule::VerifierBreak => "verifier-break",
             Rule::PowerTransitionBlocked => "power-transition-blocked",
         }
     }
 
     /// Every rule, for listings.
-    pub const ALL: [Rule; 24] = [
+    pub const ALL: [Rule; 25] = [
         Rule::UnresolvedImport,
         Rule::UnsupportedWdfFunction,
         Rule::BugCheck,
@@ -122,6 +127,7 @@ impl Rule {
         Rule::SpinLockMisuse,
         Rule::Hang,
         Rule::ObjectMisuse,
+        Rule::VerifierBreak,
         Rule::PowerTransitionBlocked,
     ];
 

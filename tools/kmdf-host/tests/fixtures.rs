@@ -241,6 +241,8 @@ fn clean_answers_deterministically_and_leaves_nothing() {
         .device_io_control(device, IOCTL_REVERSE, b"kmdf", 4)
         .unwrap();
     assert_eq!(c.output, [0x3c, 0x3e, 0x37, 0x31]);
+    // KMDF refused nothing: every failure above was the driver's answer.
+    assert_eq!(host.framework_log(), Vec::<String>::new());
     let report = host.unload();
     assert!(report.is_clean(), "{report}");
     assert_eq!(report.injected_failures, 1);
@@ -423,6 +425,13 @@ fn wrong_size_fails_driver_entry_with_info_length_mismatch() {
         matches!(host.add_device(), Err(Error::NotAPnpDriver(_))),
         "no device without a WDFDRIVER"
     );
+    assert_eq!(
+        host.framework_log(),
+        [
+            "WdfDriverCreate: WDF_DRIVER_CONFIG.Size is 24, KMDF 1.33 accepts 32: \
+          STATUS_INFO_LENGTH_MISMATCH (0xC0000004)"
+        ]
+    );
     let report = host.unload();
     let messages = only(&report, Rule::WrongStructureSize, 1);
     contains_all(
@@ -504,6 +513,15 @@ fn sddl_unnamed_fails_device_creation() {
         other => panic!("AddDevice: {other:?}"),
     }
     assert!(host.devices().is_empty());
+    // The SDDL call succeeded (KMDF logged nothing for it), WdfDeviceCreate
+    // refused the device.
+    assert_eq!(
+        host.framework_log(),
+        [
+            "WdfDeviceCreate: an SDDL string or device class on a device without a name: \
+          STATUS_INVALID_SECURITY_DESCR (0xC0000079)"
+        ]
+    );
     let report = host.unload();
     assert!(
         report.is_clean(),
@@ -603,6 +621,11 @@ fn info_too_long_reports_and_copies_no_more_than_the_output() {
         Rule::InformationTooLong,
         &["Information 9 is greater than the output buffer length 8"],
     );
+    // Without an output buffer KMDF does not check Information (a driver
+    // may report how much input it used), and nothing is copied back.
+    let (c, report) = one_request("info-too-long", 0);
+    assert_eq!((c.information, c.output.len()), (INFO_EXCESS, 0));
+    assert!(report.is_clean(), "{report}");
 }
 
 #[test]

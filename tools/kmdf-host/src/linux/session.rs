@@ -1,5 +1,6 @@
 //! One loaded driver and everything the simulated system keeps for it.
 
+use std::collections::VecDeque;
 use std::fmt::Write as _;
 use std::sync::Mutex;
 
@@ -22,7 +23,11 @@ pub(crate) struct Session {
     pub wdf: Framework,
     violations: Mutex<Vec<Violation>>,
     debug_log: Mutex<Vec<String>>,
+    framework_log: Mutex<VecDeque<String>>,
 }
+
+/// Lines the framework's log keeps (KMDF's in-flight recorder is a ring).
+const FRAMEWORK_LOG_LINES: usize = 4096;
 
 impl Session {
     pub(crate) fn new(image: Image, options: Options) -> Session {
@@ -32,6 +37,7 @@ impl Session {
             wdf: Framework::new(options.framework),
             violations: Mutex::new(Vec::new()),
             debug_log: Mutex::new(Vec::new()),
+            framework_log: Mutex::new(VecDeque::new()),
             image,
             options,
         }
@@ -131,6 +137,25 @@ impl Session {
             eprintln!("[DbgPrint] {}", line.trim_end());
         }
         self.debug_log.lock().unwrap().push(line);
+    }
+
+    /// A line of the framework's log: what KMDF writes to its in-flight
+    /// recorder (`DoTraceLevelMessage` at `TRACE_LEVEL_ERROR`) when it
+    /// refuses a call.
+    pub(crate) fn framework_trace(&self, line: String) {
+        if self.options.trace {
+            eprintln!("kmdf-host: [KMDF] {line}");
+        }
+        let mut log = self.framework_log.lock().unwrap();
+        if log.len() == FRAMEWORK_LOG_LINES {
+            log.pop_front();
+        }
+        log.push_back(line);
+    }
+
+    /// The framework's log so far, oldest first.
+    pub(crate) fn framework_log(&self) -> Vec<String> {
+        self.framework_log.lock().unwrap().iter().cloned().collect()
     }
 
     /// The driver's debug output so far.
