@@ -1,7 +1,9 @@
 //! `kmdf-host IMAGE [options]`: loads a driver image, runs `DriverEntry`
 //! and AddDevice, sends the IOCTLs given with `--ioctl`, removes the device,
-//! unloads, and prints the report. Exit status: 0 clean, 1 a violation or a
-//! pool block left, 2 usage or load error, 3 the run stopped.
+//! unloads, and prints the report. Exit status: 0 clean, 1 a violation, a
+//! pool block left or a step that failed (DriverEntry, AddDevice, an IOCTL
+//! the host could not complete, a removal), 2 usage or load error, 3 the
+//! run stopped.
 
 use std::process::ExitCode;
 
@@ -10,6 +12,7 @@ use kmdf_host::{FaultInjection, FrameworkVersion, Host, Options, TagFilter, pars
 const USAGE: &str =
     "usage: kmdf-host IMAGE [--framework 1.31|1.33] [--hide-ex-allocate-pool2] [--kernel-build N]
                  [--special-pool] [--fail-nth N[:TAG]] [--relocate] [--trace] [--pdb PATH]
+                 [--dispatch-level-callbacks]
                  [--ioctl CODE[:INPUT_HEX[:OUTPUT_LEN]]]... [--devices N]";
 
 fn parse_u32(text: &str) -> Option<u32> {
@@ -53,6 +56,7 @@ fn main() -> ExitCode {
             "--hide-ex-allocate-pool2" => options.hide_ex_allocate_pool2 = true,
             "--special-pool" => options.special_pool = true,
             "--relocate" => options.relocate = true,
+            "--dispatch-level-callbacks" => options.dispatch_level_callbacks = true,
             "--trace" => options.trace = true,
             "--kernel-build" => match value.as_deref().and_then(parse_u32) {
                 Some(b) => {
@@ -153,6 +157,7 @@ fn main() -> ExitCode {
             }
         );
     }
+    let mut failed = false;
     let mut added = Vec::new();
     for _ in 0..devices {
         match host.add_device() {
@@ -165,7 +170,10 @@ fn main() -> ExitCode {
                 );
                 added.push(d);
             }
-            Err(e) => println!("kmdf-host: {e}"),
+            Err(e) => {
+                failed = true;
+                println!("kmdf-host: {e}");
+            }
         }
     }
     for &device in &added {
@@ -175,18 +183,22 @@ fn main() -> ExitCode {
                     "kmdf-host: device {} IOCTL 0x{code:08X}: status 0x{:08X}, information {}",
                     device.index, c.status as u32, c.information
                 ),
-                Err(e) => println!("kmdf-host: device {} IOCTL 0x{code:08X}: {e}", device.index),
+                Err(e) => {
+                    failed = true;
+                    println!("kmdf-host: device {} IOCTL 0x{code:08X}: {e}", device.index);
+                }
             }
         }
     }
     for device in added {
         if let Err(e) = host.remove_device(device) {
+            failed = true;
             println!("kmdf-host: {e}");
         }
     }
     let report = host.unload();
     print!("{report}");
-    if report.is_clean() {
+    if report.is_clean() && !failed {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)

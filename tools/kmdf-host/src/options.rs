@@ -129,9 +129,13 @@ pub struct Options {
     /// Map the image away from its preferred base, so that base relocations
     /// are applied.
     pub relocate: bool,
-    /// Present requests to callbacks whose execution level is not
-    /// `WdfExecutionLevelPassive` at DISPATCH_LEVEL (the highest IRQL KMDF
-    /// may use for them) instead of PASSIVE_LEVEL.
+    /// Present requests to queues whose execution level is not
+    /// `WdfExecutionLevelPassive` at DISPATCH_LEVEL, the highest IRQL KMDF
+    /// may use for them (when it presents a request from a DPC or a
+    /// completion routine), instead of the IRQL of the I/O manager's
+    /// dispatch, PASSIVE_LEVEL for a user-mode caller (`FxIoQueue`
+    /// presents an arriving request on the caller's thread). A stress
+    /// setting: it finds code that would break at DISPATCH_LEVEL.
     pub dispatch_level_callbacks: bool,
 }
 
@@ -150,7 +154,7 @@ impl Default for Options {
             request_timeout: Duration::from_secs(20),
             hang_timeout: Duration::from_secs(60),
             relocate: false,
-            dispatch_level_callbacks: true,
+            dispatch_level_callbacks: false,
         }
     }
 }

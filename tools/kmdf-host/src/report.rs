@@ -25,8 +25,10 @@ pub enum Rule {
     SpecialPoolOverrun,
     /// An access to a freed special-pool block.
     UseAfterFree,
-    /// The fill pattern around a special-pool block was overwritten.
-    SpecialPoolCorruption,
+    /// The bytes around a pool block (special pool's fill, or the guard
+    /// bytes after an ordinary block) were overwritten: found when the
+    /// block was freed.
+    PoolCorruption,
     /// A request was completed more than once.
     DoubleCompletion,
     /// A request was never completed.
@@ -60,6 +62,10 @@ pub enum Rule {
     Hang,
     /// A WDF object used after it was deleted, or deleted twice.
     ObjectMisuse,
+    /// Another KMDF Verifier break (`FxVerifierDbgBreakPoint`): a call KMDF
+    /// refused and ignored or failed (a value out of range, a flush from
+    /// the work item's own callback, incompatible execution levels).
+    VerifierBreak,
     /// A power transition was held up by requests of a power-managed queue.
     PowerTransitionBlocked,
 }
@@ -75,7 +81,7 @@ impl Rule {
             Rule::Fault => "fault",
             Rule::SpecialPoolOverrun => "special-pool-overrun",
             Rule::UseAfterFree => "use-after-free",
-            Rule::SpecialPoolCorruption => "special-pool-corruption",
+            Rule::PoolCorruption => "pool-corruption",
             Rule::DoubleCompletion => "double-completion",
             Rule::RequestNeverCompleted => "request-never-completed",
             Rule::InformationTooLong => "information-too-long",
@@ -91,12 +97,13 @@ impl Rule {
             Rule::SpinLockMisuse => "spin-lock-misuse",
             Rule::Hang => "hang",
             Rule::ObjectMisuse => "object-misuse",
+            Rule::VerifierBreak => "verifier-break",
             Rule::PowerTransitionBlocked => "power-transition-blocked",
         }
     }
 
     /// Every rule, for listings.
-    pub const ALL: [Rule; 24] = [
+    pub const ALL: [Rule; 25] = [
         Rule::UnresolvedImport,
         Rule::UnsupportedWdfFunction,
         Rule::BugCheck,
@@ -104,7 +111,7 @@ impl Rule {
         Rule::Fault,
         Rule::SpecialPoolOverrun,
         Rule::UseAfterFree,
-        Rule::SpecialPoolCorruption,
+        Rule::PoolCorruption,
         Rule::DoubleCompletion,
         Rule::RequestNeverCompleted,
         Rule::InformationTooLong,
@@ -120,6 +127,7 @@ impl Rule {
         Rule::SpinLockMisuse,
         Rule::Hang,
         Rule::ObjectMisuse,
+        Rule::VerifierBreak,
         Rule::PowerTransitionBlocked,
     ];
 

@@ -146,6 +146,11 @@ impl Host {
     }
 
     /// Unreachable: no host exists on this target.
+    pub fn framework_log(&self) -> Vec<String> {
+        match self.never {}
+    }
+
+    /// Unreachable: no host exists on this target.
     pub fn debug_log(&self) -> Vec<String> {
         match self.never {}
     }

@@ -18,34 +18,70 @@ pub const fn nt_success(status: NtStatus) -> bool {
     status >= 0
 }
 
-/// NTSTATUS values used by the host (from `ntstatus.h`).
-#[allow(missing_docs)]
+/// NTSTATUS values used by the host (from `ntstatus.h` and KMDF's
+/// `wdfstatus.h`).
 pub mod status {
     use super::NtStatus;
-    const fn s(v: u32) -> NtStatus {
-        v as NtStatus
+
+    macro_rules! statuses {
+        ($($name:ident = $value:literal,)*) => {
+            $(
+                #[doc = concat!("`STATUS_", stringify!($name), "`.")]
+                pub const $name: NtStatus = $value as u32 as NtStatus;
+            )*
+
+            /// The `STATUS_*` name of `status`, if the host knows it.
+            pub fn name(status: NtStatus) -> Option<&'static str> {
+                match status {
+                    $(x if x == $name => Some(concat!("STATUS_", stringify!($name))),)*
+                    _ => None,
+                }
+            }
+        };
     }
-    pub const SUCCESS: NtStatus = 0;
-    pub const TIMEOUT: NtStatus = 0x102;
-    pub const UNSUCCESSFUL: NtStatus = s(0xC000_0001);
-    pub const INFO_LENGTH_MISMATCH: NtStatus = s(0xC000_0004);
-    pub const INVALID_PARAMETER: NtStatus = s(0xC000_000D);
-    pub const INVALID_DEVICE_REQUEST: NtStatus = s(0xC000_0010);
-    pub const ACCESS_DENIED: NtStatus = s(0xC000_0022);
-    pub const BUFFER_TOO_SMALL: NtStatus = s(0xC000_0023);
-    pub const INSUFFICIENT_RESOURCES: NtStatus = s(0xC000_009A);
-    pub const INVALID_SECURITY_DESCR: NtStatus = s(0xC000_0079);
-    pub const INTERNAL_ERROR: NtStatus = s(0xC000_00E5);
-    pub const DELETE_PENDING: NtStatus = s(0xC000_0056);
-    pub const INVALID_DEVICE_STATE: NtStatus = s(0xC000_0184);
-    pub const DRIVER_INTERNAL_ERROR: NtStatus = s(0xC000_0183);
-    pub const WDF_PARENT_NOT_SPECIFIED: NtStatus = s(0xC020_0212);
-    pub const WDF_PARENT_ASSIGNMENT_NOT_ALLOWED: NtStatus = s(0xC020_020F);
-    pub const WDF_OBJECT_ATTRIBUTES_INVALID: NtStatus = s(0xC020_0209);
-    pub const WDF_EXECUTION_LEVEL_INVALID: NtStatus = s(0xC020_0211);
-    pub const WDF_SYNCHRONIZATION_SCOPE_INVALID: NtStatus = s(0xC020_0210);
-    pub const WDF_NO_CALLBACK: NtStatus = s(0xC020_020B);
-    pub const INVALID_PARAMETER_4: NtStatus = s(0xC000_00F2);
+
+    statuses! {
+        SUCCESS = 0x0000_0000,
+        TIMEOUT = 0x0000_0102,
+        DEVICE_BUSY = 0x8000_0011,
+        UNSUCCESSFUL = 0xC000_0001,
+        INFO_LENGTH_MISMATCH = 0xC000_0004,
+        INVALID_PARAMETER = 0xC000_000D,
+        INVALID_DEVICE_REQUEST = 0xC000_0010,
+        ACCESS_DENIED = 0xC000_0022,
+        BUFFER_TOO_SMALL = 0xC000_0023,
+        DELETE_PENDING = 0xC000_0056,
+        INVALID_SECURITY_DESCR = 0xC000_0079,
+        INSUFFICIENT_RESOURCES = 0xC000_009A,
+        INTERNAL_ERROR = 0xC000_00E5,
+        INVALID_PARAMETER_4 = 0xC000_00F2,
+        DRIVER_INTERNAL_ERROR = 0xC000_0183,
+        INVALID_DEVICE_STATE = 0xC000_0184,
+        WDF_INTERNAL_ERROR = 0xC020_0201,
+        WDF_PAUSED = 0xC020_0203,
+        WDF_BUSY = 0xC020_0204,
+        WDF_OBJECT_ATTRIBUTES_INVALID = 0xC020_0209,
+        WDF_NO_CALLBACK = 0xC020_020B,
+        WDF_INCOMPATIBLE_EXECUTION_LEVEL = 0xC020_020C,
+        WDF_PARENT_ASSIGNMENT_NOT_ALLOWED = 0xC020_020F,
+        WDF_SYNCHRONIZATION_SCOPE_INVALID = 0xC020_0210,
+        WDF_EXECUTION_LEVEL_INVALID = 0xC020_0211,
+        WDF_PARENT_NOT_SPECIFIED = 0xC020_0212,
+        WDF_NOT_ENOUGH_MAP_REGISTERS = 0xC020_0214,
+    }
+
+    /// `STATUS_NAME (0xC0000079)`, or the value alone.
+    pub fn describe(status: NtStatus) -> String {
+        match name(status) {
+            Some(n) => format!("{n} (0x{:08X})", status as u32),
+            None => format!("0x{:08X}", status as u32),
+        }
+    }
+
+    /// `FACILITY_DRIVER_FRAMEWORK` (0x20): KMDF's own status codes.
+    pub const fn is_framework_facility(status: NtStatus) -> bool {
+        (status as u32 & 0x0FFF_0000) == 0x20 << 16
+    }
 }
 
 /// IRQL levels (x64).
@@ -304,6 +340,10 @@ pub mod synchronization_scope {
     pub const INVALID: i32 = 0;
     /// `WdfSynchronizationScopeInheritFromParent`.
     pub const INHERIT: i32 = 1;
+    /// `WdfSynchronizationScopeDevice`.
+    pub const DEVICE: i32 = 2;
+    /// `WdfSynchronizationScopeQueue`.
+    pub const QUEUE: i32 = 3;
     /// `WdfSynchronizationScopeNone`.
     pub const NONE: i32 = 4;
 }
@@ -330,8 +370,8 @@ pub mod dispatch_type {
 pub mod io_type {
     /// `WdfDeviceIoNeither`.
     pub const NEITHER: i32 = 1;
-    /// `WdfDeviceIoMaximum`.
-    pub const MAXIMUM: i32 = 5;
+    /// `WdfDeviceIoDirect`.
+    pub const DIRECT: i32 = 3;
 }
 
 /// `WDF_DRIVER_INIT_FLAGS`.

@@ -319,7 +319,7 @@ impl Host {
                     default: q.config.default_queue != 0,
                     power_managed: q.power_managed,
                     dispatch_type: q.config.dispatch_type,
-                    presented_limit: q.config.number_of_presented_requests,
+                    presented_limit: q.presented_limit,
                 })
             })
             .collect())
@@ -398,7 +398,7 @@ impl Host {
         }
         // The queue, once the device is in a state to take the request.
         let deadline = Instant::now() + session.options.request_timeout;
-        let (queue, callback, what, level, limit) = {
+        let (queue, callback, what, level, lock) = {
             let mut s = fw.lock();
             loop {
                 let Some(d) = s.device(device.handle) else {
@@ -427,8 +427,8 @@ impl Host {
                 };
                 let limit = match q.config.dispatch_type {
                     abi::dispatch_type::SEQUENTIAL => 1,
-                    _ if q.config.number_of_presented_requests == 0 => u32::MAX,
-                    _ => q.config.number_of_presented_requests,
+                    abi::dispatch_type::PARALLEL => q.presented_limit,
+                    _ => u32::MAX,
                 };
                 let held = (q.power_managed && power != DevicePower::D0) || q.presented >= limit;
                 if !held {
@@ -437,14 +437,22 @@ impl Host {
                     } else {
                         (q.config.evt_io_default, "EvtIoDefault")
                     };
-                    let level = if Framework::execution_level(&s, queue) == execution_level::PASSIVE
-                        || !session.options.dispatch_level_callbacks
-                    {
+                    // FxIoQueue presents a request on the caller's thread
+                    // (a passive-level queue defers to a work item when
+                    // that thread is above PASSIVE_LEVEL); a synchronized
+                    // queue that is not passive-level holds a spin lock
+                    // around its callbacks, so they run at DISPATCH_LEVEL.
+                    let (exec, _) = Framework::constraints(&s, queue);
+                    let owner = Framework::lock_owner(&s, queue);
+                    let level = if exec == execution_level::PASSIVE {
                         PASSIVE
-                    } else {
+                    } else if owner.is_some() || session.options.dispatch_level_callbacks {
                         DISPATCH
+                    } else {
+                        PASSIVE
                     };
-                    break (queue, callback, what, level, limit);
+                    let lock = owner.map(|o| Framework::callback_lock(&mut s, o));
+                    break (queue, callback, what, level, lock);
                 }
                 let now = Instant::now();
                 if now >= deadline {
@@ -461,7 +469,6 @@ impl Host {
                 s = fw.changed.wait_timeout(s, deadline - now).unwrap().0;
             }
         };
-        let _ = limit;
         if callback == 0 {
             return Ok(Completion {
                 status: status::INVALID_DEVICE_REQUEST,
@@ -502,12 +509,14 @@ impl Host {
             };
         }
         let data = Data::Request(RequestData {
+            queue,
             input_len: input.len(),
             output_len,
             buffer,
             information: 0,
             completed: None,
             completed_at: 0,
+            abandoned: false,
         });
         // The framework's FxRequest: a failure completes the IRP with
         // STATUS_INSUFFICIENT_RESOURCES before the driver sees it.
@@ -515,7 +524,7 @@ impl Host {
             Ok(h) => h,
             Err(s) => {
                 if buffer != 0 {
-                    session.pool.free(buffer, None);
+                    session.free_host_block(buffer);
                 }
                 return Ok(Completion {
                     status: s,
@@ -535,19 +544,23 @@ impl Host {
         // SAFETY: a function pointer type; non-zero (checked above).
         let f: unsafe extern "win64" fn(usize, usize, usize, usize, u32) =
             unsafe { fn_ptr(callback) };
-        // SAFETY: the queue's EvtIoDeviceControl (or EvtIoDefault; KMDF's
-        // signature by `Host::load`'s contract), called as KMDF presents a
-        // request: live queue and request handles, the buffer lengths and
-        // the code.
-        call_driver(
-            session,
-            level,
-            Callback {
+        {
+            // The queue's synchronization: one callback at a time.
+            let _serialized = lock
+                .as_ref()
+                .map(|l| l.lock().unwrap_or_else(|e| e.into_inner()));
+            let callback = Callback {
                 what,
                 address: callback,
-            },
-            || unsafe { f(queue, request, output_len, input.len(), code) },
-        );
+            };
+            // SAFETY: the queue's EvtIoDeviceControl (or EvtIoDefault;
+            // KMDF's signature by `Host::load`'s contract), called as KMDF
+            // presents a request: live queue and request handles, the
+            // buffer lengths and the code.
+            call_driver(session, level, callback, || unsafe {
+                f(queue, request, output_len, input.len(), code)
+            });
+        }
         // Completed (on this thread or any other) within the time-out?
         let deadline = Instant::now() + session.options.request_timeout;
         let completed = {
@@ -561,6 +574,11 @@ impl Host {
                 }
                 let now = Instant::now();
                 if now >= deadline {
+                    // The driver still owns it: whoever completes it later,
+                    // or the device's removal, releases it.
+                    if let Some(r) = s.request_mut(request) {
+                        r.abandoned = true;
+                    }
                     break None;
                 }
                 s = fw.changed.wait_timeout(s, deadline - now).unwrap().0;
@@ -588,17 +606,7 @@ impl Host {
         } else {
             Vec::new()
         };
-        {
-            let mut s = fw.lock();
-            if let Some(q) = s.queue_mut(queue) {
-                q.presented -= 1;
-                q.in_flight.retain(|r| *r != request);
-            }
-        }
-        fw.delete(session, request);
-        if buffer != 0 {
-            session.pool.free(buffer, None);
-        }
+        fw.finish_request(session, request);
         Ok(Completion {
             status: completion_status,
             information,
@@ -675,6 +683,12 @@ impl Host {
     /// device object is deleted (its children first: queues, work items,
     /// each with its cleanup callback, then the device's cleanup, then the
     /// destroy callbacks).
+    ///
+    /// A request the driver never completes would hold the removal up for
+    /// ever on Windows: after the request time-out it is reported as never
+    /// completed (once: not again if its IOCTL already reported it) and
+    /// released, and the removal goes on, so that the rest of the run can
+    /// still be checked.
     pub fn remove_device(&self, device: Device) -> Result<(), Error> {
         let session = &self.session;
         let fw = &session.wdf;
@@ -699,22 +713,31 @@ impl Host {
             }
             let now = Instant::now();
             if now >= deadline {
+                let mut unreported = Vec::new();
+                for &r in &in_flight {
+                    if let Some(data) = s.request_mut(r)
+                        && data.completed.is_none()
+                        && !std::mem::replace(&mut data.abandoned, true)
+                    {
+                        unreported.push(r);
+                    }
+                }
                 drop(s);
-                for r in &in_flight {
+                for r in unreported {
                     session.violation_at(
                         Rule::RequestNeverCompleted,
                         format!(
-                            "device {} removed with WDFREQUEST {r:#x} never completed",
-                            device.index
+                            "device {}: WDFREQUEST {r:#x} was never completed: the removal waited {:?} for it (Windows would wait for ever)",
+                            device.index, session.options.request_timeout
                         ),
                         None,
                     );
                 }
-                return Err(Error::State(format!(
-                    "device {}: {} request(s) never completed; the removal would not finish",
-                    device.index,
-                    in_flight.len()
-                )));
+                for r in in_flight {
+                    fw.finish_request(session, r);
+                }
+                s = fw.lock();
+                continue;
             }
             s = fw.changed.wait_timeout(s, deadline - now).unwrap().0;
         }
@@ -828,6 +851,14 @@ impl Host {
     pub fn outstanding_blocks(&self) -> usize {
         self.session.pool.outstanding_count(Origin::Driver)
             + self.session.pool.outstanding_count(Origin::Framework)
+    }
+
+    /// The framework's log, oldest first: why KMDF refused a call (as its
+    /// in-flight recorder would say), e.g. `WdfDeviceCreate: an SDDL string
+    /// or device class on a device without a name:
+    /// STATUS_INVALID_SECURITY_DESCR (0xC0000079)`.
+    pub fn framework_log(&self) -> Vec<String> {
+        self.session.framework_log()
     }
 
     /// The driver's `DbgPrint` output.

@@ -1,14 +1,15 @@
 //! One loaded driver and everything the simulated system keeps for it.
 
+use std::collections::VecDeque;
 use std::fmt::Write as _;
 use std::sync::Mutex;
 
 use super::context;
 use super::image::Image;
-use super::kernel::pool::Pool;
+use super::kernel::pool::{BlockInfo, Freed, Pool};
 use super::kernel::sync::Dispatcher;
 use super::wdf::Framework;
-use crate::options::{DebugOutput, Options};
+use crate::options::{DebugOutput, Options, tag_text};
 use crate::report::{Rule, Violation};
 
 /// A session: the image, the kernel's state (pool, dispatcher objects) and
@@ -22,7 +23,11 @@ pub(crate) struct Session {
     pub wdf: Framework,
     violations: Mutex<Vec<Violation>>,
     debug_log: Mutex<Vec<String>>,
+    framework_log: Mutex<VecDeque<String>>,
 }
+
+/// Lines the framework's log keeps (KMDF's in-flight recorder is a ring).
+const FRAMEWORK_LOG_LINES: usize = 4096;
 
 impl Session {
     pub(crate) fn new(image: Image, options: Options) -> Session {
@@ -32,6 +37,7 @@ impl Session {
             wdf: Framework::new(options.framework),
             violations: Mutex::new(Vec::new()),
             debug_log: Mutex::new(Vec::new()),
+            framework_log: Mutex::new(VecDeque::new()),
             image,
             options,
         }
@@ -67,6 +73,39 @@ impl Session {
         self.violation_at(rule, message, location);
     }
 
+    /// Frees a block the host allocated for the driver (a system buffer, an
+    /// object's memory and context) and reports damage the driver did
+    /// around it.
+    pub(crate) fn free_host_block(&self, p: usize) {
+        if let Freed::Ok(info) = self.pool.free(p, None, 0) {
+            self.report_corruption(&info, None);
+        }
+    }
+
+    /// Reports (as `PoolCorruption`) a freed block whose surroundings the
+    /// driver overwrote; `free` names the driver's free call.
+    pub(crate) fn report_corruption(&self, info: &BlockInfo, free: Option<&str>) {
+        let Some(at) = info.corrupted_at else { return };
+        let block = match &info.what {
+            Some(what) => format!("{what} ({} bytes)", info.size),
+            None => format!(
+                "{}-byte block (tag '{}', allocated at {})",
+                info.size,
+                tag_text(info.tag),
+                self.describe(info.caller)
+            ),
+        };
+        let message = format!(
+            "{}the bytes {} the {block} were overwritten, first at offset {at}",
+            free.map(|f| format!("{f}: ")).unwrap_or_default(),
+            if at < 0 { "before" } else { "after" },
+        );
+        match free {
+            Some(_) => self.violation(Rule::PoolCorruption, message),
+            None => self.violation_at(Rule::PoolCorruption, message, None),
+        }
+    }
+
     /// Records a violation with an explicit location.
     pub(crate) fn violation_at(&self, rule: Rule, message: String, location: Option<String>) {
         let v = Violation {
@@ -98,6 +137,25 @@ impl Session {
             eprintln!("[DbgPrint] {}", line.trim_end());
         }
         self.debug_log.lock().unwrap().push(line);
+    }
+
+    /// A line of the framework's log: what KMDF writes to its in-flight
+    /// recorder (`DoTraceLevelMessage` at `TRACE_LEVEL_ERROR`) when it
+    /// refuses a call.
+    pub(crate) fn framework_trace(&self, line: String) {
+        if self.options.trace {
+            eprintln!("kmdf-host: [KMDF] {line}");
+        }
+        let mut log = self.framework_log.lock().unwrap();
+        if log.len() == FRAMEWORK_LOG_LINES {
+            log.pop_front();
+        }
+        log.push_back(line);
+    }
+
+    /// The framework's log so far, oldest first.
+    pub(crate) fn framework_log(&self) -> Vec<String> {
+        self.framework_log.lock().unwrap().iter().cloned().collect()
     }
 
     /// The driver's debug output so far.

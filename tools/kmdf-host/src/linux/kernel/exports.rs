@@ -225,67 +225,48 @@ fn free(name: &str, p: *mut c_void, tag: Option<u32>) {
             return;
         }
     }
-    let outcome = session.pool.free(p as usize, tag);
+    let caller = context::caller();
+    let outcome = session.pool.free(p as usize, tag, caller);
     session.trace(format_args!(
         "{name}({p:p}) -> {outcome:?} from {}",
-        session.describe(context::caller())
+        session.describe_caller()
     ));
-    let wrong = matches!(outcome, Freed::WrongTag(_));
+    let call = match tag {
+        Some(t) => format!("{name}({p:p}, '{}')", tag_text(t)),
+        None => format!("{name}({p:p})"),
+    };
     match outcome {
-        Freed::Ok(info) | Freed::WrongTag(info) if info.corrupted_at.is_some() => {
-            let at = info.corrupted_at.unwrap_or_default();
+        Freed::Ok(info) => session.report_corruption(&info, Some(&call)),
+        Freed::WrongTag(info) => {
+            session.report_corruption(&info, Some(&call));
             session.violation(
-                Rule::SpecialPoolCorruption,
+                Rule::WrongTagFree,
                 format!(
-                    "{name}({p:p}): the special-pool fill {} the {}-byte block (tag '{}', allocated at {}) was overwritten at offset {at}",
-                    if at < 0 { "before" } else { "after" },
+                    "{call}: the {}-byte block was allocated with tag '{}' at {} (Windows: BAD_POOL_CALLER)",
                     info.size,
                     tag_text(info.tag),
                     session.describe(info.caller)
                 ),
             );
-            if let (true, Some(t)) = (wrong, tag) {
-                wrong_tag(&session, name, p, t, &info);
-            }
         }
-        Freed::Ok(_) => {}
-        Freed::WrongTag(info) => wrong_tag(&session, name, p, tag.unwrap_or_default(), &info),
-        Freed::NotAllocated => {
-            let freed_before = session
-                .pool
-                .special_hit(p as usize)
-                .is_some_and(|h| h.freed && h.offset == 0);
-            session.violation(
-                Rule::BadFree,
-                format!(
-                    "{name}({p:p}): {}",
-                    if freed_before {
-                        "the block was already freed (double free)"
-                    } else {
-                        "not an allocated pool block (double free or foreign pointer)"
-                    }
-                ),
-            );
-        }
-    }
-}
-
-fn wrong_tag(
-    session: &super::super::session::Session,
-    name: &str,
-    p: *mut c_void,
-    tag: u32,
-    info: &super::pool::BlockInfo,
-) {
-    session.violation(
-        Rule::WrongTagFree,
-        format!(
-            "{name}({p:p}, '{}'): the block was allocated with tag '{}' at {} (Windows: BAD_POOL_CALLER)",
-            tag_text(tag),
-            tag_text(info.tag),
-            session.describe(info.caller)
+        Freed::DoubleFree(info, by) => session.violation(
+            Rule::BadFree,
+            format!(
+                "{call}: double free: the {}-byte '{}' block allocated at {} was freed at {}",
+                info.size,
+                tag_text(info.tag),
+                session.describe(info.caller),
+                session.image.describe_return(by)
+            ),
         ),
-    );
+        Freed::NotAllocated => session.violation(
+            Rule::BadFree,
+            format!(
+                "{call}: {} is not an address a pool allocation returned",
+                session.describe(p as usize)
+            ),
+        ),
+    }
 }
 
 /// `ExFreePoolWithTag`: the block must be allocated, with this tag.

@@ -1,7 +1,10 @@
 //! The kernel pool as Driver Verifier sees it: every block tracked with its
 //! tag, pool type, size and the driver's call site; frees checked (double,
 //! unknown, wrong tag); low-resources simulation; special pool (each block
-//! against a no-access page, freed blocks kept inaccessible).
+//! against a no-access page, freed blocks kept inaccessible). Ordinary
+//! blocks are followed by guard bytes, checked when the block is freed, so
+//! that a small overrun is found without special pool and lands in memory
+//! the host can spare.
 
 use std::alloc::Layout;
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -20,6 +23,12 @@ const UNINITIALISED_FILL: u8 = 0xC7;
 const SPECIAL_FILL: u8 = 0xA5;
 /// Freed special-pool mappings kept inaccessible before they are unmapped.
 const QUARANTINE_BLOCKS: usize = 256;
+/// Guard bytes after every ordinary block, filled with [`GUARD_FILL`].
+const GUARD: usize = 16;
+/// The guard bytes' value.
+const GUARD_FILL: u8 = 0xB7;
+/// Freed blocks remembered, to name a double free.
+const FREED_HISTORY: usize = 4096;
 
 /// A request for pool memory.
 #[derive(Clone, Copy, Debug)]
@@ -52,8 +61,10 @@ pub(crate) enum Freed {
     Ok(BlockInfo),
     /// Freed, but the caller named another tag.
     WrongTag(BlockInfo),
-    /// Not an allocated block (double free or foreign pointer); nothing
-    /// was freed.
+    /// The block was freed before (by the caller at the given address) and
+    /// not allocated again; nothing was freed.
+    DoubleFree(BlockInfo, usize),
+    /// Not an address an allocation returned; nothing was freed.
     NotAllocated,
 }
 
@@ -65,9 +76,12 @@ pub(crate) struct BlockInfo {
     pub kind: PoolKind,
     pub origin: Origin,
     pub caller: usize,
-    /// The fill pattern around a special-pool block was overwritten at
-    /// this offset from the block's start.
+    /// The bytes around the block (special pool's fill, the guard of an
+    /// ordinary block) were overwritten, first at this offset from the
+    /// block's start.
     pub corrupted_at: Option<isize>,
+    /// What the block is for (framework and I/O manager blocks).
+    pub what: Option<String>,
 }
 
 /// Where a faulting address lies relative to a special-pool block.
@@ -89,7 +103,6 @@ enum Storage {
 #[derive(Debug)]
 struct Block {
     info: BlockInfo,
-    what: Option<String>,
     storage: Storage,
 }
 
@@ -122,6 +135,8 @@ struct State {
     injected: u64,
     rules: Vec<Rule>,
     quarantine: VecDeque<Quarantined>,
+    /// `(address, block, freed by)`, newest last.
+    freed: VecDeque<(usize, BlockInfo, usize)>,
 }
 
 /// The pool of one session.
@@ -201,12 +216,14 @@ impl Pool {
                 req.alignment.max(16)
             };
             let layout =
-                Layout::from_size_align(req.size.max(1), align).map_err(|_| Failure::Exhausted)?;
-            // SAFETY: a non-zero-sized layout.
+                Layout::from_size_align(req.size + GUARD, align).map_err(|_| Failure::Exhausted)?;
+            // SAFETY: a non-zero-sized layout (GUARD > 0).
             let p = unsafe { std::alloc::alloc(layout) };
             if p.is_null() {
                 return Err(Failure::Exhausted);
             }
+            // SAFETY: the guard: the last GUARD of the layout's bytes.
+            unsafe { ptr::write_bytes(p.add(req.size), GUARD_FILL, GUARD) };
             (p, Storage::Heap(layout))
         };
         let fill = if req.zeroed { 0 } else { UNINITIALISED_FILL };
@@ -219,6 +236,7 @@ impl Pool {
             origin: req.origin,
             caller: req.caller,
             corrupted_at: None,
+            what: req.what.map(str::to_owned),
         };
         s.allocations += 1;
         let stats = s.tags.entry(req.tag).or_insert_with(|| TagStats {
@@ -228,22 +246,20 @@ impl Pool {
         stats.allocations += 1;
         stats.outstanding += 1;
         stats.outstanding_bytes += req.size as u64;
-        s.blocks.insert(
-            p as usize,
-            Block {
-                info,
-                what: req.what.map(str::to_owned),
-                storage,
-            },
-        );
+        s.blocks.insert(p as usize, Block { info, storage });
         Ok(p)
     }
 
-    /// Frees `p`; `tag` is the tag the caller names (`None`: no check).
-    pub(crate) fn free(&self, p: usize, tag: Option<u32>) -> Freed {
+    /// Frees `p`; `tag` is the tag the caller names (`None`: no check);
+    /// `by` is the caller's address, remembered to name a later double
+    /// free.
+    pub(crate) fn free(&self, p: usize, tag: Option<u32>, by: usize) -> Freed {
         let mut s = self.state.lock().unwrap();
         let Some(block) = s.blocks.remove(&p) else {
-            return Freed::NotAllocated;
+            return match s.freed.iter().rev().find(|f| f.0 == p) {
+                Some((_, info, by)) => Freed::DoubleFree(info.clone(), *by),
+                None => Freed::NotAllocated,
+            };
         };
         let mut info = block.info;
         if let Some(stats) = s.tags.get_mut(&info.tag) {
@@ -253,6 +269,13 @@ impl Pool {
         }
         match block.storage {
             Storage::Heap(layout) => {
+                // SAFETY: the block's guard bytes, inside its layout.
+                let guard =
+                    unsafe { std::slice::from_raw_parts((p + info.size) as *const u8, GUARD) };
+                info.corrupted_at = guard
+                    .iter()
+                    .position(|&b| b != GUARD_FILL)
+                    .map(|i| (info.size + i) as isize);
                 // SAFETY: `p` was allocated with `layout` and is freed once:
                 // it was just removed from the table.
                 unsafe { std::alloc::dealloc(p as *mut u8, layout) };
@@ -274,6 +297,10 @@ impl Pool {
                     unsafe { libc::munmap(old.map as *mut c_void, old.len) };
                 }
             }
+        }
+        s.freed.push_back((p, info.clone(), by));
+        if s.freed.len() > FREED_HISTORY {
+            s.freed.pop_front();
         }
         match tag {
             Some(t) if (t ^ info.tag) & 0x7FFF_FFFF != 0 => Freed::WrongTag(info),
@@ -332,7 +359,7 @@ impl Pool {
                         pool: b.info.kind,
                         size: b.info.size,
                         origin: b.info.origin,
-                        allocated_at: match &b.what {
+                        allocated_at: match &b.info.what {
                             Some(w) => format!("{w}, requested at {}", describe(b.info.caller)),
                             None => describe(b.info.caller),
                         },
@@ -543,17 +570,43 @@ mod tests {
         assert_eq!(pool.outstanding(&|_| String::new()).len(), 1);
         let wrong = u32::from_le_bytes(*b"Tset");
         assert!(matches!(
-            pool.free(p as usize, Some(wrong)),
+            pool.free(p as usize, Some(wrong), 0x10),
             Freed::WrongTag(_)
         ));
-        assert_eq!(pool.free(p as usize, None), Freed::NotAllocated);
+        assert!(matches!(
+            pool.free(p as usize, None, 0x20),
+            Freed::DoubleFree(ref info, 0x10) if info.size == 40
+        ));
+        let unknown = 8usize;
+        assert_eq!(
+            pool.free(&unknown as *const usize as usize, None, 0),
+            Freed::NotAllocated
+        );
         assert!(pool.outstanding(&|_| String::new()).is_empty());
         let big = pool.allocate(req(5000, b"Big ")).unwrap();
         assert_eq!(big as usize % PAGE, 0);
         assert!(matches!(
-            pool.free(big as usize, Some(u32::from_le_bytes(*b"Big "))),
+            pool.free(big as usize, Some(u32::from_le_bytes(*b"Big ")), 0),
             Freed::Ok(_)
         ));
+    }
+
+    #[test]
+    fn an_overrun_of_an_ordinary_block_is_found_at_the_free() {
+        let pool = Pool::new(&Options::default());
+        let p = pool.allocate(req(48, b"Ovr ")).unwrap();
+        // SAFETY: the first guard byte after the 48-byte block, inside the
+        // block's allocation (the pool's guard).
+        unsafe { p.add(48).write(0xCC) };
+        let Freed::Ok(info) = pool.free(p as usize, None, 0) else {
+            panic!("not freed")
+        };
+        assert_eq!(info.corrupted_at, Some(48));
+        let q = pool.allocate(req(48, b"Ok  ")).unwrap();
+        let Freed::Ok(info) = pool.free(q as usize, None, 0) else {
+            panic!("not freed")
+        };
+        assert_eq!(info.corrupted_at, None);
     }
 
     #[test]
@@ -569,7 +622,7 @@ mod tests {
         assert_eq!(pool.allocate(req(8, b"Inj ")), Err(Failure::Injected));
         let c = pool.allocate(req(8, b"Inj ")).unwrap();
         for p in [a, b, c] {
-            assert!(matches!(pool.free(p as usize, None), Freed::Ok(_)));
+            assert!(matches!(pool.free(p as usize, None, 0), Freed::Ok(_)));
         }
         pool.inject(FaultInjection::Fraction {
             filter: TagFilter::Any,
@@ -580,7 +633,7 @@ mod tests {
             .map(|_| {
                 let r = pool.allocate(req(8, b"Frac"));
                 if let Ok(p) = r {
-                    pool.free(p as usize, None);
+                    pool.free(p as usize, None, 0);
                 }
                 r.is_ok()
             })
@@ -607,7 +660,7 @@ mod tests {
         // SAFETY: one byte past the 24-byte block, inside the 16-byte
         // alignment slack, still in the mapping.
         unsafe { *((p + 25) as *mut u8) = 0 };
-        let Freed::Ok(info) = pool.free(p, None) else {
+        let Freed::Ok(info) = pool.free(p, None, 0) else {
             panic!("not freed")
         };
         assert_eq!(info.corrupted_at, Some(25));

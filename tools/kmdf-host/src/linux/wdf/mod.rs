@@ -12,7 +12,9 @@ use std::ffi::c_void;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::{JoinHandle, ThreadId};
 
-use super::abi::{self, DriverConfig, Guid, IoQueueConfig, execution_level, irql};
+use super::abi::{
+    self, DriverConfig, Guid, IoQueueConfig, execution_level, irql, synchronization_scope,
+};
 use super::context::{self, Callback};
 use super::kernel::pool::{Failure, Request};
 use super::session::Session;
@@ -51,7 +53,9 @@ impl Kind {
         }
     }
 
-    /// Objects whose cleanup KMDF runs at PASSIVE_LEVEL.
+    /// Objects whose cleanup KMDF runs at PASSIVE_LEVEL: those it marks
+    /// `MarkPassiveDispose` (`FxDeviceBase`, `FxIoQueue`) or
+    /// `MarkPassiveCallbacks` (`FxDriver`, `FxWorkItem`).
     fn passive_dispose(self) -> bool {
         matches!(
             self,
@@ -64,6 +68,8 @@ impl Kind {
 pub(crate) struct DeviceData {
     pub init: DeviceInitData,
     pub interfaces: Vec<Guid>,
+    /// The framework's `FxDeviceInterface` blocks, freed with the device.
+    pub interface_blocks: Vec<usize>,
     pub default_queue: Option<usize>,
     pub queues: Vec<usize>,
     pub started: bool,
@@ -76,6 +82,9 @@ pub(crate) struct DeviceData {
 pub(crate) struct QueueData {
     pub config: IoQueueConfig,
     pub device: usize,
+    /// `m_MaxParallelQueuePresentedRequests`: a parallel queue presents no
+    /// more requests at once (`u32::MAX`: no limit).
+    pub presented_limit: u32,
     pub power_managed: bool,
     pub presented: u32,
     pub in_flight: Vec<usize>,
@@ -83,12 +92,16 @@ pub(crate) struct QueueData {
 
 #[derive(Debug)]
 pub(crate) struct RequestData {
+    pub queue: usize,
     pub input_len: usize,
     pub output_len: usize,
     pub buffer: usize,
     pub information: usize,
     pub completed: Option<(i32, usize)>,
     pub completed_at: usize,
+    /// The I/O manager stopped waiting for it (it was reported as never
+    /// completed): whoever completes it, or the removal, releases it.
+    pub abandoned: bool,
 }
 
 #[derive(Debug)]
@@ -99,11 +112,20 @@ pub(crate) struct WorkItemData {
     pub rundown: bool,
     /// The `IO_WORKITEM` pool block.
     pub io_work_item: usize,
+    /// The object whose callback lock serializes `EvtWorkItem`
+    /// (`AutomaticSerialization` with a synchronized parent).
+    pub lock: Option<usize>,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct DriverData {
+    /// `FxDriver::m_RegistryPath`'s copy in paged pool.
+    pub registry_path_block: usize,
 }
 
 #[derive(Debug)]
 pub(crate) enum Data {
-    Driver,
+    Driver(DriverData),
     Device(Box<DeviceData>),
     Queue(QueueData),
     Request(RequestData),
@@ -121,7 +143,10 @@ pub(crate) struct Object {
     pub context_type: usize,
     pub cleanup: usize,
     pub destroy: usize,
+    /// `WDF_OBJECT_ATTRIBUTES.ExecutionLevel` and `SynchronizationScope`
+    /// as given (see [`Framework::constraints`] for what is in effect).
     pub execution_level: i32,
+    pub synchronization_scope: i32,
     /// The pool block holding the object.
     pub block: usize,
     pub disposing: bool,
@@ -137,6 +162,7 @@ pub(crate) struct Attributes {
     pub cleanup: usize,
     pub destroy: usize,
     pub execution_level: i32,
+    pub synchronization_scope: i32,
     /// `ContextSizeOverride`, or else the type info's `ContextSize`.
     pub context_size: usize,
     /// The `WDF_OBJECT_CONTEXT_TYPE_INFO` pointer the context is typed by
@@ -147,13 +173,17 @@ pub(crate) struct Attributes {
 
 /// `WDFDEVICE_INIT`: not an object, owned by the framework until
 /// `WdfDeviceCreate` consumes it.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub(crate) struct DeviceInitData {
     pub device_type: u32,
     pub characteristics: u32,
     pub io_type: i32,
     pub sddl: Option<String>,
     pub name: Option<String>,
+    /// `CreatedDevice`: `WdfDeviceCreate` consumed it (the init lives on
+    /// until AddDevice returns, as `FxDriver::AddDevice` keeps it on its
+    /// stack).
+    pub created: bool,
 }
 
 /// What the framework keeps about the bind.
@@ -183,6 +213,8 @@ pub(crate) struct State {
     pub unbound: bool,
     pub devices: Vec<usize>,
     pub device_count: usize,
+    /// The callback locks of devices and queues, made on first use.
+    callback_locks: HashMap<usize, Arc<Mutex<()>>>,
 }
 
 macro_rules! data_accessors {
@@ -347,7 +379,7 @@ impl Framework {
             ),
             Lookup::Unknown if handle == 0 => stop(
                 Rule::WdfViolation,
-                format!("{function}: NULL handle (WDF_VIOLATION, WDF_REQUIRED_PARAMETER_IS_NULL)"),
+                format!("{function}: NULL handle (WDF_VIOLATION, WDF_INVALID_HANDLE)"),
             ),
             Lookup::Unknown => stop(
                 Rule::WdfViolation,
@@ -370,23 +402,83 @@ impl Framework {
         }
     }
 
-    /// The effective execution level of `h` (inherited up to the driver,
-    /// whose default is "no constraint": dispatch).
-    pub(crate) fn execution_level(s: &State, mut h: usize) -> i32 {
-        loop {
-            let Some(o) = s.objects.get(&h) else {
-                return execution_level::DISPATCH;
+    /// The execution level and synchronization scope in effect for `h`,
+    /// as `ConfigureConstraints` resolves them: what the object's
+    /// attributes say, else what its constraint parent has (a queue's is
+    /// its device, a device's the driver, another object's its parent);
+    /// the driver's default is dispatch level without synchronization
+    /// (`FxDriver::FxDriver`, kernel mode).
+    pub(crate) fn constraints(s: &State, h: usize) -> (i32, i32) {
+        let (mut level, mut scope) = (execution_level::INHERIT, synchronization_scope::INHERIT);
+        let mut at = Some(h);
+        while let Some(o) = at.and_then(|h| s.objects.get(&h)) {
+            if level == execution_level::INHERIT {
+                level = o.execution_level;
+            }
+            if scope == synchronization_scope::INHERIT {
+                scope = o.synchronization_scope;
+            }
+            if level != execution_level::INHERIT && scope != synchronization_scope::INHERIT {
+                break;
+            }
+            at = match &o.data {
+                Data::Queue(q) => Some(q.device),
+                _ => o.parent,
             };
-            if o.execution_level == execution_level::PASSIVE
-                || o.execution_level == execution_level::DISPATCH
-            {
-                return o.execution_level;
-            }
-            match o.parent {
-                Some(p) => h = p,
-                None => return execution_level::DISPATCH,
-            }
         }
+        if level == execution_level::INHERIT {
+            level = execution_level::DISPATCH;
+        }
+        if scope == synchronization_scope::INHERIT {
+            scope = synchronization_scope::NONE;
+        }
+        (level, scope)
+    }
+
+    /// Whether KMDF runs `h`'s cleanup and destroy callbacks at
+    /// PASSIVE_LEVEL (`MarkPassiveCallbacks`): the driver and work items
+    /// always (`FxDriver`, `FxWorkItem`), a queue whose execution level in
+    /// effect is passive (`FxIoQueue::ConfigureConstraints`), any object
+    /// whose own attributes ask for passive level (`FxObject::Commit`).
+    pub(crate) fn passive_callbacks(s: &State, h: usize) -> bool {
+        let Some(o) = s.objects.get(&h) else {
+            return false;
+        };
+        matches!(o.kind, Kind::Driver | Kind::WorkItem)
+            || o.execution_level == execution_level::PASSIVE
+            || (o.kind == Kind::Queue && Self::constraints(s, h).0 == execution_level::PASSIVE)
+    }
+
+    /// The nearest object with callbacks (`IFxHasCallbacks`: a queue or a
+    /// device) at or above `h`, else its device
+    /// (`FxDeviceBase::_SearchForDevice`).
+    pub(crate) fn callbacks_holder(s: &State, h: usize) -> usize {
+        let mut at = Some(h);
+        while let Some(o) = at.and_then(|x| s.objects.get(&x)) {
+            if matches!(o.kind, Kind::Queue | Kind::Device) {
+                return at.unwrap_or(h);
+            }
+            at = o.parent;
+        }
+        Self::device_of(s, h).unwrap_or(h)
+    }
+
+    /// The object whose callback lock a queue's (or device's) callbacks
+    /// take, if its synchronization scope asks for one: the queue's own for
+    /// `WdfSynchronizationScopeQueue`, the device's for
+    /// `WdfSynchronizationScopeDevice` (`FxIoQueue::ConfigureConstraints`).
+    pub(crate) fn lock_owner(s: &State, h: usize) -> Option<usize> {
+        let (_, scope) = Self::constraints(s, h);
+        match scope {
+            synchronization_scope::QUEUE => Some(h),
+            synchronization_scope::DEVICE => Self::device_of(s, h),
+            _ => None,
+        }
+    }
+
+    /// The callback lock of `owner`.
+    pub(crate) fn callback_lock(s: &mut State, owner: usize) -> Arc<Mutex<()>> {
+        s.callback_locks.entry(owner).or_default().clone()
     }
 
     /// The device `h` belongs to (itself, or the nearest device ancestor),
@@ -418,31 +510,22 @@ impl Framework {
     ) -> Result<usize, i32> {
         let none = Attributes {
             execution_level: execution_level::INHERIT,
+            synchronization_scope: abi::synchronization_scope::INHERIT,
             ..Attributes::default()
         };
         let a = attributes.unwrap_or(&none);
         let (context_size, context_type) = (a.context_size, a.context_type);
-        let tag = self.lock().tag;
         let what = if a.context_name.is_empty() {
             kind.name().to_string()
         } else {
             format!("{} ({})", kind.name(), a.context_name)
         };
-        let block = session
-            .pool
-            .allocate(Request {
-                size: OBJECT_HEADER + context_size.next_multiple_of(16),
-                tag,
-                kind: PoolKind::NonPagedNx,
-                origin: Origin::Framework,
-                zeroed: true,
-                alignment: 16,
-                caller: context::caller(),
-                what: Some(&what),
-            })
-            .map_err(|f| match f {
-                Failure::Injected | Failure::Exhausted => abi::status::INSUFFICIENT_RESOURCES,
-            })? as usize;
+        let block = self.allocate(
+            session,
+            OBJECT_HEADER + context_size.next_multiple_of(16),
+            PoolKind::NonPagedNx,
+            &what,
+        )?;
         let mut s = self.lock();
         let h = self.new_handle(&mut s);
         s.objects.insert(
@@ -460,6 +543,7 @@ impl Framework {
                 cleanup: a.cleanup,
                 destroy: a.destroy,
                 execution_level: a.execution_level,
+                synchronization_scope: a.synchronization_scope,
                 block,
                 disposing: false,
                 no_delete_ddi: false,
@@ -472,6 +556,35 @@ impl Framework {
             po.children.push(h);
         }
         Ok(h)
+    }
+
+    /// A zero-filled block the framework allocates for the driver (with its
+    /// tag, so low-resources simulation can fail it): an object, an
+    /// `IO_WORKITEM`, a string; `what` names it in leak reports.
+    pub(crate) fn allocate(
+        &self,
+        session: &Session,
+        size: usize,
+        kind: PoolKind,
+        what: &str,
+    ) -> Result<usize, i32> {
+        let tag = self.lock().tag;
+        session
+            .pool
+            .allocate(Request {
+                size,
+                tag,
+                kind,
+                origin: Origin::Framework,
+                zeroed: true,
+                alignment: 16,
+                caller: context::caller(),
+                what: Some(what),
+            })
+            .map(|p| p as usize)
+            .map_err(|f| match f {
+                Failure::Injected | Failure::Exhausted => abi::status::INSUFFICIENT_RESOURCES,
+            })
     }
 
     /// Frees an object that was never handed to the driver, without
@@ -541,7 +654,10 @@ impl Framework {
         }
         // Destroy callbacks, then the memory.
         for &x in &order {
-            let destroy = self.lock().objects[&x].destroy;
+            let (destroy, passive) = {
+                let s = self.lock();
+                (s.objects[&x].destroy, Self::passive_callbacks(&s, x))
+            };
             if destroy != 0 {
                 // SAFETY: a function pointer type; non-zero (checked).
                 let f: unsafe extern "win64" fn(usize) = unsafe { fn_ptr(destroy) };
@@ -550,7 +666,11 @@ impl Framework {
                 // contract), called once; the context is still valid.
                 call_driver(
                     session,
-                    context::irql().min(irql::DISPATCH),
+                    if passive {
+                        irql::PASSIVE
+                    } else {
+                        context::irql().min(irql::DISPATCH)
+                    },
                     Callback {
                         what: "EvtDestroyCallback",
                         address: destroy,
@@ -572,12 +692,45 @@ impl Framework {
                 s.tombstones.remove(&old);
             }
             drop(s);
-            if let Data::WorkItem(w) = &o.data
-                && w.io_work_item != 0
-            {
-                session.pool.free(w.io_work_item, None);
+            match &o.data {
+                Data::WorkItem(w) if w.io_work_item != 0 => {
+                    session.free_host_block(w.io_work_item);
+                }
+                Data::Device(d) => {
+                    for &block in &d.interface_blocks {
+                        session.free_host_block(block);
+                    }
+                }
+                Data::Driver(d) if d.registry_path_block != 0 => {
+                    session.free_host_block(d.registry_path_block);
+                }
+                _ => {}
             }
-            session.pool.free(o.block, None);
+            session.free_host_block(o.block);
+        }
+        self.changed.notify_all();
+    }
+
+    /// Releases a presented request once it is done with (completed, or
+    /// given up at removal): the queue no longer counts it, the request
+    /// object is deleted, the I/O manager frees its system buffer.
+    pub(crate) fn finish_request(&self, session: &Arc<Session>, request: usize) {
+        let buffer = {
+            let mut s = self.lock();
+            let Some(r) = s.request(request) else { return };
+            let (queue, buffer) = (r.queue, r.buffer);
+            if let Some(q) = s.queue_mut(queue) {
+                let before = q.in_flight.len();
+                q.in_flight.retain(|r| *r != request);
+                if q.in_flight.len() < before {
+                    q.presented -= 1;
+                }
+            }
+            buffer
+        };
+        self.delete(session, request);
+        if buffer != 0 {
+            session.free_host_block(buffer);
         }
         self.changed.notify_all();
     }
