@@ -302,6 +302,21 @@ fn without_ex_allocate_pool2_the_fallback_serves_every_strategy() {
 
 #[test]
 #[ignore = "needs KCOM_SAMPLE_IMAGE (bash ci/kmdf-host.sh)"]
+fn the_passive_execution_level_keeps_every_request_at_passive_level() {
+    // The device asks for WdfExecutionLevelPassive, so even a host that
+    // presents requests at DISPATCH_LEVEL wherever KMDF may must present
+    // this driver's at PASSIVE_LEVEL: wdk-paged (paged pool) and async-com
+    // (a wait) would fail or break a rule otherwise.
+    let (host, device) = started(Options {
+        dispatch_level_callbacks: true,
+        ..Options::default()
+    });
+    run_all(&host, device, |s| RunRequest::new(s, 200, 1, 4096, 4));
+    unload_clean(host);
+}
+
+#[test]
+#[ignore = "needs KCOM_SAMPLE_IMAGE (bash ci/kmdf-host.sh)"]
 fn special_pool_finds_no_overrun_in_any_exercise() {
     let (host, device) = started(Options {
         special_pool: true,
