@@ -89,6 +89,11 @@ pub struct BindSummary {
     pub client_newer: bool,
     /// The function count the driver asked for.
     pub function_count: u32,
+    /// The driver's `WdfFunctionCount` after binding (`WDF_BIND_INFO2`).
+    /// The framework writes it only for a client newer than itself
+    /// (`wdffuncenum.h`: "only valid when WdfClientVersionHigherThanFramework
+    /// is TRUE"), so it is what the stub started it at otherwise.
+    pub client_function_count: Option<u32>,
 }
 
 /// Where the image was mapped.

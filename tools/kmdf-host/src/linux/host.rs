@@ -875,6 +875,7 @@ impl Host {
             minimum_minor: b.minimum_minor,
             client_newer: b.client_newer,
             function_count: b.func_count,
+            client_function_count: b.client_function_count,
         })
     }
 

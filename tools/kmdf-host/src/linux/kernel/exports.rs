@@ -343,7 +343,21 @@ unsafe extern "win64" fn ke_bug_check_ex(
         // SAFETY: `len` bytes at `address` lie in a readable section of
         // the mapped image (checked just above), which stays mapped.
         .map(|(address, len)| unsafe { std::slice::from_raw_parts(address as *const u8, len) });
-    let details = bug_check_details(code, p, file);
+    let mut details = bug_check_details(code, p, file);
+    // try_lock: a stop must not wait for a lock the driver's thread holds.
+    let count = session
+        .wdf
+        .state
+        .try_lock()
+        .ok()
+        .and_then(|s| s.bound.as_ref().and_then(|b| b.client_function_count));
+    if code == RUST_PANIC && count == Some(0) {
+        details.push(
+            "= the driver's WdfFunctionCount is 0: the headers leave it unset for a client not newer \
+             than the framework, and wdk-sys checks every WDF call's table index against it"
+                .into(),
+        );
+    }
     stop_with_details(
         Rule::BugCheck,
         format!("the driver bug-checked the machine: code 0x{code:08X}"),

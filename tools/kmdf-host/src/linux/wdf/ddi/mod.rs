@@ -20,6 +20,8 @@ mod driver;
 mod object;
 mod queue;
 mod request;
+#[cfg(test)]
+mod tests;
 mod work_item;
 
 use std::ffi::CStr;

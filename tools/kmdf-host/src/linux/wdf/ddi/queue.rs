@@ -129,7 +129,8 @@ unsafe extern "win64" fn wdf_io_queue_create(
         session.wdf.delete_from_failed_create(&session, h);
         refuse(&session, F, status, why)
     };
-    if let Err((status, why)) = initialize(&session.wdf.lock(), h, device, &c, size) {
+    let checked = initialize(&session.wdf.lock(), h, device, &c, size);
+    if let Err((status, why)) = checked {
         return failed(status, why);
     }
     let power_managed = c.power_managed != tri_state::FALSE;
