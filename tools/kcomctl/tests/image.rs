@@ -134,9 +134,9 @@ fn an_injected_pool_failure_fails_that_exercise_and_leaves_nothing() {
         ("wdk-nonpaged", "60", "KcNp"),
         ("async-com", "3", "KcAs"),
         ("init-box", "2", "KcIb"),
-        // KMDF tags the driver's framework objects 'kcom' too (the first
-        // letters of the service name): #1 is the request object, #2 the
-        // exercise's first block.
+        // The driver's global allocator tags its memory 'kcom'; KMDF's own
+        // objects (the request among them) carry the driver's pool tag
+        // 'KcFx', so #1 is the exercise's first block.
         ("global", "1", "kcom"),
         ("global", "2", "kcom"),
     ] {

@@ -277,6 +277,16 @@ fn the_device_starts_and_runs_every_strategy_with_nothing_left() {
         let stats = stats.unwrap_or_else(|| panic!("no pool use under {s:?}'s tag"));
         assert!(stats.allocations > 0 && stats.outstanding == 0, "{stats:?}");
     }
+    // KMDF's own objects (requests, work items) carry the driver's pool tag
+    // from WDF_DRIVER_CONFIG, not the service-name tag 'kcom' that the
+    // driver's global allocator uses.
+    let framework = report
+        .tags
+        .iter()
+        .find(|t| t.tag == u32::from_le_bytes(*b"KcFx"));
+    let framework =
+        framework.unwrap_or_else(|| panic!("no framework pool use under 'KcFx'\n{report}"));
+    assert!(framework.allocations >= 12, "{framework:?}");
 
     host.remove_device(device).expect("removal");
     assert_eq!(
