@@ -96,6 +96,19 @@ pub struct BindSummary {
     pub client_function_count: Option<u32>,
 }
 
+/// Where the image was mapped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ImageLayout {
+    /// The address the image was mapped at.
+    pub base: usize,
+    /// The base the image was linked for (`OptionalHeader.ImageBase`).
+    pub preferred_base: usize,
+    /// `SizeOfImage`.
+    pub size: usize,
+    /// Base relocations applied (0 at the preferred base).
+    pub relocations: usize,
+}
+
 /// Device power states the host models.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DevicePower {

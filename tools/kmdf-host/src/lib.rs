@@ -46,8 +46,8 @@ mod options;
 mod report;
 
 pub use api::{
-    Access, BindSummary, Completion, Device, DevicePower, DeviceSettings, PowerTransition,
-    QueueInfo, STOP_EXIT_CODE,
+    Access, BindSummary, Completion, Device, DevicePower, DeviceSettings, ImageLayout,
+    PowerTransition, QueueInfo, STOP_EXIT_CODE,
 };
 pub use error::{Error, NtStatus};
 pub use options::{

@@ -7,8 +7,8 @@
 use std::path::Path;
 
 use crate::api::{
-    Access, BindSummary, Completion, Device, DevicePower, DeviceSettings, PowerTransition,
-    QueueInfo,
+    Access, BindSummary, Completion, Device, DevicePower, DeviceSettings, ImageLayout,
+    PowerTransition, QueueInfo,
 };
 use crate::error::Error;
 use crate::options::{FaultInjection, Options};
@@ -162,6 +162,11 @@ impl Host {
 
     /// Unreachable: no host exists on this target.
     pub fn imports(&self) -> Vec<String> {
+        match self.never {}
+    }
+
+    /// Unreachable: no host exists on this target.
+    pub fn image_layout(&self) -> ImageLayout {
         match self.never {}
     }
 

@@ -15,8 +15,8 @@ use super::kernel::pool::Request;
 use super::session::Session;
 use super::wdf::{Data, Framework, Kind, RequestData, call_driver, fn_ptr};
 use crate::api::{
-    Access, BindSummary, Completion, Device, DevicePower, DeviceSettings, PowerTransition,
-    QueueInfo,
+    Access, BindSummary, Completion, Device, DevicePower, DeviceSettings, ImageLayout,
+    PowerTransition, QueueInfo,
 };
 use crate::error::Error;
 use crate::options::{FaultInjection, Options};
@@ -887,6 +887,17 @@ impl Host {
             .iter()
             .map(|i| format!("{}!{}", i.module, i.name))
             .collect()
+    }
+
+    /// Where the image was mapped, and the relocations that took.
+    pub fn image_layout(&self) -> ImageLayout {
+        let i = &self.session.image;
+        ImageLayout {
+            base: i.base,
+            preferred_base: i.preferred_base,
+            size: i.size,
+            relocations: i.relocations,
+        }
     }
 
     /// One line about the mapped image.
