@@ -40,6 +40,9 @@ section() { printf '\n==== hardening: %s (%ss)\n' "$*" "$SECONDS"; }
 section "toolchain"
 rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
 rustup component add miri rust-src --toolchain nightly
+# The AddressSanitizer run covers kmdf-host's tests, which build the fixture
+# driver images with the toolchain in use: nightly needs the Windows target.
+rustup target add x86_64-pc-windows-msvc --toolchain nightly
 rustc +nightly --version
 
 # The sanitizer runs build the standard library with the sanitizer

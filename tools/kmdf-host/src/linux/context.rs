@@ -270,15 +270,16 @@ mod tests {
                 "sub rsp, 32",
                 "call {thunk}",
                 "2:",
-                "lea {ret}, [rip + 2b]",
-                "mov {rsp_after}, rsp",
+                // Fixed registers for the outputs: a `reg` operand may be
+                // given RBX itself, which the next lines overwrite.
+                "lea r14, [rip + 2b]",
+                "mov r15, rsp",
                 "mov rsp, r12",
-                // Not a `reg` operand: the allocator may pick RBX itself.
                 "mov r13, rbx",
                 "pop rbx",
                 thunk = sym NothingThunk,
-                ret = out(reg) return_address,
-                rsp_after = out(reg) rsp_after,
+                out("r14") return_address,
+                out("r15") rsp_after,
                 out("r13") rbx_after,
                 out("rax") _, out("rcx") _, out("rdx") _, out("r8") _, out("r9") _,
                 out("r10") _, out("r11") _, out("r12") _,
