@@ -6,7 +6,8 @@
 //!
 //! Properties: nothing panics; a decoded message re-encodes to the same
 //! bytes (reserved fields as zero); `validate` accepts exactly the values
-//! the documented limits allow and its result keeps them; decoded views
+//! the documented limits allow, names the first rule a refused request
+//! breaks, and its result keeps the values; decoded views
 //! never read past their buffer.
 //!
 //! # Input format
@@ -26,7 +27,7 @@ use kcom_sample_core::dispatch::Request;
 use kcom_sample_core::protocol::{
     self, DEFAULT_ALIGN, InfoRequest, InfoResponse, Ioctl, MAX_ALIGN, MAX_ALLOC_SIZE,
     MAX_ITERATIONS, MAX_POOL_ENTRIES, MAX_STRATEGIES, MAX_TOTAL_BYTES, PoolStatsRequest,
-    PoolStatsResponse, RunRequest, RunResponse, StrategyId, StrategyInfo,
+    PoolStatsResponse, RunRequest, RunRequestError, RunResponse, StrategyId, StrategyInfo,
 };
 use libfuzzer_sys::fuzz_target;
 
@@ -49,35 +50,52 @@ fn check_run_request(buf: &[u8]) {
     let mut out = [0u8; RunRequest::SIZE];
     assert_eq!(req.encode(&mut out), Ok(RunRequest::SIZE));
     assert_eq!(&out[..], buf, "RunRequest does not round-trip");
-    let within = StrategyId::from_u32(req.strategy).is_some()
-        && req.flags == 0
-        && (1..=MAX_ITERATIONS).contains(&req.iterations)
-        && req.min_size >= 1
-        && req.min_size <= req.max_size
-        && req.max_size <= MAX_ALLOC_SIZE
-        && (req.align == 0 || (req.align.is_power_of_two() && req.align <= MAX_ALIGN))
-        && u64::from(req.iterations) * u64::from(req.max_size) <= MAX_TOTAL_BYTES;
+    let (strategy, flags, iterations) = (req.strategy.get(), req.flags.get(), req.iterations.get());
+    let (min, max, align) = (req.min_size.get(), req.max_size.get(), req.align.get());
+    let total = u64::from(iterations) * u64::from(max);
+    // The documented rules, in the documented order: the first one broken
+    // is the one `validate` must name.
+    let sizes = 1..=MAX_ALLOC_SIZE;
+    let broken = if StrategyId::from_u32(strategy).is_none() {
+        Some(RunRequestError::UnknownStrategy(strategy))
+    } else if flags != 0 {
+        Some(RunRequestError::FlagsSet(flags))
+    } else if !(1..=MAX_ITERATIONS).contains(&iterations) {
+        Some(RunRequestError::Iterations(iterations))
+    } else if !sizes.contains(&min) {
+        Some(RunRequestError::MinSize(min))
+    } else if !sizes.contains(&max) {
+        Some(RunRequestError::MaxSize(max))
+    } else if min > max {
+        Some(RunRequestError::MinAboveMax {
+            min_size: min,
+            max_size: max,
+        })
+    } else if align != 0 && !(align.is_power_of_two() && align <= MAX_ALIGN) {
+        Some(RunRequestError::Align(align))
+    } else if total > MAX_TOTAL_BYTES {
+        Some(RunRequestError::TotalBytes(total))
+    } else {
+        None
+    };
     match req.validate() {
         Ok(p) => {
-            assert!(within, "validate accepted {req:?}");
-            assert_eq!(p.strategy.as_u32(), req.strategy);
+            assert_eq!(broken, None, "validate accepted {req:?}");
+            assert_eq!(p.strategy.as_u32(), strategy);
             assert_eq!(
                 (p.iterations, p.min_size, p.max_size, p.seed),
-                (req.iterations, req.min_size, req.max_size, req.seed)
+                (iterations, min, max, req.seed.get())
             );
-            let align = if req.align == 0 {
-                DEFAULT_ALIGN
-            } else {
-                req.align
-            };
+            let align = if align == 0 { DEFAULT_ALIGN } else { align };
             assert_eq!(p.align, align);
             assert!(
                 core::alloc::Layout::from_size_align(p.max_size as usize, p.align as usize).is_ok()
             );
+            assert_eq!(p.to_request().validate(), Ok(p));
         }
         Err(e) => {
-            assert!(!within, "validate refused {req:?}");
-            assert_eq!(e, STATUS_INVALID_PARAMETER);
+            assert_eq!(Some(e), broken, "validate refused {req:?}");
+            assert_eq!(e.status(), STATUS_INVALID_PARAMETER);
         }
     }
 }
@@ -86,7 +104,7 @@ fn check_info_response(buf: &[u8]) {
     let Ok(view) = InfoResponse::decode(buf) else {
         return;
     };
-    let count = view.header.strategy_count as usize;
+    let count = view.header.strategy_count.get() as usize;
     assert!(count <= MAX_STRATEGIES);
     assert_eq!(view.strategies().count(), count);
     assert!(view.strategy(count).is_none());
@@ -123,10 +141,11 @@ fn check_pool_stats_response(buf: &[u8]) {
     let Ok(stats) = PoolStatsResponse::decode(buf) else {
         return;
     };
-    assert!(stats.entry_count as usize <= MAX_POOL_ENTRIES);
-    assert_eq!(stats.entries().len(), stats.entry_count as usize);
+    let count = stats.entry_count.get() as usize;
+    assert!(count <= MAX_POOL_ENTRIES);
+    assert_eq!(stats.entries().len(), count);
     for e in stats.entries() {
-        assert!(stats.find(e.pool_type, e.tag).is_some());
+        assert!(stats.find(e.pool_type.get(), e.tag.get()).is_some());
     }
     let mut out = vec![0xEEu8; PoolStatsResponse::SIZE];
     assert_eq!(stats.encode(&mut out), Ok(PoolStatsResponse::SIZE));

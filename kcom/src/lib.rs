@@ -1,11 +1,6 @@
-//! `kcom`: a `no_std` zero-copy COM runtime and allocator toolkit for
-//! Windows kernel drivers.
-//!
-//! * [`com`]: `GUID`, `NTSTATUS`, `IUnknown`, the interface macros,
-//!   `ComObject` and `ComRc`.
-//! * [`alloc`]: the [`Allocator`] trait, [`GlobalAllocator`], the kernel
-//!   pool allocator `WdkAllocator` (simulated on the host), allocation
-//!   strategies, `KBox` and `InitBox`.
+// The crate's documentation is its README (kept once; its examples run as
+// doctests).
+#![doc = include_str!("../README.md")]
 #![no_std]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
@@ -21,6 +16,7 @@ extern crate self as kcom;
 
 pub mod alloc;
 #[cfg(feature = "async-com")]
+#[cfg_attr(docsrs, doc(cfg(feature = "async-com")))]
 pub mod async_com;
 pub mod com;
 #[macro_use]
@@ -31,6 +27,7 @@ mod macros;
 /// `impl IFoo for T` block; each becomes the boxed-future method the
 /// interface declares.
 #[cfg(feature = "async-impl")]
+#[cfg_attr(docsrs, doc(cfg(feature = "async-impl")))]
 pub use kcom_macros::__async_impl as async_impl;
 
 pub use crate::alloc::{

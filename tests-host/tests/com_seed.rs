@@ -2,69 +2,15 @@
 //! `IUnknown` behaviour that example must have: QueryInterface through the
 //! object's own `IUnknown` entries.
 //!
-//! The README code has one `unsafe` block without a `// SAFETY:` comment; it
-//! is kept character for character (see `kcom/examples/seed_sync.rs` for the
-//! argument), the tests below document theirs.
+//! The README code (`kcom/examples/seed/sync.rs`, included below, shared
+//! with the `seed_sync` example) has one `unsafe` block without a
+//! `// SAFETY:` comment; it is kept character for character (see
+//! `kcom/examples/seed_sync.rs` for the argument), the tests below document
+//! theirs.
 #![allow(clippy::undocumented_unsafe_blocks, dead_code)]
 
-// ---- README code begins ----
-use core::ffi::c_void;
-
-use kcom::{
-    ComImpl, ComInterfaceInfo, ComObject, GUID, IUnknown, IUnknownVtbl, NTSTATUS, STATUS_SUCCESS,
-    declare_com_interface, impl_com_object,
-};
-
-declare_com_interface! {
-    pub trait IFoo: IUnknown {
-        const IID: GUID = GUID {
-            data1: 0x1234_5678,
-            data2: 0x1234,
-            data3: 0x5678,
-            data4: [0x90, 0xAB, 0xCD, 0xEF, 0x01, 0x23, 0x45, 0x67],
-        };
-
-        fn ping(&self, value: u32) -> NTSTATUS;
-    }
-}
-
-struct Foo;
-
-impl IFoo for Foo {
-    fn ping(&self, _value: u32) -> NTSTATUS {
-        STATUS_SUCCESS
-    }
-}
-
-impl ComImpl<IFooVtbl> for Foo {
-    const VTABLE: &'static IFooVtbl = &IFooVtbl {
-        parent: *<Foo as ComImpl<IUnknownVtbl>>::VTABLE,
-        ping: shim_IFoo_ping::<Foo>,
-    };
-
-    fn query_interface(&self, this: *mut c_void, riid: &GUID) -> Option<*mut c_void> {
-        if *riid == <IFooInterface as ComInterfaceInfo>::IID {
-            Some(this)
-        } else {
-            <Foo as ComImpl<IUnknownVtbl>>::query_interface(self, this, riid)
-        }
-    }
-}
-
-impl_com_object!(Foo, IFooVtbl);
-
-fn main() {
-    let raw = Foo::new_com(Foo);
-
-    unsafe {
-        let vtbl = *(raw as *mut *const IFooVtbl);
-        let status = ((*vtbl).ping)(raw, 42);
-        assert_eq!(status, STATUS_SUCCESS);
-
-        ComObject::<Foo, IFooVtbl>::shim_release(raw);
-    }
-}
-// ---- README code ends ----
+// The README code, from its one copy (the `seed_sync` example's).
+include!("../../kcom/examples/seed/sync.rs");
 
 use kcom::{IUnknownInterface, STATUS_INVALID_PARAMETER, STATUS_NOINTERFACE};
 

@@ -90,12 +90,12 @@ fn global_stats(state: &DeviceState) -> protocol::PoolStatsEntry {
 fn get_info_lists_the_registered_strategies_and_limits() {
     let state = device();
     let (info, strategies) = get_info(&state);
-    assert_eq!(info.version, PROTOCOL_VERSION);
-    assert_eq!(info.size as usize, InfoResponse::SIZE);
+    assert_eq!(info.header.version, PROTOCOL_VERSION);
+    assert_eq!(info.header.size.get() as usize, InfoResponse::SIZE);
     assert_eq!(info.max_iterations, MAX_ITERATIONS);
     assert_eq!(info.max_alloc_size, MAX_ALLOC_SIZE);
     assert_eq!(info.max_total_bytes, MAX_TOTAL_BYTES);
-    assert_eq!(info.strategy_count as usize, state.registry().len());
+    assert_eq!(info.strategy_count.get() as usize, state.registry().len());
     assert_eq!(strategies.len(), state.registry().len());
     let global = strategies
         .iter()
@@ -104,7 +104,7 @@ fn get_info_lists_the_registered_strategies_and_limits() {
     assert_eq!(global.name_str(), Some("global"));
     assert!(!global.description_str().unwrap().is_empty());
     assert_eq!(
-        (global.pool_type, global.tag),
+        (global.pool_type.get(), global.tag.get()),
         (pool_type::HOST, GlobalAllocator::TAG)
     );
     // Every listed strategy is a known, registered one, listed once.
@@ -134,7 +134,10 @@ fn run_global_reports_a_verified_leak_free_run() {
 
     // Same parameters, same checksum; another seed, another checksum.
     assert_eq!(run(&state, &req).unwrap().checksum, report.checksum);
-    let other = RunRequest { seed: 1, ..req };
+    let other = RunRequest {
+        seed: 1.into(),
+        ..req
+    };
     assert_ne!(run(&state, &other).unwrap().checksum, report.checksum);
 
     // The device-wide ledger saw all three runs and nothing is outstanding.
@@ -150,7 +153,7 @@ fn run_global_reports_a_verified_leak_free_run() {
 fn run_honours_alignment_and_the_largest_blocks() {
     let state = device();
     let req = RunRequest {
-        align: MAX_ALIGN,
+        align: MAX_ALIGN.into(),
         ..RunRequest::new(
             StrategyId::Global,
             scaled(8, 1),
@@ -285,45 +288,51 @@ fn out_of_range_values_are_invalid_parameters() {
     let ok = RunRequest::new(StrategyId::Global, 10, 1, 64, 0);
     let bad = [
         RunRequest {
-            strategy: StrategyId::ALL.len() as u32,
+            strategy: (StrategyId::ALL.len() as u32).into(),
             ..ok
         },
         RunRequest {
-            strategy: u32::MAX,
+            strategy: u32::MAX.into(),
             ..ok
         },
         RunRequest {
-            flags: 0x8000_0000,
+            flags: 0x8000_0000.into(),
             ..ok
         },
         RunRequest {
-            iterations: 0,
+            iterations: 0.into(),
             ..ok
         },
         RunRequest {
-            iterations: MAX_ITERATIONS + 1,
-            ..ok
-        },
-        RunRequest { min_size: 0, ..ok },
-        RunRequest {
-            min_size: 65,
-            max_size: 64,
+            iterations: (MAX_ITERATIONS + 1).into(),
             ..ok
         },
         RunRequest {
-            max_size: MAX_ALLOC_SIZE + 1,
+            min_size: 0.into(),
             ..ok
         },
-        RunRequest { align: 24, ..ok },
         RunRequest {
-            align: MAX_ALIGN * 2,
+            min_size: 65.into(),
+            max_size: 64.into(),
+            ..ok
+        },
+        RunRequest {
+            max_size: (MAX_ALLOC_SIZE + 1).into(),
+            ..ok
+        },
+        RunRequest {
+            align: 24.into(),
+            ..ok
+        },
+        RunRequest {
+            align: (MAX_ALIGN * 2).into(),
             ..ok
         },
         // Each value within limits, the product over the total cap.
         RunRequest {
-            iterations: MAX_ITERATIONS,
-            min_size: 1,
-            max_size: 1024,
+            iterations: MAX_ITERATIONS.into(),
+            min_size: 1.into(),
+            max_size: 1024.into(),
             ..ok
         },
     ];
@@ -331,7 +340,10 @@ fn out_of_range_values_are_invalid_parameters() {
         assert_eq!(run(&state, &req), Err(STATUS_INVALID_PARAMETER), "{req:?}");
     }
     let g = global_stats(&state);
-    assert_eq!((g.allocations, g.outstanding_allocations), (0, 0));
+    assert_eq!(
+        (g.allocations.get(), g.outstanding_allocations.get()),
+        (0, 0)
+    );
 }
 
 #[test]
@@ -370,7 +382,11 @@ fn one_buffer_serves_as_input_and_output() {
         expected_checksum(&req.validate().unwrap())
     );
     assert_eq!(
-        (in_place.allocations, in_place.frees, in_place.outstanding),
+        (
+            in_place.allocations.get(),
+            in_place.frees.get(),
+            in_place.outstanding.get()
+        ),
         (50, 50, 0)
     );
 
@@ -587,4 +603,40 @@ fn teardown_releases_every_exercise_object() {
         assert_eq!(BLOCKS.load(Ordering::SeqCst), 0);
     }
     assert_eq!(LIVE.load(Ordering::SeqCst), 0);
+}
+
+/// The statuses named in the second column of the Markdown table whose
+/// header row starts with `| condition`, in order (`prefix` is what each
+/// line starts with before the table: `//! ` in a Rust module's docs).
+fn documented_statuses(text: &str, prefix: &str) -> Vec<String> {
+    let rows: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix(prefix))
+        .skip_while(|l| !l.starts_with("| condition"))
+        .skip(2) // the header and its separator
+        .take_while(|l| l.starts_with('|'))
+        .collect();
+    rows.iter()
+        .map(|row| {
+            let status = row.split('|').nth(2).expect("a second column").trim();
+            status.trim_matches('`').to_owned()
+        })
+        .collect()
+}
+
+#[test]
+fn status_tables_list_exactly_the_protocol_statuses() {
+    let statuses: Vec<String> = protocol::STATUSES
+        .iter()
+        .map(|&s| kcom::status_name(s).expect("a named status").to_owned())
+        .collect();
+    assert_eq!(statuses.len(), 10);
+    let readme = include_str!("../../README.md");
+    assert_eq!(documented_statuses(readme, ""), statuses, "README.md");
+    let module = include_str!("../../driver/core/src/protocol/mod.rs");
+    assert_eq!(
+        documented_statuses(module, "//! "),
+        statuses,
+        "the protocol module's docs"
+    );
 }

@@ -13,7 +13,7 @@ use std::time::Instant;
 use kcom::alloc::PoolType;
 use kcom::alloc::sim;
 use kcom::{NTSTATUS, STATUS_INSUFFICIENT_RESOURCES, STATUS_INVALID_DEVICE_STATE, status_name};
-use kcom_sample_core::async_exercise::IAsyncRunnerInterface;
+use kcom_sample_core::interfaces::IAsyncRunnerInterface;
 use kcom_sample_core::protocol::{
     IOCTL_KCOM_POOL_STATS, IOCTL_KCOM_RUN_EXERCISE, PoolStatsRequest, PoolStatsResponse,
     RunRequest, RunResponse,
@@ -71,7 +71,7 @@ fn sim_outstanding(strategy: StrategyId) -> u64 {
 const RECORDS: [StrategyId; 3] = [StrategyId::KBox, StrategyId::InitBox, StrategyId::ComObject];
 
 fn check_report(req: &RunRequest, r: &ExerciseReport) {
-    let s = StrategyId::from_u32(req.strategy).unwrap();
+    let s = StrategyId::from_u32(req.strategy.get()).unwrap();
     let params = req.validate().unwrap();
     assert_eq!(r.strategy, req.strategy, "{s:?}");
     assert_eq!(r.ntstatus, 0, "{s:?}");
@@ -127,10 +127,7 @@ fn exercises_end_to_end() {
     };
     for s in StrategyId::ALL {
         for (i, &(iterations, min, max, align)) in shapes.iter().enumerate() {
-            let req = RunRequest {
-                align,
-                ..RunRequest::new(s, iterations, min, max, 0x5EED + i as u64)
-            };
+            let req = RunRequest::new(s, iterations, min, max, 0x5EED + i as u64).with_align(align);
             let r = run(&state, &req).unwrap_or_else(|e| {
                 panic!("{s:?} {req:?}: {} ({e:#x})", status_name(e).unwrap_or("?"))
             });
@@ -158,7 +155,7 @@ fn exercises_end_to_end() {
 
     // POOL_STATS: one entry per object, nothing outstanding, peaks seen.
     let stats = pool_stats(&state);
-    assert_eq!(stats.entry_count as usize, StrategyId::ALL.len());
+    assert_eq!(stats.entry_count.get() as usize, StrategyId::ALL.len());
     for e in &stats.entries[..StrategyId::ALL.len()] {
         assert_eq!(e.outstanding_allocations, 0);
         assert_eq!(e.outstanding_bytes, 0);

@@ -7,7 +7,8 @@
 //! 1. unknown IOCTL code → `STATUS_INVALID_DEVICE_REQUEST`;
 //! 2. input length, `size` field, `version` field (see [`crate::protocol`]);
 //! 3. output buffer shorter than the response → `STATUS_BUFFER_TOO_SMALL`;
-//! 4. parameter values → `STATUS_INVALID_PARAMETER`;
+//! 4. parameter values → `STATUS_INVALID_PARAMETER` (the rule
+//!    [`RunRequest::validate`] names in its [`RunRequestError`](crate::protocol::RunRequestError));
 //! 5. the work itself (`STATUS_NOT_SUPPORTED` for an unregistered strategy,
 //!    `STATUS_INSUFFICIENT_RESOURCES` / `STATUS_DATA_ERROR` from a run).
 //!
@@ -24,10 +25,10 @@ use kcom::{
     NTSTATUS, STATUS_BUFFER_TOO_SMALL, STATUS_INVALID_DEVICE_REQUEST, STATUS_INVALID_PARAMETER,
 };
 
+use crate::device::DeviceState;
 use crate::protocol::{
     ExerciseParams, InfoRequest, Ioctl, PoolStatsRequest, RunRequest, RunResponse,
 };
-use crate::state::DeviceState;
 
 /// A decoded, validated request, owning no part of the input buffer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -364,6 +364,7 @@ macro_rules! pin_init {
 /// assert_eq!((dev.config, dev.ready), (42, true));
 /// ```
 #[cfg(feature = "async-com")]
+#[cfg_attr(docsrs, doc(cfg(feature = "async-com")))]
 #[macro_export]
 macro_rules! pin_init_async {
     ($($p:ident)::+ $(::<$($g:ty),+ $(,)?>)? { $($fields:tt)* } $(? $err:ty)?) => {

@@ -112,6 +112,7 @@ unsafe impl RawLock for SpinLock {
 /// interrupted. Because the holder runs at `DISPATCH_LEVEL`, the memory the
 /// locked allocator touches must be non-paged (`PoolType::NonPagedNx`).
 #[cfg(feature = "driver")]
+#[cfg_attr(docsrs, doc(cfg(feature = "driver")))]
 pub struct KSpinLock {
     lock: UnsafeCell<wdk_sys::KSPIN_LOCK>,
 }
@@ -166,10 +167,12 @@ unsafe impl RawLock for KSpinLock {
 /// The lock [`Locked`] uses unless told otherwise: [`KSpinLock`] in driver
 /// builds, [`SpinLock`] on the host.
 #[cfg(feature = "driver")]
+#[cfg_attr(docsrs, doc(cfg(feature = "driver")))]
 pub type DefaultLock = KSpinLock;
 /// The lock [`Locked`] uses unless told otherwise: `KSpinLock` in driver
 /// builds, [`SpinLock`] on the host.
 #[cfg(not(feature = "driver"))]
+#[cfg_attr(docsrs, doc(cfg(not(feature = "driver"))))]
 pub type DefaultLock = SpinLock;
 
 /// Wraps an allocator (typically a strategy such as `Pool` or `FreeList`,

@@ -28,6 +28,7 @@ pub use api2::Api2;
 pub use bump::Bump;
 pub use free_list::FreeList;
 #[cfg(feature = "driver")]
+#[cfg_attr(docsrs, doc(cfg(feature = "driver")))]
 pub use locked::KSpinLock;
 pub use locked::{DefaultLock, Locked, LockedGuard, RawLock, SpinLock};
 pub use pool::{POOL_MAX_AUTO_ALIGN, Pool};
@@ -35,9 +36,11 @@ pub use region::AllocError;
 pub use stack::Stack;
 pub mod init;
 pub mod kbox;
-#[cfg(not(feature = "driver"))]
-pub mod sim;
 pub mod wdk;
+/// The simulated kernel pool (host builds; also at `wdk::sim`).
+#[cfg(not(feature = "driver"))]
+#[cfg_attr(docsrs, doc(cfg(not(feature = "driver"))))]
+pub use wdk::sim;
 
 #[doc(hidden)]
 pub use init::__FieldGuard;
@@ -224,7 +227,7 @@ pub unsafe trait Allocator {
 )]
 pub unsafe trait NonPagedAllocator: Allocator {}
 
-// SAFETY: driver builds allocate from NonPagedNx pool (`wdk.rs`); the host
+// SAFETY: driver builds allocate from NonPagedNx pool (`wdk/`); the host
 // heap is never paged out from under a running thread.
 unsafe impl NonPagedAllocator for GlobalAllocator {}
 // SAFETY: the blocks are `A`'s, which are non-paged.

@@ -116,7 +116,7 @@ mod bench {
         let info = client.info().expect("GET_INFO");
         for s in &info.strategies {
             let request = RunRequest {
-                strategy: s.id,
+                strategy: s.id.into(),
                 ..RunRequest::new(StrategyId::Global, 10_000, 16, 4096, 1)
             };
             let report = client.run(&request).expect("the exercise succeeds");

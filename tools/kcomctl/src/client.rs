@@ -226,24 +226,24 @@ impl<T: Transport> Client<T> {
         let strategies = view
             .strategies()
             .map(|s| OfferedStrategy {
-                id: s.id,
+                id: s.id.get(),
                 name: s
                     .name_str()
-                    .map_or_else(|| format!("#{}", s.id), str::to_owned),
+                    .map_or_else(|| format!("#{}", s.id.get()), str::to_owned),
                 description: s.description_str().unwrap_or("").to_owned(),
-                flags: s.flags,
-                pool_type: s.pool_type,
-                tag: s.tag,
+                flags: s.flags.get(),
+                pool_type: s.pool_type.get(),
+                tag: s.tag.get(),
             })
             .collect();
         let h = view.header;
         Ok(DeviceInfo {
-            version: h.version,
-            max_iterations: h.max_iterations,
-            max_alloc_size: h.max_alloc_size,
-            max_align: h.max_align,
-            max_live_blocks: h.max_live_blocks,
-            max_total_bytes: h.max_total_bytes,
+            version: h.header.version.get(),
+            max_iterations: h.max_iterations.get(),
+            max_alloc_size: h.max_alloc_size.get(),
+            max_align: h.max_align.get(),
+            max_live_blocks: h.max_live_blocks.get(),
+            max_total_bytes: h.max_total_bytes.get(),
             strategies,
         })
     }
@@ -344,7 +344,7 @@ mod tests {
         let req = RunRequest::new(StrategyId::Global, 20, 1, 256, 7);
         let report = client.run(&req).unwrap();
         assert_eq!(report.ntstatus, STATUS_SUCCESS);
-        assert_eq!((report.allocations, report.frees), (20, 20));
+        assert_eq!((report.allocations.get(), report.frees.get()), (20, 20));
         assert_eq!(report.outstanding, 0);
         assert_eq!(
             report.checksum,
@@ -402,7 +402,7 @@ mod tests {
         // A report for another strategy than requested.
         let mut reply = [0u8; RunResponse::SIZE];
         RunResponse::new(ExerciseReport {
-            strategy: StrategyId::Bump.as_u32(),
+            strategy: StrategyId::Bump.as_u32().into(),
             ..ExerciseReport::default()
         })
         .encode(&mut reply)

@@ -7,18 +7,15 @@
 //!
 //! When the driver fails a request, the I/O manager turns its `NTSTATUS`
 //! into a Win32 error. The backend maps the error back by asking
-//! `RtlNtStatusToDosError` which of the protocol's statuses yields it, so
+//! `RtlNtStatusToDosError` which of the protocol's statuses
+//! (`protocol::STATUSES`) yields it, so
 //! the client shows the same status names as with the loopback.
 
 use std::io;
 use std::ptr;
 
-use kcom::{
-    NTSTATUS, STATUS_BUFFER_TOO_SMALL, STATUS_DATA_ERROR, STATUS_INFO_LENGTH_MISMATCH,
-    STATUS_INSUFFICIENT_RESOURCES, STATUS_INVALID_DEVICE_REQUEST, STATUS_INVALID_PARAMETER,
-    STATUS_NOT_SUPPORTED, STATUS_REVISION_MISMATCH,
-};
-use kcom_sample_core::protocol::GUID_DEVINTERFACE_KCOM_SAMPLE;
+use kcom::NTSTATUS;
+use kcom_sample_core::protocol::{GUID_DEVINTERFACE_KCOM_SAMPLE, STATUSES};
 use windows_sys::Win32::Devices::DeviceAndDriverInstallation::{
     CM_GET_DEVICE_INTERFACE_LIST_PRESENT, CM_Get_Device_Interface_List_SizeW,
     CM_Get_Device_Interface_ListW, CM_MapCrToWin32Err, CONFIGRET, CR_BUFFER_SMALL, CR_SUCCESS,
@@ -44,19 +41,6 @@ const INSTALL_HINT: &str = "driver not installed: no kcom sample device is prese
 /// What to do when the device refuses the handle.
 const ADMIN_HINT: &str = "access denied: run as Administrator \
      (the device admits only SYSTEM and Administrators)";
-
-/// The statuses the driver completes requests with (see
-/// `kcom_sample_core::protocol`).
-const PROTOCOL_STATUSES: [NTSTATUS; 8] = [
-    STATUS_INVALID_DEVICE_REQUEST,
-    STATUS_INFO_LENGTH_MISMATCH,
-    STATUS_REVISION_MISMATCH,
-    STATUS_BUFFER_TOO_SMALL,
-    STATUS_INVALID_PARAMETER,
-    STATUS_NOT_SUPPORTED,
-    STATUS_INSUFFICIENT_RESOURCES,
-    STATUS_DATA_ERROR,
-];
 
 /// The interface GUID in the layout `windows-sys` expects.
 fn interface_guid() -> WinGuid {
@@ -85,9 +69,10 @@ fn cm_error(what: &str, cr: CONFIGRET) -> TransportError {
 }
 
 /// The protocol status the driver completed a request with, from the Win32
-/// error `DeviceIoControl` reported.
+/// error `DeviceIoControl` reported: the first of
+/// [`STATUSES`](kcom_sample_core::protocol::STATUSES) that maps to it.
 fn status_for_win32(error: u32) -> Option<NTSTATUS> {
-    PROTOCOL_STATUSES.into_iter().find(|&status| {
+    STATUSES.into_iter().find(|&status| {
         // SAFETY: takes a status value and returns an error code; it only
         // records the status in the calling thread's TEB, which is ours.
         unsafe { RtlNtStatusToDosError(status) == error }

@@ -95,7 +95,7 @@ impl Image {
             return;
         };
         self.faults.lock().unwrap().retain(|&(strategy, tag, n)| {
-            if strategy.as_u32() != request.strategy {
+            if request.strategy != strategy.as_u32() {
                 return true;
             }
             self.host.inject(FaultInjection::Nth {

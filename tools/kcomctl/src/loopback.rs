@@ -52,16 +52,16 @@ fn sim_pool_stats(out: &mut [PoolStatsEntry]) -> usize {
     let mut entries: Vec<PoolStatsEntry> = snapshot
         .iter()
         .map(|e| PoolStatsEntry {
-            pool_type: wire_pool_type(e.pool),
-            tag: e.tag,
-            allocations: e.stats.total_allocations,
-            frees: e.stats.total_frees,
-            outstanding_allocations: e.stats.outstanding_allocations,
-            outstanding_bytes: e.stats.outstanding_bytes,
-            peak_bytes: e.stats.peak_bytes,
+            pool_type: wire_pool_type(e.pool).into(),
+            tag: e.tag.into(),
+            allocations: e.stats.total_allocations.into(),
+            frees: e.stats.total_frees.into(),
+            outstanding_allocations: e.stats.outstanding_allocations.into(),
+            outstanding_bytes: e.stats.outstanding_bytes.into(),
+            peak_bytes: e.stats.peak_bytes.into(),
         })
         .collect();
-    entries.sort_by_key(|e| (e.tag.swap_bytes(), e.pool_type));
+    entries.sort_by_key(|e| (e.tag.get().swap_bytes(), e.pool_type.get()));
     let n = entries.len().min(out.len());
     out[..n].copy_from_slice(&entries[..n]);
     n
@@ -204,8 +204,8 @@ mod tests {
         assert!(
             out[..n]
                 .windows(2)
-                .all(|w| (w[0].tag.swap_bytes(), w[0].pool_type)
-                    <= (w[1].tag.swap_bytes(), w[1].pool_type))
+                .all(|w| (w[0].tag.get().swap_bytes(), w[0].pool_type.get())
+                    <= (w[1].tag.get().swap_bytes(), w[1].pool_type.get()))
         );
         // SAFETY: `p` came from `alloc` with `layout` and is freed once.
         unsafe { kcom::Allocator::dealloc(&alloc, p, layout) };

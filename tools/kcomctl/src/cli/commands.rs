@@ -167,8 +167,8 @@ fn cmd_stats<T: Transport>(client: &Client<T>, json: bool) -> Result<i32, Failur
         .iter()
         .map(|e| {
             vec![
-                pool_name(e.pool_type),
-                tag_text(e.tag),
+                pool_name(e.pool_type.get()),
+                tag_text(e.tag.get()),
                 e.allocations.to_string(),
                 e.frees.to_string(),
                 e.outstanding_allocations.to_string(),
@@ -195,7 +195,8 @@ fn cmd_stats<T: Transport>(client: &Client<T>, json: bool) -> Result<i32, Failur
     );
     if entries
         .iter()
-        .any(|e| e.pool_type & SIM_POOL != 0 && e.pool_type != pool_type::HOST)
+        .map(|e| e.pool_type.get())
+        .any(|pt| pt & SIM_POOL != 0 && pt != pool_type::HOST)
     {
         println!();
         println!(

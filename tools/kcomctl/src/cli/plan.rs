@@ -4,7 +4,7 @@
 
 use kcom_sample_core::protocol::{
     DEFAULT_ALIGN, MAX_ALIGN, MAX_ALLOC_SIZE, MAX_ITERATIONS, MAX_TOTAL_BYTES, RunRequest,
-    StrategyId,
+    RunRequestError, StrategyId,
 };
 
 use super::Failure;
@@ -41,8 +41,7 @@ impl RunPlan {
     /// The request for the strategy with wire value `id`.
     pub fn request(&self, id: u32) -> RunRequest {
         RunRequest {
-            strategy: id,
-            align: self.align,
+            strategy: id.into(),
             ..RunRequest::new(
                 StrategyId::Global,
                 self.iterations,
@@ -50,6 +49,7 @@ impl RunPlan {
                 self.max_size,
                 self.seed,
             )
+            .with_align(self.align)
         }
     }
 }
@@ -60,14 +60,36 @@ fn known_names() -> String {
     names.join(", ")
 }
 
-/// Checks a value against an inclusive range, naming the option.
-fn in_range(option: &str, value: u64, lo: u64, hi: u64) -> Result<u32, Failure> {
-    if value < lo || value > hi {
-        return Err(Failure::usage(format!(
-            "{option} must be in {lo}..={hi}, got {value}"
-        )));
+/// A protocol range error in the words of the command line. `args` gives
+/// the values as typed (before they were narrowed to the wire's `u32`).
+fn option_message(error: RunRequestError, args: &RunArgs) -> String {
+    match error {
+        RunRequestError::Iterations(_) => format!(
+            "--iterations must be in 1..={MAX_ITERATIONS}, got {}",
+            args.iterations
+        ),
+        RunRequestError::MinSize(_) => format!(
+            "--min-size must be in 1..={MAX_ALLOC_SIZE}, got {}",
+            args.min_size
+        ),
+        RunRequestError::MaxSize(_) => format!(
+            "--max-size must be in 1..={MAX_ALLOC_SIZE}, got {}",
+            args.max_size
+        ),
+        RunRequestError::MinAboveMax { min_size, max_size } => {
+            format!("--min-size ({min_size}) must not be larger than --max-size ({max_size})")
+        }
+        RunRequestError::Align(_) => format!(
+            "--align must be 0 (default, {DEFAULT_ALIGN}) or a power of two up to {MAX_ALIGN}, got {}",
+            args.align
+        ),
+        RunRequestError::TotalBytes(total) => format!(
+            "--iterations × --max-size must be at most {MAX_TOTAL_BYTES} bytes (256 MiB), got {total}; lower one of them"
+        ),
+        // The plan's request names a known strategy and sets no flag; say
+        // what the protocol says should that ever change.
+        RunRequestError::UnknownStrategy(_) | RunRequestError::FlagsSet(_) => error.to_string(),
     }
-    u32::try_from(value).map_err(|_| Failure::usage(format!("{option} is too large: {value}")))
 }
 
 /// Validates `run`'s arguments against the protocol's limits. Nothing is
@@ -95,32 +117,26 @@ pub fn validate_run(args: &RunArgs) -> Result<RunPlan, Failure> {
             "'all' runs every offered strategy; give it alone or name strategies instead",
         ));
     }
-    let iterations = in_range(
-        "--iterations",
-        args.iterations,
-        1,
-        u64::from(MAX_ITERATIONS),
-    )?;
-    let min_size = in_range("--min-size", args.min_size, 1, u64::from(MAX_ALLOC_SIZE))?;
-    let max_size = in_range("--max-size", args.max_size, 1, u64::from(MAX_ALLOC_SIZE))?;
-    if min_size > max_size {
-        return Err(Failure::usage(format!(
-            "--min-size ({min_size}) must not be larger than --max-size ({max_size})"
-        )));
-    }
-    let align = u32::try_from(args.align).unwrap_or(u32::MAX);
-    if align != 0 && (!align.is_power_of_two() || align > MAX_ALIGN) {
-        return Err(Failure::usage(format!(
-            "--align must be 0 (default, {DEFAULT_ALIGN}) or a power of two up to {MAX_ALIGN}, got {}",
-            args.align
-        )));
-    }
-    let total = u64::from(iterations) * u64::from(max_size);
-    if total > MAX_TOTAL_BYTES {
-        return Err(Failure::usage(format!(
-            "--iterations × --max-size must be at most {MAX_TOTAL_BYTES} bytes (256 MiB), got {total}; lower one of them"
-        )));
-    }
+    // The protocol's range rules decide (`RunRequest::validate`). Options
+    // wider than the wire's `u32` narrow to `u32::MAX`, which every rule
+    // refuses; the message shows the value as typed.
+    let narrow = |v: u64| u32::try_from(v).unwrap_or(u32::MAX);
+    let (iterations, min_size, max_size, align) = (
+        narrow(args.iterations),
+        narrow(args.min_size),
+        narrow(args.max_size),
+        narrow(args.align),
+    );
+    RunRequest::new(
+        StrategyId::Global,
+        iterations,
+        min_size,
+        max_size,
+        args.seed,
+    )
+    .with_align(align)
+    .validate()
+    .map_err(|e| Failure::usage(option_message(e, args)))?;
     Ok(RunPlan {
         selection: if all {
             Selection::All

@@ -174,8 +174,9 @@ impl RunRecord {
     pub fn new(name: &str, expected: u64, result: Result<ExerciseReport, i32>) -> Self {
         match result {
             Ok(r) => {
-                let error = if r.ntstatus != STATUS_SUCCESS {
-                    Some(format!("the report carries {}", Status(r.ntstatus)))
+                let ntstatus = r.ntstatus.get();
+                let error = if ntstatus != STATUS_SUCCESS {
+                    Some(format!("the report carries {}", Status(ntstatus)))
                 } else if r.outstanding != 0 {
                     Some(format!(
                         "{} allocation(s) still outstanding after the run",
@@ -192,15 +193,15 @@ impl RunRecord {
                 RunRecord {
                     strategy: name.to_owned(),
                     ok: error.is_none(),
-                    ntstatus: r.ntstatus,
-                    status: Status(r.ntstatus).label(),
-                    allocations: Some(r.allocations),
-                    frees: Some(r.frees),
-                    bytes: Some(r.bytes),
-                    peak_bytes: Some(r.peak_bytes),
-                    outstanding: Some(r.outstanding),
-                    nanos: Some(r.nanos),
-                    checksum: Some(r.checksum),
+                    ntstatus,
+                    status: Status(ntstatus).label(),
+                    allocations: Some(r.allocations.get()),
+                    frees: Some(r.frees.get()),
+                    bytes: Some(r.bytes.get()),
+                    peak_bytes: Some(r.peak_bytes.get()),
+                    outstanding: Some(r.outstanding.get()),
+                    nanos: Some(r.nanos.get()),
+                    checksum: Some(r.checksum.get()),
                     error,
                 }
             }
@@ -266,15 +267,15 @@ pub(super) struct PoolRecord {
 impl From<&PoolStatsEntry> for PoolRecord {
     fn from(e: &PoolStatsEntry) -> Self {
         PoolRecord {
-            pool_type: e.pool_type,
-            pool: pool_name(e.pool_type),
-            tag: e.tag,
-            tag_text: tag_text(e.tag),
-            allocations: e.allocations,
-            frees: e.frees,
-            outstanding_allocations: e.outstanding_allocations,
-            outstanding_bytes: e.outstanding_bytes,
-            peak_bytes: e.peak_bytes,
+            pool_type: e.pool_type.get(),
+            pool: pool_name(e.pool_type.get()),
+            tag: e.tag.get(),
+            tag_text: tag_text(e.tag.get()),
+            allocations: e.allocations.get(),
+            frees: e.frees.get(),
+            outstanding_allocations: e.outstanding_allocations.get(),
+            outstanding_bytes: e.outstanding_bytes.get(),
+            peak_bytes: e.peak_bytes.get(),
         }
     }
 }
@@ -286,15 +287,15 @@ mod tests {
     #[test]
     fn records_flag_failures_leaks_and_bad_checksums() {
         let good = ExerciseReport {
-            strategy: 0,
-            ntstatus: STATUS_SUCCESS,
-            allocations: 4,
-            frees: 4,
-            bytes: 100,
-            peak_bytes: 50,
-            outstanding: 0,
-            nanos: 2000,
-            checksum: 9,
+            strategy: 0.into(),
+            ntstatus: STATUS_SUCCESS.into(),
+            allocations: 4.into(),
+            frees: 4.into(),
+            bytes: 100.into(),
+            peak_bytes: 50.into(),
+            outstanding: 0.into(),
+            nanos: 2000.into(),
+            checksum: 9.into(),
         };
         let r = RunRecord::new("global", 9, Ok(good));
         assert!(r.ok && r.error.is_none());
@@ -303,8 +304,8 @@ mod tests {
         assert!(!r.ok);
         assert_eq!(r.row()[1], "CHECKSUM MISMATCH");
         let leak = ExerciseReport {
-            outstanding: 1,
-            frees: 3,
+            outstanding: 1.into(),
+            frees: 3.into(),
             ..good
         };
         let r = RunRecord::new("global", 9, Ok(leak));

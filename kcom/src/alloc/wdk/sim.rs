@@ -30,8 +30,7 @@ use core::cell::UnsafeCell;
 use core::fmt;
 use core::sync::atomic::{AtomicBool, Ordering};
 
-use super::MEMORY_ALLOCATION_ALIGNMENT;
-use super::wdk::PoolType;
+use super::{MEMORY_ALLOCATION_ALIGNMENT, PoolType};
 
 /// Maximum number of distinct tags the simulation tracks at once; one more
 /// panics with a clear message (see [`forget_tag`]).
@@ -337,8 +336,21 @@ fn host_layout(size: usize) -> Option<core::alloc::Layout> {
     core::alloc::Layout::from_size_align(total, MEMORY_ALLOCATION_ALIGNMENT).ok()
 }
 
-/// Allocates a simulated pool block of `size` (> 0) bytes.
-pub(crate) fn pool_alloc(pool: PoolType, tag: u32, size: usize, zeroed: bool) -> *mut u8 {
+/// Resolves `ExAllocatePool2` in driver builds. The simulated pool needs
+/// nothing resolved and always zeroes natively: returns `true`.
+pub fn init_ex_allocate_pool2() -> bool {
+    true
+}
+
+/// Allocates a simulated pool block of `size` bytes (the backend's
+/// `alloc`, as the kernel backend's).
+///
+/// # Safety
+///
+/// `size` is non-zero; the block must be freed by [`free`] with the same
+/// pool and tag. (Nothing here is unsafe on the host; the contract is the
+/// kernel backend's.)
+pub(super) unsafe fn alloc(pool: PoolType, tag: u32, size: usize, zeroed: bool) -> *mut u8 {
     debug_assert!(size != 0);
     let fail = with(|t| {
         let slot = t.find_or_insert(tag);
@@ -390,9 +402,9 @@ pub(crate) fn pool_alloc(pool: PoolType, tag: u32, size: usize, zeroed: bool) ->
 ///
 /// # Safety
 ///
-/// `ptr` must be a pointer returned by [`pool_alloc`] (the checks catch
-/// a wrong tag or pool type and, best effort, double frees).
-pub(crate) unsafe fn pool_free(pool: PoolType, tag: u32, ptr: *mut u8) {
+/// `ptr` must be a pointer returned by [`alloc`] (the checks catch a wrong
+/// tag or pool type and, best effort, double frees).
+pub(super) unsafe fn free(pool: PoolType, tag: u32, ptr: *mut u8) {
     if ptr.is_null() {
         panic!(
             "kcom::alloc::sim: free of a null pointer (pool {}, tag {})",
@@ -400,7 +412,7 @@ pub(crate) unsafe fn pool_free(pool: PoolType, tag: u32, ptr: *mut u8) {
             TagName(tag)
         );
     }
-    // SAFETY: `ptr` came from `pool_alloc`, which put the header HDR bytes
+    // SAFETY: `ptr` came from `alloc`, which put the header HDR bytes
     // before it.
     let hp = unsafe { ptr.sub(HDR) }.cast::<BlockHeader>();
     // SAFETY: as above: aligned and initialised.
@@ -491,12 +503,13 @@ mod tests {
     #[test]
     fn forget_tag_keeps_slots_with_live_blocks() {
         let tag = u32::from_le_bytes(*b"sFg1");
-        let p = pool_alloc(PoolType::NonPagedNx, tag, 10, true);
+        // SAFETY: a non-zero size; freed below with the same pool and tag.
+        let p = unsafe { alloc(PoolType::NonPagedNx, tag, 10, true) };
         assert!(!p.is_null());
         assert!(!forget_tag(tag));
         assert_eq!(stats(PoolType::NonPagedNx, tag).outstanding_bytes, 10);
         // SAFETY: allocated above with this pool and tag.
-        unsafe { pool_free(PoolType::NonPagedNx, tag, p) };
+        unsafe { free(PoolType::NonPagedNx, tag, p) };
         assert!(forget_tag(tag));
         assert_eq!(stats(PoolType::NonPagedNx, tag), PoolStats::default());
         assert!(snapshot().get(PoolType::NonPagedNx, tag).is_none());

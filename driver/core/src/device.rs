@@ -1,294 +1,40 @@
-//! The per-device state: the registry of exercise objects and the
-//! configuration. The driver keeps one [`DeviceState`] in its device
-//! context; the host tests and the loopback client keep one on the stack.
+//! The device: what one driver device holds (its [`Registry`] of exercise
+//! objects and its [`DeviceConfig`]) and how it answers each request once
+//! the dispatcher has decoded it: `GET_INFO` ([`DeviceState::encode_info`]),
+//! `RUN_EXERCISE` ([`DeviceState::run`]) and `POOL_STATS`
+//! ([`DeviceState::pool_stats`]). The driver keeps one [`DeviceState`] in
+//! its device context; the host tests and the loopback client keep one on
+//! the stack.
 //!
-//! # The registry is COM
-//!
-//! Every exercise is a kcom object ([`ExerciseObject`]) implementing
-//! [`IAllocatorExercise`](crate::com::IAllocatorExercise) and
-//! [`IPoolAccounting`](crate::com::IPoolAccounting), made with
-//! `implement_com!` and allocated from a kcom allocator (by default
-//! `WdkAllocator`, non-paged, tag [`tags::DEVICE`]). The registry keeps one
-//! reference per strategy; a request reaches the exercise by
-//! `QueryInterface` for `IAllocatorExercise` and a call through its
-//! vtable, and `POOL_STATS` by `QueryInterface` for `IPoolAccounting`.
-//! Dropping the state releases every object, which frees it through the
-//! allocator that made it.
+//! A request reaches an exercise by `QueryInterface` for
+//! [`IAllocatorExercise`](crate::interfaces::IAllocatorExercise) (or
+//! [`IAsyncRunner`](crate::interfaces::IAsyncRunner)) on the registered
+//! object and a call through its vtable; `POOL_STATS` by `QueryInterface`
+//! for [`IPoolAccounting`](crate::interfaces::IPoolAccounting).
 //!
 //! # Adding exercises
 //!
-//! Implement [`Exercise`] (typically with
-//! [`run_tracked`](crate::exercise::run_tracked) or
-//! [`run_batched`](crate::exercise::run_batched) over the strategy's
-//! allocator) and register it with [`DeviceState::register_in`].
+//! Implement [`Exercise`] in a file of [`crate::exercises`] (typically with
+//! [`run_tracked`](crate::workload::run_tracked) or
+//! [`run_batched`](crate::workload::run_batched) over the strategy's
+//! allocator) and register it in `register_builtin` below, or at run time
+//! with [`DeviceState::register_in`].
 
 use core::mem::MaybeUninit;
 use core::ptr;
 
-use kcom::alloc::{PoolType, WdkAllocator};
-use kcom::{
-    Allocator, ComClass, ComRc, GlobalAllocator, NTSTATUS, STATUS_INSUFFICIENT_RESOURCES,
-    STATUS_INVALID_PARAMETER, STATUS_NOT_SUPPORTED,
-};
+use kcom::{Allocator, ComClass, NTSTATUS, STATUS_NOT_SUPPORTED};
 
-use crate::async_exercise::{AsyncComObject, IAsyncRunnerInterface};
-use crate::com::{ExerciseObject, IAllocatorExerciseInterface, IPoolAccountingInterface};
-use crate::exercise::{Exercise, GlobalExercise};
-use crate::exercises;
+use crate::config::DeviceConfig;
+use crate::exercises::{
+    AsyncComObject, ComObjectExercise, Exercise, GlobalExercise, InitBoxExercise, KBoxExercise,
+    RegionExercise, WdkExercise,
+};
+use crate::interfaces::IAsyncRunnerInterface;
 use crate::protocol::{
-    ExerciseParams, ExerciseReport, InfoResponse, MAX_POOL_ENTRIES, MAX_STRATEGIES, PoolStatsEntry,
-    PoolStatsResponse, StrategyId,
+    ExerciseParams, ExerciseReport, InfoResponse, MAX_POOL_ENTRIES, PoolStatsResponse, StrategyId,
 };
-use crate::tags;
-
-/// How the embedding (driver, host, loopback client) configures a device.
-#[derive(Clone, Copy, Debug)]
-pub struct DeviceConfig {
-    /// Monotonic clock in nanoseconds (driver: `KeQueryPerformanceCounter`
-    /// scaled; host: `std::time::Instant`).
-    pub clock: fn() -> u64,
-    /// True when the caller runs at `PASSIVE_LEVEL` (driver:
-    /// `KeGetCurrentIrql() == PASSIVE_LEVEL`; host: always). Exercises that
-    /// touch paged pool refuse to run otherwise.
-    pub is_passive: fn() -> bool,
-    /// Pool type reported for memory from `kcom::GlobalAllocator`.
-    pub global_pool_type: u32,
-    /// Pool tag reported for memory from `kcom::GlobalAllocator`.
-    pub global_tag: u32,
-    /// Runs work on another thread (host: a new thread; driver: a WDF work
-    /// item parented to this device). Without it the `async-com` exercise
-    /// is not registered.
-    pub defer: Option<Defer>,
-    /// Extra `POOL_STATS` entries from outside the core (for example the
-    /// allocator's own per-tag accounting): fills the front of the slice and
-    /// returns how many it wrote. Called after the registry's entries, with
-    /// the space that is left.
-    pub external_pool_stats: Option<fn(&mut [PoolStatsEntry]) -> usize>,
-}
-
-fn always_passive() -> bool {
-    true
-}
-
-impl DeviceConfig {
-    /// A configuration with `clock`, always at `PASSIVE_LEVEL`, reporting
-    /// `kcom::GlobalAllocator`'s memory as host memory with its tag, and no
-    /// external pool statistics: what host tests, fuzzers and the loopback
-    /// client start from.
-    pub const fn new(clock: fn() -> u64) -> Self {
-        DeviceConfig {
-            clock,
-            is_passive: always_passive,
-            global_pool_type: crate::protocol::pool_type::HOST,
-            global_tag: GlobalAllocator::TAG,
-            defer: None,
-            external_pool_stats: None,
-        }
-    }
-}
-
-/// How one device runs work on another thread: `queue(context, job)` must
-/// call `job.run()` there exactly once, or return an error without running
-/// it.
-///
-/// `context` is the embedding's own value for this device, handed back on
-/// every call (the driver passes its `WDFDEVICE`, so each device parents its
-/// work items to itself); host embeddings that need none use 0.
-#[derive(Clone, Copy, Debug)]
-pub struct Defer {
-    /// Queues `job`; returns whether it was queued.
-    pub queue: fn(context: usize, job: DeferredJob) -> Result<(), NTSTATUS>,
-    /// Passed to `queue` unchanged.
-    pub context: usize,
-}
-
-impl Defer {
-    /// Queues `job` with this device's context.
-    ///
-    /// Errors: the status `queue` failed with (the job was not run).
-    pub fn run(&self, job: DeferredJob) -> Result<(), NTSTATUS> {
-        (self.queue)(self.context, job)
-    }
-}
-
-/// Work handed to [`DeviceConfig::defer`]: call `run(context)` exactly once,
-/// on any thread, at `IRQL <= DISPATCH_LEVEL`.
-#[derive(Debug)]
-pub struct DeferredJob {
-    /// What to call.
-    pub run: unsafe fn(*mut core::ffi::c_void),
-    /// Its argument (owned by the job until `run` takes it).
-    pub context: *mut core::ffi::c_void,
-}
-
-// SAFETY: a deferred job is made to be run on another thread: the core only
-// creates jobs whose `context` is a reference to a thread-safe COM object
-// that `run` takes over (see `async_exercise`).
-unsafe impl Send for DeferredJob {}
-
-impl DeferredJob {
-    /// Runs the job (consumes it).
-    pub fn run(self) {
-        // SAFETY: the core built `run` and `context` together, for exactly
-        // one call, from any thread.
-        unsafe { (self.run)(self.context) }
-    }
-}
-
-/// The allocator of the registry's objects: non-paged, tag [`tags::DEVICE`].
-pub const DEVICE_ALLOCATOR: WdkAllocator = WdkAllocator::new(PoolType::NonPagedNx, tags::DEVICE);
-
-/// One registered exercise object. The reference is kept as the (declared
-/// thread-safe) `IAllocatorExercise`, so the registry may be shared between
-/// processors; requests still reach each interface by `QueryInterface`.
-struct Entry {
-    strategy: StrategyId,
-    object: ComRc<IAllocatorExerciseInterface>,
-}
-
-/// The exercise objects of one device, at most one per strategy.
-pub struct Registry {
-    entries: [Option<Entry>; MAX_STRATEGIES],
-}
-
-impl core::fmt::Debug for Registry {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_list().entries(self.strategies()).finish()
-    }
-}
-
-impl Registry {
-    /// An empty registry.
-    pub const fn new() -> Self {
-        Registry {
-            entries: [const { None }; MAX_STRATEGIES],
-        }
-    }
-
-    /// Creates the COM object for `exercise` in memory from `alloc` (which
-    /// frees it when the last reference goes) and registers it.
-    ///
-    /// Errors: `STATUS_INVALID_PARAMETER` if the strategy already has an
-    /// object, `STATUS_INSUFFICIENT_RESOURCES` if the table is full or the
-    /// allocation fails. On error nothing leaks.
-    pub fn register_in<E, A>(
-        &mut self,
-        exercise: E,
-        alloc: A,
-        clock: fn() -> u64,
-        is_passive: fn() -> bool,
-    ) -> Result<(), NTSTATUS>
-    where
-        E: Exercise + 'static,
-        A: Allocator + Send + 'static,
-    {
-        let strategy = exercise.info().strategy;
-        // Check first, so no object is made for a strategy that cannot be
-        // registered.
-        self.free_slot(strategy)?;
-        let object =
-            ExerciseObject::try_create_in(ExerciseObject::new(exercise, clock, is_passive), alloc)?;
-        self.register_object(strategy, object)
-    }
-
-    /// The empty slot for `strategy`: `STATUS_INVALID_PARAMETER` if it is
-    /// registered already, `STATUS_INSUFFICIENT_RESOURCES` if the table is
-    /// full.
-    fn free_slot(&mut self, strategy: StrategyId) -> Result<&mut Option<Entry>, NTSTATUS> {
-        if self.contains(strategy) {
-            return Err(STATUS_INVALID_PARAMETER);
-        }
-        self.entries
-            .iter_mut()
-            .find(|e| e.is_none())
-            .ok_or(STATUS_INSUFFICIENT_RESOURCES)
-    }
-
-    /// Registers an existing COM object for `strategy` (any class that
-    /// implements `IAllocatorExercise`; `IPoolAccounting` and `IAsyncRunner`
-    /// are found by `QueryInterface` if it has them).
-    ///
-    /// Errors: `STATUS_INVALID_PARAMETER` if the strategy already has an
-    /// object, `STATUS_INSUFFICIENT_RESOURCES` if the table is full.
-    pub fn register_object(
-        &mut self,
-        strategy: StrategyId,
-        object: ComRc<IAllocatorExerciseInterface>,
-    ) -> Result<(), NTSTATUS> {
-        *self.free_slot(strategy)? = Some(Entry { strategy, object });
-        Ok(())
-    }
-
-    /// Releases the object registered for `strategy`; `false` if there was
-    /// none.
-    pub fn unregister(&mut self, strategy: StrategyId) -> bool {
-        match self
-            .entries
-            .iter_mut()
-            .find(|e| e.as_ref().is_some_and(|e| e.strategy == strategy))
-        {
-            Some(slot) => {
-                *slot = None;
-                true
-            }
-            None => false,
-        }
-    }
-
-    /// True if an object is registered for `strategy`.
-    pub fn contains(&self, strategy: StrategyId) -> bool {
-        self.strategies().any(|s| s == strategy)
-    }
-
-    /// The registered strategies, in registration order.
-    pub fn strategies(&self) -> impl Iterator<Item = StrategyId> + '_ {
-        self.entries.iter().flatten().map(|e| e.strategy)
-    }
-
-    fn object(&self, strategy: StrategyId) -> Option<&ComRc<IAllocatorExerciseInterface>> {
-        self.entries
-            .iter()
-            .flatten()
-            .find(|e| e.strategy == strategy)
-            .map(|e| &e.object)
-    }
-
-    /// `strategy`'s object as `IAllocatorExercise` (a `QueryInterface`).
-    pub fn get(&self, strategy: StrategyId) -> Option<ComRc<IAllocatorExerciseInterface>> {
-        self.object(strategy)?.query_interface().ok()
-    }
-
-    /// `strategy`'s object as [`IPoolAccounting`](crate::com::IPoolAccounting)
-    /// (a `QueryInterface`).
-    pub fn accounting(&self, strategy: StrategyId) -> Option<ComRc<IPoolAccountingInterface>> {
-        self.object(strategy)?.query_interface().ok()
-    }
-
-    /// Every registered object as `IAllocatorExercise`, in registration
-    /// order.
-    pub fn iter(&self) -> impl Iterator<Item = ComRc<IAllocatorExerciseInterface>> + '_ {
-        self.entries
-            .iter()
-            .flatten()
-            .filter_map(|e| e.object.query_interface().ok())
-    }
-
-    /// Number of registered objects.
-    pub fn len(&self) -> usize {
-        self.strategies().count()
-    }
-
-    /// True when nothing is registered.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
-
-impl Default for Registry {
-    fn default() -> Self {
-        Self::new()
-    }
-}
+use crate::registry::{DEVICE_ALLOCATOR, Registry};
 
 /// Everything one device needs to serve requests. `Sync`: the dispatcher
 /// takes `&DeviceState` from any number of threads at once.
@@ -339,12 +85,32 @@ impl DeviceState {
         Ok(state)
     }
 
+    /// Registers an object for every strategy, in wire order (the order
+    /// `GET_INFO` and `POOL_STATS` list them). `async-com` needs
+    /// [`DeviceConfig::defer`] and is left out without it.
     fn register_builtin(&mut self) -> Result<(), NTSTATUS> {
         self.register(GlobalExercise {
             pool_type: self.config.global_pool_type,
             tag: self.config.global_tag,
         })?;
-        exercises::register_all(self)?;
+        for wdk in [
+            WdkExercise::NonPaged,
+            WdkExercise::Paged,
+            WdkExercise::Aligned,
+        ] {
+            self.register(wdk)?;
+        }
+        for region in [
+            RegionExercise::Bump,
+            RegionExercise::Pool,
+            RegionExercise::FreeList,
+            RegionExercise::Stack,
+        ] {
+            self.register(region)?;
+        }
+        self.register(KBoxExercise)?;
+        self.register(InitBoxExercise)?;
+        self.register(ComObjectExercise)?;
         if let Some(defer) = self.config.defer {
             let object = AsyncComObject::try_create_in(
                 AsyncComObject::new(self.config.clock, defer),
@@ -424,7 +190,7 @@ impl DeviceState {
             let room = rest.len();
             n += external(rest).min(room);
         }
-        stats.entry_count = n.min(MAX_POOL_ENTRIES) as u32;
+        stats.entry_count = (n.min(MAX_POOL_ENTRIES) as u32).into();
         stats
     }
 
@@ -435,7 +201,7 @@ impl DeviceState {
             .strategies()
             .filter_map(|s| self.registry.accounting(s))
             .filter_map(|a| a.pool_stats().ok())
-            .map(|e| e.outstanding_allocations)
+            .map(|e| e.outstanding_allocations.get())
             .sum()
     }
 
@@ -464,12 +230,16 @@ impl DeviceState {
 mod tests {
     extern crate std;
 
-    use super::*;
-    use crate::exercise::{Env, ExerciseInfo};
-    use crate::protocol::pool_type;
     use core::alloc::Layout;
     use core::cell::Cell;
     use core::sync::atomic::{AtomicUsize, Ordering};
+
+    use kcom::{GlobalAllocator, STATUS_INSUFFICIENT_RESOURCES, STATUS_INVALID_PARAMETER};
+
+    use super::*;
+    use crate::exercises::{Env, ExerciseInfo};
+    use crate::protocol::{PoolStatsEntry, pool_type};
+    use crate::tags;
 
     fn clock() -> u64 {
         0
@@ -641,8 +411,8 @@ mod tests {
         fn external(out: &mut [PoolStatsEntry]) -> usize {
             CALLED.with(|c| c.set(out.len()));
             for (i, e) in out.iter_mut().enumerate() {
-                e.pool_type = pool_type::NON_PAGED_NX;
-                e.tag = i as u32;
+                e.pool_type = pool_type::NON_PAGED_NX.into();
+                e.tag = (i as u32).into();
             }
             usize::MAX // claims more than it may: clamped
         }
@@ -659,7 +429,7 @@ mod tests {
             "async-com needs `defer`"
         );
         assert_eq!(CALLED.with(|c| c.get()), MAX_POOL_ENTRIES - objects);
-        assert_eq!(stats.entry_count as usize, MAX_POOL_ENTRIES);
+        assert_eq!(stats.entry_count.get() as usize, MAX_POOL_ENTRIES);
         assert_eq!(stats.entries[0].tag, GlobalAllocator::TAG);
         assert_eq!(
             stats.entries[1].tag,

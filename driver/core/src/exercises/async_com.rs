@@ -2,7 +2,8 @@
 //! awaiting work that another thread completes.
 //!
 //! The registered object ([`AsyncComObject`]) implements
-//! `IAllocatorExercise`, `IPoolAccounting` and [`IAsyncRunner`]; the device
+//! `IAllocatorExercise`, `IPoolAccounting` and [`IAsyncRunner`] (the
+//! interfaces are in [`crate::interfaces`]); the device
 //! finds the async method with `QueryInterface` and calls it through the
 //! vtable, whose shim drives the future on kcom's blocking executor (in the
 //! driver: a `KEVENT` wait at `PASSIVE_LEVEL`).
@@ -13,46 +14,35 @@
 //! writes the pattern and wakes the future, which verifies the block and
 //! frees both. Checksums are those of the pattern workload.
 //!
-//! [`DeviceConfig::defer`]: crate::state::DeviceConfig::defer
+//! [`DeviceConfig::defer`]: crate::config::DeviceConfig::defer
 
 use core::alloc::Layout;
 use core::ffi::c_void;
 use core::future::poll_fn;
 use core::ptr::NonNull;
-use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, Ordering};
 use core::task::{Poll, Waker};
 
 use kcom::alloc::{KBox, WdkAllocator};
 use kcom::{
-    Allocator, GUID, IUnknown, NTSTATUS, STATUS_DATA_ERROR, STATUS_INSUFFICIENT_RESOURCES,
-    STATUS_INVALID_PARAMETER, declare_com_interface, implement_com,
+    Allocator, NTSTATUS, STATUS_DATA_ERROR, STATUS_INSUFFICIENT_RESOURCES,
+    STATUS_INVALID_PARAMETER, implement_com,
 };
 
-use crate::com::{IAllocatorExercise, IPoolAccounting};
-use crate::exercise::{
-    ExerciseInfo, FOLD_BASIS, TrackedStats, XorShift64, fold_block, verify_block, write_block,
-};
-use crate::ledger::PoolCounters;
+use super::{ExerciseInfo, non_paged};
+use crate::config::{Defer, DeferredJob};
+use crate::counters::Counters;
+use crate::interfaces::{IAllocatorExercise, IAsyncRunner, IPoolAccounting};
 use crate::protocol::{
     ExerciseParams, ExerciseReport, PoolStatsEntry, RunRequest, StrategyId, StrategyInfo, pool_type,
 };
-use crate::state::{Defer, DeferredJob};
 use crate::tags;
-
-declare_com_interface! {
-    /// Objects whose exercise is an async method.
-    pub trait IAsyncRunner: IUnknown + Send + Sync {
-        const IID: GUID = kcom::guid!("c0a1e5e7-4d1b-4c8e-9f4a-2b6d8e0f1a51");
-
-        /// Validates `request` and runs the exercise, awaiting each block's
-        /// pattern from another thread.
-        async fn run_async(&self, request: RunRequest) -> Result<ExerciseReport, NTSTATUS>;
-    }
-}
+use crate::tracked::Tracked;
+use crate::workload::{FOLD_BASIS, XorShift64, fold_block, verify_block, write_block};
 
 /// The registered object of the `async-com` strategy.
 pub struct AsyncComObject {
-    counters: PoolCounters,
+    counters: Counters,
     clock: fn() -> u64,
     defer: Defer,
 }
@@ -67,7 +57,7 @@ impl AsyncComObject {
     /// The object for a device with `clock` and `defer`.
     pub fn new(clock: fn() -> u64, defer: Defer) -> Self {
         AsyncComObject {
-            counters: PoolCounters::new(),
+            counters: Counters::new(),
             clock,
             defer,
         }
@@ -89,13 +79,11 @@ impl AsyncComObject {
         if params.strategy != StrategyId::AsyncCom {
             return Err(STATUS_INVALID_PARAMETER);
         }
-        let tracked = AtomicTracked::new(
-            WdkAllocator::non_paged(tags::for_strategy(StrategyId::AsyncCom)),
-            &self.counters,
-        );
+        let tracked = Tracked::new(non_paged(StrategyId::AsyncCom), Some(&self.counters));
         let start = (self.clock)();
         let checksum = run_jobs(&params, &tracked, self.defer).await?;
-        Ok(tracked.report(&params, (self.clock)().saturating_sub(start), checksum))
+        let nanos = (self.clock)().saturating_sub(start);
+        Ok(tracked.counts().report(params.strategy, nanos, checksum))
     }
 }
 
@@ -114,7 +102,7 @@ impl IAllocatorExercise for AsyncComObject {
 impl IPoolAccounting for AsyncComObject {
     fn pool_stats(&self) -> Result<PoolStatsEntry, NTSTATUS> {
         let info = Self::info();
-        Ok(self.counters.snapshot(info.pool_type, info.tag))
+        Ok(self.counters.counts().pool_entry(info.pool_type, info.tag))
     }
 }
 
@@ -126,7 +114,9 @@ impl IAsyncRunner for AsyncComObject {
 }
 
 implement_com!(
-    AsyncComObject: crate::com::IAllocatorExercise, crate::com::IPoolAccounting, IAsyncRunner
+    AsyncComObject: crate::interfaces::IAllocatorExercise,
+    crate::interfaces::IPoolAccounting,
+    crate::interfaces::IAsyncRunner
 );
 
 /// One block's work, shared by the awaiting future (which owns it) and the
@@ -139,12 +129,14 @@ struct Job<'a> {
     index: u32,
     waker: Waker,
     done: AtomicBool,
-    alloc: &'a AtomicTracked<'a>,
+    alloc: &'a Tracked<'a, WdkAllocator>,
 }
 
 // SAFETY: the block is written only by the worker, before it sets `done`
 // (Release), and read only by the owner after it sees `done` (Acquire);
-// every other field is read-only or atomic, and `Waker` is Send + Sync.
+// every other field is read-only or atomic, `alloc` is a shared reference
+// to a `Sync` allocator (its counters are atomics), and `Waker` is
+// Send + Sync.
 unsafe impl Send for Job<'_> {}
 // SAFETY: as above.
 unsafe impl Sync for Job<'_> {}
@@ -192,7 +184,7 @@ impl Drop for JobGuard<'_, '_> {
 
 async fn run_jobs(
     params: &ExerciseParams,
-    tracked: &AtomicTracked<'_>,
+    tracked: &Tracked<'_, WdkAllocator>,
     defer: Defer,
 ) -> Result<u64, NTSTATUS> {
     let waker = poll_fn(|cx| Poll::Ready(cx.waker().clone())).await;
@@ -238,81 +230,4 @@ async fn run_jobs(
         checksum = fold_block(checksum, index, size, digest);
     }
     Ok(checksum)
-}
-
-/// A thread-safe counting allocator for one run (the future and the
-/// workers share it), mirrored into the object's counters.
-struct AtomicTracked<'a> {
-    inner: WdkAllocator,
-    device: &'a PoolCounters,
-    allocations: AtomicU64,
-    frees: AtomicU64,
-    bytes: AtomicU64,
-    live: AtomicU64,
-    peak: AtomicU64,
-}
-
-impl<'a> AtomicTracked<'a> {
-    fn new(inner: WdkAllocator, device: &'a PoolCounters) -> Self {
-        AtomicTracked {
-            inner,
-            device,
-            allocations: AtomicU64::new(0),
-            frees: AtomicU64::new(0),
-            bytes: AtomicU64::new(0),
-            live: AtomicU64::new(0),
-            peak: AtomicU64::new(0),
-        }
-    }
-
-    fn report(&self, params: &ExerciseParams, nanos: u64, checksum: u64) -> ExerciseReport {
-        let allocations = self.allocations.load(Ordering::Relaxed);
-        let frees = self.frees.load(Ordering::Relaxed);
-        let live_bytes = self.live.load(Ordering::Relaxed);
-        TrackedStats {
-            allocations,
-            frees,
-            failures: 0,
-            bytes: self.bytes.load(Ordering::Relaxed),
-            live_bytes,
-            peak_bytes: self.peak.load(Ordering::Relaxed),
-            outstanding: allocations.wrapping_sub(frees),
-        }
-        .report(params.strategy, nanos, checksum)
-    }
-}
-
-// SAFETY: forwards every call to the kernel pool allocator unchanged; the
-// counters are atomics that never affect the blocks.
-unsafe impl Allocator for AtomicTracked<'_> {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: forwarded contract.
-        let p = unsafe { self.inner.alloc(layout) };
-        if !p.is_null() {
-            let size = layout.size() as u64;
-            self.allocations.fetch_add(1, Ordering::Relaxed);
-            self.bytes.fetch_add(size, Ordering::Relaxed);
-            let live = self.live.fetch_add(size, Ordering::Relaxed) + size;
-            self.peak.fetch_max(live, Ordering::Relaxed);
-            self.device.on_alloc(size);
-        }
-        p
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        let size = layout.size() as u64;
-        self.frees.fetch_add(1, Ordering::Relaxed);
-        self.live.fetch_sub(size, Ordering::Relaxed);
-        self.device.on_free(size);
-        // SAFETY: forwarded contract.
-        unsafe { self.inner.dealloc(ptr, layout) }
-    }
-
-    fn max_align(&self) -> usize {
-        self.inner.max_align()
-    }
-
-    fn pageable(&self) -> bool {
-        self.inner.pageable()
-    }
 }

@@ -3,7 +3,7 @@
 //! * Driver builds (feature `driver`): `ExAllocatePool2` when the running
 //!   kernel exports it (resolved by [`init_ex_allocate_pool2`]), otherwise
 //!   `ExAllocatePoolWithTag`; `ExFreePoolWithTag` with the same tag to free.
-//! * Host builds: the simulated pool of [`sim`](super::sim), which keeps the
+//! * Host builds: the simulated pool of [`sim`], which keeps the
 //!   same alignment and zero-size rules and adds per-tag accounting and
 //!   fault injection.
 //!
@@ -87,7 +87,7 @@ impl PoolType {
 
     #[cfg(not(feature = "driver"))]
     #[inline]
-    pub(crate) const fn index(self) -> usize {
+    pub(super) const fn index(self) -> usize {
         match self {
             PoolType::NonPagedNx => 0,
             PoolType::Paged => 1,
@@ -301,316 +301,22 @@ const _: () = {
     let _ = GlobalAllocator;
 };
 
-/// Over-aligned (and, in debug builds, all) allocations with a header.
+// The pool backend: the real pool in driver builds, the simulated one on
+// the host. Both provide `alloc`, `free` and `init_ex_allocate_pool2`.
 #[cfg(feature = "wdk-alloc-align")]
-mod aligned {
-    use super::{MEMORY_ALLOCATION_ALIGNMENT, PoolType, backend};
-    use core::alloc::Layout;
-    use core::mem::size_of;
-    use core::ptr;
-
-    /// Stored immediately before the pointer handed out.
-    #[repr(C)]
-    #[derive(Clone, Copy)]
-    struct Header {
-        /// Distance from the pool block to the returned pointer.
-        offset: usize,
-        /// `layout.align()` of the allocation.
-        align: usize,
-        /// `layout.size()` of the allocation.
-        size: usize,
-        /// [`MAGIC`] while live, [`FREED`] after `dealloc`.
-        magic: usize,
-    }
-
-    const MAGIC: usize = 0x6B41_6C67; // "kAlg"
-    const FREED: usize = 0x6B46_7265; // "kFre"
-    const HDR: usize = size_of::<Header>();
-
-    // The header fills whole alignment units, so `base + HDR` is still
-    // MEMORY_ALLOCATION_ALIGNMENT-aligned and the header itself is aligned.
-    const _: () = assert!(HDR.is_multiple_of(MEMORY_ALLOCATION_ALIGNMENT));
-    const _: () =
-        assert!(MEMORY_ALLOCATION_ALIGNMENT.is_multiple_of(core::mem::align_of::<Header>()));
-
-    /// Bytes requested from the pool: header, worst-case padding, payload.
-    pub(super) const fn request_size(layout: Layout) -> Option<usize> {
-        let size = if layout.size() == 0 { 1 } else { layout.size() };
-        let align = if layout.align() > MEMORY_ALLOCATION_ALIGNMENT {
-            layout.align()
-        } else {
-            MEMORY_ALLOCATION_ALIGNMENT
-        };
-        // `base + HDR` is MEMORY_ALLOCATION_ALIGNMENT-aligned, so rounding it
-        // up to `align` skips at most `align - MEMORY_ALLOCATION_ALIGNMENT`.
-        (HDR + (align - MEMORY_ALLOCATION_ALIGNMENT)).checked_add(size)
-    }
-
-    /// # Safety
-    ///
-    /// As for `Allocator::alloc`; the block must be freed by [`dealloc`]
-    /// with the same pool, tag and layout.
-    pub(super) unsafe fn alloc(pool: PoolType, tag: u32, layout: Layout, zeroed: bool) -> *mut u8 {
-        let Some(total) = request_size(layout) else {
-            return ptr::null_mut();
-        };
-        // SAFETY: `total` is non-zero; freed in `dealloc` with pool and tag.
-        let base = unsafe { backend::alloc(pool, tag, total, zeroed) };
-        if base.is_null() {
-            return base;
-        }
-        let align = layout.align().max(MEMORY_ALLOCATION_ALIGNMENT);
-        let start = base as usize + HDR;
-        let offset = HDR + (start.wrapping_neg() & (align - 1));
-        // SAFETY: `offset <= HDR + align - MEMORY_ALLOCATION_ALIGNMENT`
-        // (see `request_size`), so `base + offset` plus the payload lies in
-        // the `total`-byte block.
-        let user = unsafe { base.add(offset) };
-        let header = Header {
-            offset,
-            align: layout.align(),
-            size: layout.size(),
-            magic: MAGIC,
-        };
-        // SAFETY: `user - HDR >= base` and is aligned for `Header` (both
-        // `user` and HDR are multiples of MEMORY_ALLOCATION_ALIGNMENT).
-        unsafe { user.sub(HDR).cast::<Header>().write(header) };
-        user
-    }
-
-    /// # Safety
-    ///
-    /// `user` must come from [`alloc`] with this pool, tag and layout and
-    /// not be freed since.
-    pub(super) unsafe fn dealloc(pool: PoolType, tag: u32, user: *mut u8, layout: Layout) {
-        // SAFETY: `alloc` wrote a header right before `user`.
-        let hp = unsafe { user.sub(HDR) }.cast::<Header>();
-        // SAFETY: as above; the header is aligned and initialised.
-        let h = unsafe { hp.read() };
-        if h.magic != MAGIC {
-            panic!(
-                "WdkAllocator::dealloc: no live allocation header at {user:p} (magic {:#x}): \
-                 double free, foreign pointer or layout alignment mismatch",
-                h.magic
-            );
-        }
-        if h.align != layout.align() || h.size != layout.size() {
-            panic!(
-                "WdkAllocator::dealloc: layout mismatch at {user:p}: allocated with size {} \
-                 align {}, freed with size {} align {}",
-                h.size,
-                h.align,
-                layout.size(),
-                layout.align()
-            );
-        }
-        /// Puts the live magic back if the pool refuses the free by
-        /// panicking (the host simulation does), so the block stays usable.
-        struct Restore(*mut Header);
-        impl Drop for Restore {
-            fn drop(&mut self) {
-                // SAFETY: only reached while the block is still allocated
-                // (the free unwound before releasing it).
-                unsafe { ptr::addr_of_mut!((*self.0).magic).write(MAGIC) };
-            }
-        }
-        // SAFETY: the header is ours; mark it so a second free is caught
-        // while the memory is still mapped.
-        unsafe { ptr::addr_of_mut!((*hp).magic).write(FREED) };
-        let restore = Restore(hp);
-        // SAFETY: `user - offset` is the block `backend::alloc` returned.
-        unsafe { backend::free(pool, tag, user.sub(h.offset)) };
-        core::mem::forget(restore);
-    }
-}
-
-/// Host backend: the simulated pool.
+mod aligned;
+#[cfg(feature = "driver")]
+mod kernel;
 #[cfg(not(feature = "driver"))]
-mod backend {
-    use super::PoolType;
+#[cfg_attr(docsrs, doc(cfg(not(feature = "driver"))))]
+pub mod sim;
 
-    /// # Safety
-    ///
-    /// `size` is non-zero; the block must be freed by [`free`] with the
-    /// same pool and tag.
-    #[inline]
-    pub(super) unsafe fn alloc(pool: PoolType, tag: u32, size: usize, zeroed: bool) -> *mut u8 {
-        crate::alloc::sim::pool_alloc(pool, tag, size, zeroed)
-    }
-
-    /// # Safety
-    ///
-    /// `ptr` must come from [`alloc`] and not be freed since.
-    #[inline]
-    pub(super) unsafe fn free(pool: PoolType, tag: u32, ptr: *mut u8) {
-        // SAFETY: forwarded contract.
-        unsafe { crate::alloc::sim::pool_free(pool, tag, ptr) }
-    }
-}
-
+#[cfg(feature = "driver")]
+use kernel as backend;
 #[cfg(not(feature = "driver"))]
-/// Resolves `ExAllocatePool2` (driver builds). On the host the simulated
-/// pool needs nothing resolved and always zeroes natively: returns `true`.
-pub fn init_ex_allocate_pool2() -> bool {
-    true
-}
+use sim as backend;
 
-#[cfg(feature = "driver")]
-pub use kernel::init_ex_allocate_pool2;
-
-/// Driver backend: the real pool.
-#[cfg(feature = "driver")]
-mod backend {
-    pub(super) use super::kernel::{alloc, free};
-}
-
-#[cfg(feature = "driver")]
-mod kernel {
-    use super::PoolType;
-    use core::ffi::c_void;
-    use core::ptr;
-    use core::sync::atomic::{AtomicUsize, Ordering};
-    use wdk_sys::ntddk::{ExFreePoolWithTag, KeGetCurrentIrql, MmGetSystemRoutineAddress};
-    use wdk_sys::{APC_LEVEL, PASSIVE_LEVEL, POOL_TYPE, PVOID, SIZE_T, ULONG, UNICODE_STRING};
-
-    // wdk-build blocklists the deprecated pool APIs, so wdk-sys does not
-    // bind `ExAllocatePoolWithTag`; ntoskrnl still exports it.
-    unsafe extern "system" {
-        fn ExAllocatePoolWithTag(
-            pool_type: POOL_TYPE,
-            number_of_bytes: SIZE_T,
-            tag: ULONG,
-        ) -> PVOID;
-    }
-
-    /// `ExAllocatePool2(Flags, NumberOfBytes, Tag)` (Windows 10 2004+).
-    type ExAllocatePool2Fn = unsafe extern "system" fn(u64, SIZE_T, ULONG) -> PVOID;
-
-    /// `0`: not resolved yet; `1`: resolved, not exported by this kernel;
-    /// anything else: the address of `ExAllocatePool2`.
-    ///
-    /// Stored with `Release` and loaded with `Acquire`, so a thread that
-    /// sees an address also sees everything the resolving thread did before
-    /// publishing it. Two racing resolutions store the same value, so no
-    /// compare-exchange is needed.
-    static EX_ALLOCATE_POOL2: AtomicUsize = AtomicUsize::new(UNRESOLVED);
-    const UNRESOLVED: usize = 0;
-    const ABSENT: usize = 1;
-
-    /// "ExAllocatePool2" in UTF-16, for `MmGetSystemRoutineAddress`.
-    static NAME: [u16; 15] = utf16(b"ExAllocatePool2");
-
-    const fn utf16<const N: usize>(ascii: &[u8; N]) -> [u16; N] {
-        let mut out = [0u16; N];
-        let mut i = 0;
-        while i < N {
-            out[i] = ascii[i] as u16;
-            i += 1;
-        }
-        out
-    }
-
-    /// Resolves `ExAllocatePool2` and caches the result. Call once at
-    /// PASSIVE_LEVEL, typically from `DriverEntry`, before any allocation
-    /// that should use it. Returns whether this kernel exports it; without
-    /// it [`WdkAllocator`](super::WdkAllocator) uses
-    /// `ExAllocatePoolWithTag` and zeroes by hand.
-    ///
-    /// Above PASSIVE_LEVEL nothing is resolved and the fallback stays in
-    /// use (returns `false` unless an earlier call succeeded).
-    ///
-    /// IRQL: PASSIVE_LEVEL.
-    pub fn init_ex_allocate_pool2() -> bool {
-        resolve() > ABSENT
-    }
-
-    /// Returns the cached state, resolving it first if possible (only at
-    /// PASSIVE_LEVEL: `MmGetSystemRoutineAddress` requires it).
-    fn resolve() -> usize {
-        let cached = EX_ALLOCATE_POOL2.load(Ordering::Acquire);
-        if cached != UNRESOLVED {
-            return cached;
-        }
-        if irql() != PASSIVE_LEVEL {
-            return UNRESOLVED;
-        }
-        let mut name = UNICODE_STRING {
-            Length: (NAME.len() * 2) as u16,
-            MaximumLength: (NAME.len() * 2) as u16,
-            // The routine only reads the string; the cast to `*mut` is what
-            // the C prototype asks for.
-            Buffer: NAME.as_ptr().cast_mut(),
-        };
-        // SAFETY: PASSIVE_LEVEL (checked above); `name` is a valid counted
-        // UTF-16 string that outlives the call.
-        let f: *mut c_void = unsafe { MmGetSystemRoutineAddress(&mut name) };
-        let state = if f.is_null() { ABSENT } else { f as usize };
-        EX_ALLOCATE_POOL2.store(state, Ordering::Release);
-        state
-    }
-
-    fn irql() -> u32 {
-        // SAFETY: `KeGetCurrentIrql` has no preconditions.
-        u32::from(unsafe { KeGetCurrentIrql() })
-    }
-
-    /// # Safety
-    ///
-    /// `size` is non-zero; the block must be freed by [`free`] with the
-    /// same pool and tag, at an IRQL valid for the pool.
-    pub(in super::super) unsafe fn alloc(
-        pool: PoolType,
-        tag: u32,
-        size: usize,
-        zeroed: bool,
-    ) -> *mut u8 {
-        if pool == PoolType::Paged && irql() > APC_LEVEL {
-            debug_assert!(false, "WdkAllocator: paged pool allocation above APC_LEVEL");
-            return ptr::null_mut();
-        }
-        let state = resolve();
-        if state > ABSENT {
-            // SAFETY: `state` is the address `MmGetSystemRoutineAddress`
-            // returned for `ExAllocatePool2`, whose prototype this is.
-            let f: ExAllocatePool2Fn =
-                unsafe { core::mem::transmute::<usize, ExAllocatePool2Fn>(state) };
-            let flags = pool.pool_flags()
-                | if zeroed {
-                    0
-                } else {
-                    super::POOL_FLAG_UNINITIALIZED
-                };
-            // SAFETY: valid flags and a non-zero size at a valid IRQL.
-            return unsafe { f(flags, size as SIZE_T, tag) }.cast();
-        }
-        let pool_type: POOL_TYPE = match pool {
-            PoolType::NonPagedNx => wdk_sys::_POOL_TYPE::NonPagedPoolNx,
-            PoolType::Paged => wdk_sys::_POOL_TYPE::PagedPool,
-        };
-        // SAFETY: a valid pool type and non-zero size at a valid IRQL.
-        let p: *mut u8 = unsafe { ExAllocatePoolWithTag(pool_type, size as SIZE_T, tag) }.cast();
-        if zeroed && !p.is_null() {
-            // SAFETY: the pool returned `size` writable bytes.
-            unsafe { ptr::write_bytes(p, 0, size) };
-        }
-        p
-    }
-
-    /// # Safety
-    ///
-    /// `ptr` must come from [`alloc`] with this pool and tag.
-    pub(in super::super) unsafe fn free(pool: PoolType, tag: u32, ptr: *mut u8) {
-        if pool == PoolType::Paged && irql() > APC_LEVEL {
-            // ExFreePoolWithTag requires IRQL <= APC_LEVEL for paged pool;
-            // stop here, with a reason a debugger shows, in every build.
-            crate::com::failfast::fail_fast(
-                crate::com::failfast::FailFastReason::PagedFreeAboveApcLevel,
-            );
-        }
-        // SAFETY: `ptr` is a live pool block allocated with `tag`.
-        unsafe { ExFreePoolWithTag(ptr.cast(), tag) }
-    }
-}
+pub use backend::init_ex_allocate_pool2;
 
 #[cfg(all(
     feature = "driver",
