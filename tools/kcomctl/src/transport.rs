@@ -19,6 +19,18 @@ pub trait Transport {
     fn describe(&self) -> String;
 }
 
+/// A boxed transport is one: the backend is chosen at run time
+/// (`cli::backend::open`).
+impl<T: Transport + ?Sized> Transport for Box<T> {
+    fn ioctl(&self, code: u32, input: &[u8], output: &mut [u8]) -> Result<usize, TransportError> {
+        (**self).ioctl(code, input, output)
+    }
+
+    fn describe(&self) -> String {
+        (**self).describe()
+    }
+}
+
 /// Why an IOCTL did not complete successfully.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum TransportError {
