@@ -189,21 +189,113 @@ impl Visit for CriterionVisit<'_> {
     }
 }
 
-/// The `group/name` of every workload, in the order they are visited.
-pub fn workload_ids() -> Vec<String> {
-    struct List(Vec<String>);
-    impl Visit for List {
-        fn visit<S, F>(&mut self, group: &Group, name: &'static str, _: F)
+/// A set of workloads a program can run (`--run`) and list (`--list`).
+pub trait Workloads {
+    /// Shows every workload of the set to `v`.
+    fn visit_all<V: Visit>(&self, v: &mut V);
+}
+
+/// This crate's workloads: [`visit_all`].
+#[derive(Clone, Copy, Debug)]
+pub struct AllWorkloads;
+
+impl Workloads for AllWorkloads {
+    fn visit_all<V: Visit>(&self, v: &mut V) {
+        visit_all(v);
+    }
+}
+
+/// Runs the workload `id` (`group/name`) for `steps` steps, in the loop
+/// criterion's `Bencher::iter` runs; false if there is no such workload.
+pub fn run_workload(w: &impl Workloads, id: &str, steps: u64) -> bool {
+    struct RunOne<'a> {
+        id: &'a str,
+        steps: u64,
+        found: bool,
+    }
+    impl Visit for RunOne<'_> {
+        fn visit<S, F>(&mut self, group: &Group, name: &'static str, mut setup: F)
         where
             S: FnMut(),
             F: FnMut() -> S,
         {
-            self.0.push(format!("{}/{name}", group.name));
+            if self.found || format!("{}/{name}", group.name) != self.id {
+                return;
+            }
+            self.found = true;
+            let mut step = setup();
+            // Criterion passes the step's `()` result through `black_box` too.
+            #[allow(clippy::unit_arg)]
+            for _ in 0..self.steps {
+                std::hint::black_box(step());
+            }
+        }
+    }
+    let mut run = RunOne {
+        id,
+        steps,
+        found: false,
+    };
+    w.visit_all(&mut run);
+    run.found
+}
+
+/// `(group, name, warmup, steps)` of every workload of `w`.
+pub fn list_workloads(w: &impl Workloads) -> Vec<(&'static str, &'static str, u64, u64)> {
+    struct List(Vec<(&'static str, &'static str, u64, u64)>);
+    impl Visit for List {
+        fn visit<S, F>(&mut self, g: &Group, name: &'static str, _: F)
+        where
+            S: FnMut(),
+            F: FnMut() -> S,
+        {
+            self.0.push((g.name, name, g.warmup, g.steps));
         }
     }
     let mut list = List(Vec::new());
-    visit_all(&mut list);
+    w.visit_all(&mut list);
     list.0
+}
+
+/// The runner protocol of the instruction harness: `--list` prints one
+/// line `group name warmup steps` per workload; `--run GROUP/NAME STEPS`
+/// sets that workload up and runs it. Returns `None` if `args` (without
+/// the program name) is neither, so the program can do something else.
+pub fn serve(w: &impl Workloads, args: &[String]) -> Option<std::process::ExitCode> {
+    use std::process::ExitCode;
+    match args.first().map(String::as_str) {
+        Some("--list") => {
+            for (group, name, warmup, steps) in list_workloads(w) {
+                println!("{group} {name} {warmup} {steps}");
+            }
+            Some(ExitCode::SUCCESS)
+        }
+        Some("--run") => {
+            let (Some(id), Some(n)) = (args.get(1), args.get(2)) else {
+                eprintln!("usage: --run GROUP/NAME STEPS");
+                return Some(ExitCode::from(2));
+            };
+            let Ok(steps) = n.parse() else {
+                eprintln!("bad step count {n:?}");
+                return Some(ExitCode::from(2));
+            };
+            if run_workload(w, id, steps) {
+                Some(ExitCode::SUCCESS)
+            } else {
+                eprintln!("no workload {id:?}");
+                Some(ExitCode::from(2))
+            }
+        }
+        _ => None,
+    }
+}
+
+/// The `group/name` of every workload, in the order they are visited.
+pub fn workload_ids() -> Vec<String> {
+    list_workloads(&AllWorkloads)
+        .into_iter()
+        .map(|(g, n, _, _)| format!("{g}/{n}"))
+        .collect()
 }
 
 #[cfg(test)]
@@ -219,6 +311,20 @@ mod tests {
                 assert!(ids.contains(&id), "target names unknown workload {id}");
             }
         }
+    }
+
+    #[test]
+    fn run_workload_finds_only_existing_ids() {
+        assert!(run_workload(&AllWorkloads, "pool64_pair/kcom_Pool", 3));
+        assert!(!run_workload(&AllWorkloads, "pool64_pair/no_such", 3));
+        assert!(
+            serve(
+                &AllWorkloads,
+                &["--run".into(), "call/add_comrc".into(), "x".into()]
+            )
+            .is_some()
+        );
+        assert!(serve(&AllWorkloads, &["freelist".into()]).is_none());
     }
 
     #[test]

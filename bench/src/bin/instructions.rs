@@ -34,45 +34,16 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::hint::black_box;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use kcom_bench::{COMPARISONS, Group, TARGETS, Visit};
+use kcom_bench::{COMPARISONS, TARGETS};
 
 /// Relative distance from a target within which a nanosecond ratio that
 /// disagrees with the instruction verdict is treated as noise.
 const NS_NOISE: f64 = 0.20;
-
-/// Runs one workload `steps` times.
-struct RunOne<'a> {
-    id: &'a str,
-    steps: u64,
-    found: bool,
-}
-
-impl Visit for RunOne<'_> {
-    fn visit<S, F>(&mut self, group: &Group, name: &'static str, mut setup: F)
-    where
-        S: FnMut(),
-        F: FnMut() -> S,
-    {
-        let id = format!("{}/{name}", group.name);
-        if id != self.id {
-            return;
-        }
-        self.found = true;
-        let mut step = setup();
-        // The same loop criterion's `Bencher::iter` runs around the step
-        // (it passes the step's `()` result through `black_box` too).
-        #[allow(clippy::unit_arg)]
-        for _ in 0..self.steps {
-            black_box(step());
-        }
-    }
-}
 
 /// A workload to count: where it comes from and its step counts.
 #[derive(Clone, Debug)]
@@ -117,32 +88,8 @@ struct Options {
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.first().map(String::as_str) == Some("--run") {
-        let (Some(id), Some(n)) = (args.get(1), args.get(2)) else {
-            eprintln!("usage: instructions --run GROUP/NAME STEPS");
-            return ExitCode::from(2);
-        };
-        let Ok(steps) = n.parse() else {
-            eprintln!("bad step count {n:?}");
-            return ExitCode::from(2);
-        };
-        let mut run = RunOne {
-            id,
-            steps,
-            found: false,
-        };
-        kcom_bench::visit_all(&mut run);
-        if !run.found {
-            eprintln!("no workload {id:?}");
-            return ExitCode::from(2);
-        }
-        return ExitCode::SUCCESS;
-    }
-    if args.first().map(String::as_str) == Some("--list") {
-        for job in own_jobs() {
-            println!("{} {} {} {}", job.group, job.name, job.warmup, job.steps);
-        }
-        return ExitCode::SUCCESS;
+    if let Some(code) = kcom_bench::serve(&kcom_bench::AllWorkloads, &args) {
+        return code;
     }
     let mut opts = Options {
         filters: Vec::new(),
@@ -180,26 +127,17 @@ fn main() -> ExitCode {
 
 /// This program's own workloads.
 fn own_jobs() -> Vec<Job> {
-    struct List(Vec<Job>, PathBuf);
-    impl Visit for List {
-        fn visit<S, F>(&mut self, g: &Group, name: &'static str, _: F)
-        where
-            S: FnMut(),
-            F: FnMut() -> S,
-        {
-            self.0.push(Job {
-                group: g.name.into(),
-                name: name.into(),
-                warmup: g.warmup,
-                steps: g.steps,
-                program: self.1.clone(),
-            });
-        }
-    }
     let exe = std::env::current_exe().expect("the path of this program");
-    let mut list = List(Vec::new(), exe);
-    kcom_bench::visit_all(&mut list);
-    list.0
+    kcom_bench::list_workloads(&kcom_bench::AllWorkloads)
+        .into_iter()
+        .map(|(group, name, warmup, steps)| Job {
+            group: group.into(),
+            name: name.into(),
+            warmup,
+            steps,
+            program: exe.clone(),
+        })
+        .collect()
 }
 
 /// The workloads of an external runner (`--list` protocol).
