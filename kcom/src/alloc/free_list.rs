@@ -20,31 +20,35 @@ const ALLOC: usize = 1;
 /// "No block" in a free list.
 const NIL: usize = usize::MAX;
 
-/// Free blocks of up to this size have one size class per `UNIT`.
-const EXACT_MAX: usize = 1024;
-/// `log2(EXACT_MAX)`.
+/// The number of exact classes, one per `UNIT` from `MIN_BLOCK` up: one
+/// bitmap word, so the word after it holds only the larger classes.
+const EXACT: usize = 64;
+/// The largest size of an exact class (1040 bytes on 64-bit targets).
+const EXACT_MAX: usize = MIN_BLOCK + (EXACT - 1) * UNIT;
+/// `log2(EXACT_MAX)`, rounded down.
 const EXACT_MAX_LOG2: usize = EXACT_MAX.ilog2() as usize;
-/// The number of exact classes (sizes `MIN_BLOCK, MIN_BLOCK + UNIT, …, EXACT_MAX`).
-const EXACT: usize = (EXACT_MAX - MIN_BLOCK) / UNIT + 1;
-/// Size classes: the exact ones, then one per power of two from `EXACT_MAX`
-/// up to the largest `usize`.
+/// Size classes: the exact ones, then one per power of two above
+/// `EXACT_MAX`, up to the largest `usize`.
 const CLASSES: usize = EXACT + usize::BITS as usize - EXACT_MAX_LOG2;
-/// Words in the bitmap of non-empty classes.
-const BITMAP_WORDS: usize = CLASSES.div_ceil(64);
+/// Words in the bitmap of non-empty classes: the exact classes, then the
+/// larger ones.
+const BITMAP_WORDS: usize = 2;
 /// Length of the list-head array: every index a bitmap word can produce,
 /// so indexing it with one needs no bounds check.
 const HEADS: usize = BITMAP_WORDS * 64;
+const _: () = assert!(CLASSES <= HEADS && EXACT == 64);
 
 /// The size class of a free block of `size` bytes (a multiple of `UNIT`, at
 /// least `MIN_BLOCK`): `size / UNIT - 2` up to `EXACT_MAX`, then one class
-/// per power of two (`[1040, 2048)`, `[2048, 4096)`, …). Always below
-/// `CLASSES`, whatever `size` is (the mask and `ilog2`'s range make that
-/// visible to the compiler, so indexing the class arrays needs no check).
+/// per power of two (`[1056, 2048)`, `[2048, 4096)`, … on 64-bit targets).
+/// Always below `CLASSES`, whatever `size` is (the mask and `ilog2`'s range
+/// make that visible to the compiler, so indexing the class arrays needs no
+/// check).
 #[inline(always)]
 fn class_of(size: usize) -> usize {
     debug_assert!(size >= MIN_BLOCK && size.is_multiple_of(UNIT));
     if size <= EXACT_MAX {
-        (size / UNIT).wrapping_sub(MIN_BLOCK / UNIT) & (EXACT_MAX / UNIT - 1)
+        (size / UNIT).wrapping_sub(MIN_BLOCK / UNIT) & (EXACT - 1)
     } else {
         EXACT + size.ilog2() as usize - EXACT_MAX_LOG2
     }
@@ -70,17 +74,17 @@ fn class_of(size: usize) -> usize {
 /// # Size classes
 ///
 /// Free blocks are kept in one doubly linked list per size class (newest
-/// first), searched first fit: one class per 16 bytes up to 1 KiB (every
-/// block in it has the same size), then one per power of two
-/// (`[1 KiB + 16, 2 KiB)`, `[2 KiB, 4 KiB)`, …). A bitmap records which
+/// first), searched first fit: one class per 16 bytes up to 1040 bytes
+/// (every block in it has the same size), then one per power of two
+/// (`[1056, 2048)`, `[2048, 4096)`, …; sizes for 64-bit targets). A bitmap records which
 /// lists are non-empty. The list heads live in the allocator itself (128
 /// words, so a `FreeList` is about 1 KiB), not in the region.
 ///
-/// * `alloc` of a block of at most 1 KiB (a request of up to 1000 bytes at
-///   alignment ≤ 16) is O(1): it takes the first block of the request's own
-///   class (an exact fit), else the first block of the smallest non-empty
-///   class above 1 KiB, else the first block of the smallest non-empty exact
-///   class above its own; every block in those fits. Preferring a large
+/// * `alloc` of a block of at most 1040 bytes (a request of up to 1016
+///   bytes at alignment ≤ 16) is O(1): it takes the first block of the
+///   request's own class (an exact fit), else the first block of the
+///   smallest non-empty class above 1040 bytes, else the first block of the
+///   smallest non-empty exact class above its own; every block in those fits. Preferring a large
 ///   block to a slightly bigger small one keeps small blocks for exact fits,
 ///   and the rest of a large block usually stays in its class.
 /// * `alloc` of a bigger block walks its own power-of-two class first fit,
@@ -100,7 +104,7 @@ fn class_of(size: usize) -> usize {
 ///
 /// | Allocator | Alloc Time | Dealloc Time | Fragmentation | Best Use Case |
 /// | --- | --- | --- | --- | --- |
-/// | `FreeList` | O(1) for blocks ≤ 1 KiB; O(free blocks in the request's power-of-two class) above; O(free blocks) for alignment > 16 | O(1) | Low-Medium | Variable sizes |
+/// | `FreeList` | O(1) for blocks ≤ 1040 bytes; O(free blocks in the request's power-of-two class) above; O(free blocks) for alignment > 16 | O(1) | Low-Medium | Variable sizes |
 ///
 /// `alloc` and `dealloc` are inlined into their callers; the rare paths
 /// (large and over-aligned requests, padded blocks) are out of line.
@@ -677,11 +681,20 @@ unsafe impl<A: Allocator> Allocator for FreeList<A> {
         // Every block of class `c` or above fits. Search order: the exact
         // class (no split), then the smallest large class (the rest of a
         // split usually stays in its class, and in its place), then the
-        // exact classes above `c`.
-        let k = if hp.bitmap[c / 64].get() & 1 << (c % 64) != 0 {
+        // exact classes above `c`. Word 0 of the bitmap holds the exact
+        // classes, word 1 the large ones.
+        let exact = hp.bitmap[0].get();
+        let k = if exact & 1 << c != 0 {
             Some(c)
         } else {
-            hp.find_from(EXACT).or_else(|| hp.find_from(c + 1))
+            let large = hp.bitmap[1].get();
+            if large != 0 {
+                Some(EXACT + large.trailing_zeros() as usize)
+            } else {
+                // Bit `c` is clear: the lowest set bit is above it.
+                let above = exact & u64::MAX << c;
+                (above != 0).then(|| above.trailing_zeros() as usize)
+            }
         };
         match k {
             // SAFETY: the head of class `k >= c`: a block of `need` bytes or
@@ -884,8 +897,8 @@ mod tests {
         }
     }
 
-    /// The search order of a request of at most 1 KiB: its exact class,
-    /// then the smallest class above 1 KiB, then the exact classes above
+    /// The search order of a request of at most 1040 bytes: its exact
+    /// class, then the smallest class above 1040 bytes, then the exact classes above
     /// its own.
     #[test]
     fn search_order_exact_then_large_then_bigger_exact() {
@@ -930,7 +943,7 @@ mod tests {
         }
     }
 
-    /// A class above 1 KiB holds blocks of different sizes: the request
+    /// A class above 1040 bytes holds blocks of different sizes: the request
     /// walks it first fit and skips blocks that are too small, then falls
     /// back to a higher class.
     #[test]
