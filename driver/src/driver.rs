@@ -27,12 +27,13 @@ use kcom_sample_core::protocol::{
 use kcom_sample_core::{Defer, DeferredJob, DeviceConfig, DeviceState, dispatch_in_place};
 use wdk_sys::{
     _WDF_DEVICE_IO_TYPE, _WDF_EXECUTION_LEVEL, _WDF_IO_QUEUE_DISPATCH_TYPE,
-    _WDF_SYNCHRONIZATION_SCOPE, _WDF_TRI_STATE, BOOLEAN, FILE_DEVICE_SECURE_OPEN, GUID,
-    LARGE_INTEGER, PASSIVE_LEVEL, PCUNICODE_STRING, PDRIVER_OBJECT, PFN_WDF_DRIVER_DEVICE_ADD,
-    PFN_WDF_IO_QUEUE_IO_DEVICE_CONTROL, PVOID, PWDFDEVICE_INIT, ULONG, ULONG_PTR,
-    WDF_DRIVER_CONFIG, WDF_IO_QUEUE_CONFIG, WDF_NO_OBJECT_ATTRIBUTES, WDF_OBJECT_ATTRIBUTES,
-    WDF_OBJECT_CONTEXT_TYPE_INFO, WDF_WORKITEM_CONFIG, WDFDEVICE, WDFDRIVER, WDFOBJECT, WDFQUEUE,
-    WDFREQUEST, WDFWORKITEM, call_unsafe_wdf_function_binding,
+    _WDF_SYNCHRONIZATION_SCOPE, _WDF_TRI_STATE, _WDFSTRUCTENUM, BOOLEAN, FILE_DEVICE_SECURE_OPEN,
+    GUID, LARGE_INTEGER, PASSIVE_LEVEL, PCUNICODE_STRING, PDRIVER_OBJECT,
+    PFN_WDF_DRIVER_DEVICE_ADD, PFN_WDF_IO_QUEUE_IO_DEVICE_CONTROL, PVOID, PWDFDEVICE_INIT, ULONG,
+    ULONG_PTR, WDF_DRIVER_CONFIG, WDF_IO_QUEUE_CONFIG, WDF_NO_OBJECT_ATTRIBUTES,
+    WDF_OBJECT_ATTRIBUTES, WDF_OBJECT_CONTEXT_TYPE_INFO, WDF_WORKITEM_CONFIG, WDFDEVICE, WDFDRIVER,
+    WDFOBJECT, WDFQUEUE, WDFREQUEST, WDFWORKITEM, WdfClientVersionHigherThanFramework,
+    WdfStructureCount, WdfStructures, call_unsafe_wdf_function_binding,
     ntddk::{KeGetCurrentIrql, KeQueryPerformanceCounter},
 };
 
@@ -56,11 +57,50 @@ const fn wdf_size<T>() -> ULONG {
     size_of::<T>() as ULONG
 }
 
+/// `WDF_STRUCTURE_SIZE(T)` (`wdffuncenum.h`): the `Size` of a WDF structure
+/// `T` whose `WDFSTRUCTENUM` index is `index`, for the framework this driver
+/// is bound to (IRQL: any).
+///
+/// The driver is built against KMDF 1.33 with a minimum of 1.31
+/// (`minimum-kmdf-version-minor`). On an older framework than 1.33 the
+/// binding sets `WdfClientVersionHigherThanFramework`, and a structure must
+/// then carry the size that framework knows (its `WdfStructures` table), not
+/// this build's `size_of`: a 1.31 framework rejects a size it does not know.
+/// A structure that framework does not have at all gets `ULONG::MAX`, as in
+/// the C macro; the framework then fails the call.
+fn wdf_structure_size<T>(index: _WDFSTRUCTENUM::Type) -> ULONG {
+    // SAFETY: `FxDriverEntry` (WdfDriverEntry.lib) bound the framework before
+    // `DriverEntry` ran, and the framework wrote these three globals then;
+    // nothing writes them afterwards, so plain reads of their values race
+    // with nothing.
+    let (newer_than_framework, count, table) = unsafe {
+        (
+            WdfClientVersionHigherThanFramework,
+            WdfStructureCount,
+            WdfStructures,
+        )
+    };
+    if newer_than_framework == 0 {
+        return wdf_size::<T>();
+    }
+    match u32::try_from(index) {
+        Ok(i) if i < count && !table.is_null() => {
+            // SAFETY: the framework's table has `WdfStructureCount` entries
+            // and `i` is below that count.
+            let size = unsafe { table.add(i as usize).read() };
+            ULONG::try_from(size).unwrap_or(ULONG::MAX)
+        }
+        _ => ULONG::MAX,
+    }
+}
+
 /// `WDF_OBJECT_ATTRIBUTES_INIT`: zeroed, sized, and both the execution level
 /// and the synchronization scope inherited from the parent.
 fn object_attributes_init() -> WDF_OBJECT_ATTRIBUTES {
     WDF_OBJECT_ATTRIBUTES {
-        Size: wdf_size::<WDF_OBJECT_ATTRIBUTES>(),
+        Size: wdf_structure_size::<WDF_OBJECT_ATTRIBUTES>(
+            _WDFSTRUCTENUM::INDEX_WDF_OBJECT_ATTRIBUTES,
+        ),
         ExecutionLevel: _WDF_EXECUTION_LEVEL::WdfExecutionLevelInheritFromParent,
         SynchronizationScope: _WDF_SYNCHRONIZATION_SCOPE::WdfSynchronizationScopeInheritFromParent,
         ..WDF_OBJECT_ATTRIBUTES::default()
@@ -78,7 +118,7 @@ fn object_attributes_init_context_type(info: &'static ContextTypeInfo) -> WDF_OB
 /// `WDF_DRIVER_CONFIG_INIT`.
 fn driver_config_init(device_add: PFN_WDF_DRIVER_DEVICE_ADD) -> WDF_DRIVER_CONFIG {
     WDF_DRIVER_CONFIG {
-        Size: wdf_size::<WDF_DRIVER_CONFIG>(),
+        Size: wdf_structure_size::<WDF_DRIVER_CONFIG>(_WDFSTRUCTENUM::INDEX_WDF_DRIVER_CONFIG),
         EvtDriverDeviceAdd: device_add,
         ..WDF_DRIVER_CONFIG::default()
     }
@@ -93,7 +133,7 @@ fn io_queue_config_init_default_parallel(
     device_control: PFN_WDF_IO_QUEUE_IO_DEVICE_CONTROL,
 ) -> WDF_IO_QUEUE_CONFIG {
     let mut config = WDF_IO_QUEUE_CONFIG {
-        Size: wdf_size::<WDF_IO_QUEUE_CONFIG>(),
+        Size: wdf_structure_size::<WDF_IO_QUEUE_CONFIG>(_WDFSTRUCTENUM::INDEX_WDF_IO_QUEUE_CONFIG),
         DispatchType: _WDF_IO_QUEUE_DISPATCH_TYPE::WdfIoQueueDispatchParallel,
         PowerManaged: _WDF_TRI_STATE::WdfFalse,
         DefaultQueue: 1,
@@ -147,6 +187,8 @@ struct DeviceContext {
 // WDF aligns context memory to MEMORY_ALLOCATION_ALIGNMENT (16 on 64-bit).
 const _: () = assert!(core::mem::align_of::<DeviceContext>() <= 16);
 
+// `WDF_DECLARE_CONTEXT_TYPE` puts `sizeof` in a context type's `Size` (not
+// `WDF_STRUCTURE_SIZE`): every framework version takes this layout.
 static DEVICE_CONTEXT_TYPE: ContextTypeInfo = ContextTypeInfo(WDF_OBJECT_CONTEXT_TYPE_INFO {
     Size: wdf_size::<WDF_OBJECT_CONTEXT_TYPE_INFO>(),
     ContextName: c"KcomSampleDeviceContext".as_ptr(),
@@ -223,7 +265,7 @@ static WORK_ITEM_CONTEXT_TYPE: ContextTypeInfo = ContextTypeInfo(WDF_OBJECT_CONT
 fn defer_to_work_item(device: usize, job: DeferredJob) -> Result<(), NTSTATUS> {
     let parent: WDFDEVICE = ptr::with_exposed_provenance_mut(device);
     let mut config = WDF_WORKITEM_CONFIG {
-        Size: wdf_size::<WDF_WORKITEM_CONFIG>(),
+        Size: wdf_structure_size::<WDF_WORKITEM_CONFIG>(_WDFSTRUCTENUM::INDEX_WDF_WORKITEM_CONFIG),
         EvtWorkItemFunc: Some(evt_work_item),
         AutomaticSerialization: BOOLEAN::from(false),
     };

@@ -83,6 +83,22 @@ fn with_suffix(path: &Path, suffix: &str) -> Path {
     p
 }
 
+/// `a::b::C` as written, without the spaces `quote!` puts around `::`.
+fn path_string(path: &Path) -> String {
+    quote!(#path)
+        .to_string()
+        .replace(" :: ", "::")
+        .replace(":: ", "::")
+}
+
+/// A type as written, for messages.
+fn path_string_of_type(ty: &Type) -> String {
+    match ty {
+        Type::Path(tp) if tp.qself.is_none() => path_string(&tp.path),
+        other => quote!(#other).to_string(),
+    }
+}
+
 fn is_unit(ty: &Type) -> bool {
     matches!(ty, Type::Tuple(t) if t.elems.is_empty())
 }
@@ -293,6 +309,34 @@ fn declare(krate: TokenStream2, item: ItemTrait) -> syn::Result<TokenStream2> {
             .segments
             .last()
             .is_some_and(|s| s.ident == "IUnknown" && parent.segments.len() > 1);
+    // The seed-era examples name `IUnknown` (and `GUID`) without importing
+    // them, with only the macro and the status types in scope. A glob import
+    // of just the name the declaration writes bare makes it resolve: an
+    // explicit import of the caller's, if there is one, takes precedence over
+    // a glob (so it still counts as used), and without one the glob supplies
+    // kcom's item.
+    let mut implicit = Vec::new();
+    if parent.is_ident("IUnknown") {
+        implicit.push(quote! {
+            #[allow(unused_imports)]
+            use #krate::com::__private::implicit::iunknown::*;
+        });
+    }
+    if matches!(&iid_ty, Type::Path(tp) if tp.qself.is_none() && tp.path.is_ident("GUID")) {
+        implicit.push(quote! {
+            #[allow(unused_imports)]
+            use #krate::com::__private::implicit::guid::*;
+        });
+    }
+    let key_name = quote! {
+        ::core::concat!(
+            ::core::module_path!(), "::", ::core::stringify!(#name),
+            " (", ::core::file!(), ":", ::core::line!(), ":", ::core::column!(), ")"
+        )
+    };
+    let ancestor_msg = format!(
+        "the IID of `{name}` is also the IID of one of its ancestors (its parent, …, IUnknown): a QueryInterface for it would return an ancestor's vtable; give every interface its own IID"
+    );
     let (parent_vtbl, parent_iface): (TokenStream2, TokenStream2) = if is_unknown_parent {
         (
             quote!(#krate::IUnknownVtbl),
@@ -514,6 +558,7 @@ fn declare(krate: TokenStream2, item: ItemTrait) -> syn::Result<TokenStream2> {
 
     Ok(quote! {
         #async_check
+        #(#implicit)*
 
         #(#trait_attrs)*
         #vis trait #name: #parent #send_sync {
@@ -559,9 +604,34 @@ fn declare(krate: TokenStream2, item: ItemTrait) -> syn::Result<TokenStream2> {
             }
         }
 
+        // SAFETY: the interface's own IID and declaration-unique name, then its
+        // parent's chain (which lists the parent and its ancestors).
+        unsafe impl #krate::com::__private::InterfaceChain for #iface {
+            const CHAIN: &'static [#krate::com::__private::InterfaceKey] = {
+                const PARENT: &[#krate::com::__private::InterfaceKey] =
+                    <#parent_iface as #krate::com::__private::InterfaceChain>::CHAIN;
+                const LEN: usize = PARENT.len() + 1;
+                const CHAIN: [#krate::com::__private::InterfaceKey; LEN] =
+                    #krate::com::__private::InterfaceKey::new(
+                        <#iface as #krate::ComInterfaceInfo>::IID,
+                        #key_name,
+                    )
+                    .prepend_to::<LEN>(PARENT);
+                &CHAIN
+            };
+        }
+
+        const _: () = ::core::assert!(
+            #krate::com::__private::own_iid_is_unique(
+                <#iface as #krate::com::__private::InterfaceChain>::CHAIN
+            ),
+            #ancestor_msg
+        );
+
         // SAFETY: `#iface` is `repr(transparent)` over `RawInterface` (itself
         // transparent over a non-null pointer), and `#vtbl` is `repr(C)` with the
-        // parent's vtable first, so it starts with `IUnknownVtbl`.
+        // parent's vtable first (`<#parent_iface as ComInterfaceInfo>::Vtbl`,
+        // checked below), so it starts with `IUnknownVtbl`.
         unsafe impl #krate::com::ComInterface for #iface {}
 
         #thread_safe_impl
@@ -574,7 +644,10 @@ fn declare(krate: TokenStream2, item: ItemTrait) -> syn::Result<TokenStream2> {
         impl ::core::ops::Deref for #iface {
             type Target = #parent_iface;
             fn deref(&self) -> &#parent_iface {
-                #krate::com::__private::upcast::<Self, #parent_iface>(self)
+                // SAFETY: `#parent_iface` is the declared parent: `#vtbl` is
+                // `repr(C)` and its first field `parent` is `#parent_vtbl`, so
+                // every vtable behind `self` starts with the parent's.
+                unsafe { #krate::com::__private::upcast::<Self, #parent_iface>(self) }
             }
         }
 
@@ -592,6 +665,14 @@ fn declare(krate: TokenStream2, item: ItemTrait) -> syn::Result<TokenStream2> {
             #[allow(dead_code)]
             fn __kcom_checks() {
                 #(#checks)*
+            }
+            // The `parent` field is the parent interface's own vtable type:
+            // `Deref` and the `ComInterface` impl rely on it.
+            #[allow(dead_code)]
+            fn __kcom_parent_vtbl(
+                v: <#parent_iface as #krate::ComInterfaceInfo>::Vtbl,
+            ) -> #parent_vtbl {
+                v
             }
         };
     })
@@ -656,6 +737,33 @@ fn implement(krate: TokenStream2, spec: ImplementSpec) -> syn::Result<TokenStrea
             }
         }
     }
+    // No two interfaces of the object, nor any of their ancestors, may share
+    // an IID unless they are the same interface: `query` answers an IID with
+    // the first slot whose interface matches it, and `ComRc::query_interface`
+    // trusts that slot to have the requested interface's vtable. Checked by
+    // const evaluation (each interface's chain of IIDs is a constant).
+    let ty_name = path_string_of_type(ty);
+    let mut iid_checks = Vec::new();
+    for (i, a) in spec.ifaces.iter().enumerate() {
+        for b in &spec.ifaces[i + 1..] {
+            let ia = with_suffix(a, "Interface");
+            let ib = with_suffix(b, "Interface");
+            let msg = format!(
+                "implement_com!({ty_name}: …): `{}` and `{}` share an IID (their own, or one of their ancestors'), but are different interfaces: QueryInterface could not tell them apart; give every interface its own IID",
+                path_string(a),
+                path_string(b),
+            );
+            iid_checks.push(quote_spanned! {b.span()=>
+                const _: () = ::core::assert!(
+                    !#krate::com::__private::chains_collide(
+                        <#ia as #krate::com::__private::InterfaceChain>::CHAIN,
+                        <#ib as #krate::com::__private::InterfaceChain>::CHAIN,
+                    ),
+                    #msg
+                );
+            });
+        }
+    }
     let (impl_generics, _, _) = spec.generics.split_for_impl();
     let n_secondary = spec.ifaces.len() - 1;
     let primary_iface = with_suffix(&spec.ifaces[0], "Interface");
@@ -685,7 +793,9 @@ fn implement(krate: TokenStream2, spec: ImplementSpec) -> syn::Result<TokenStrea
     Ok(quote! {
         // SAFETY: the slots are built from the declared interfaces' `__for_slot`
         // vtables with matching slot numbers, and `query` returns only the object's
-        // own base or slot pointers.
+        // own base or slot pointers: for an IID, the slot whose interface is, or
+        // derives from, the interface with that IID (its vtable starts with that
+        // interface's), which the const checks above make the only one.
         unsafe impl #impl_generics #krate::com::ComClass for #ty where Self: 'static {
             type Primary = #primary_iface;
             type Secondaries = [*const ::core::ffi::c_void; #n_secondary];
@@ -702,6 +812,7 @@ fn implement(krate: TokenStream2, spec: ImplementSpec) -> syn::Result<TokenStrea
                 ::core::option::Option::None
             }
         }
+        #(#iid_checks)*
         const _: () = {
             // A readable error when the type does not implement a listed interface.
             #[allow(dead_code)]

@@ -36,7 +36,9 @@ pub use kcom_macros::__async_impl as async_impl;
 pub use crate::alloc::{
     AllocError, InitBox, KBox, PinInit, PoolType, WdkAllocator, init_ex_allocate_pool2,
 };
-pub use crate::alloc::{Allocator, GlobalAllocator, dealloc_slice_in, dealloc_value_in};
+pub use crate::alloc::{
+    Allocator, GlobalAllocator, NonPagedAllocator, dealloc_slice_in, dealloc_value_in,
+};
 pub use crate::com::guid::{GUID, GuidParseError};
 pub use crate::com::status::*;
 pub use crate::com::{

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use kcom::async_com::{self, block_on_in};
 use kcom::{
-    Allocator, ComClass, GUID, IUnknown, NTSTATUS, STATUS_ACCESS_DENIED,
+    Allocator, ComClass, GUID, IUnknown, NTSTATUS, NonPagedAllocator, STATUS_ACCESS_DENIED,
     STATUS_INSUFFICIENT_RESOURCES, STATUS_POSSIBLE_DEADLOCK, STATUS_SUCCESS, async_impl,
     declare_com_interface, implement_com,
 };
@@ -254,6 +254,9 @@ unsafe impl Allocator for Failing {
         unsafe { kcom::GlobalAllocator.dealloc(ptr, layout) }
     }
 }
+
+// SAFETY: every block comes from `GlobalAllocator`, which is non-paged.
+unsafe impl NonPagedAllocator for Failing {}
 
 #[test]
 fn waker_allocation_failure_is_an_error_status() {

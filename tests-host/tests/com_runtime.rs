@@ -437,3 +437,109 @@ fn generic_types_implement_interfaces() {
         STATUS_NOINTERFACE
     );
 }
+
+declare_com_interface! {
+    /// A second child of `IBase`.
+    pub trait ISibling: IBase + Send + Sync {
+        const IID: GUID = kcom::guid!("6f1d2c3b-0000-4000-8000-000000000005");
+        /// Returns the stored value doubled.
+        fn twice(&self) -> Result<u32, NTSTATUS>;
+    }
+}
+
+/// Interfaces that share an ancestor (`IBase`, and `IUnknown`) are not an
+/// IID collision: the shared ancestor is the same interface in both chains.
+struct Twins(u32);
+impl IBase for Twins {
+    fn value(&self) -> Result<u32, NTSTATUS> {
+        Ok(self.0)
+    }
+}
+impl IDerived for Twins {
+    fn check_even(&self, _: u64) -> Result<(), NTSTATUS> {
+        Ok(())
+    }
+    fn echo(&self, s: NTSTATUS) -> NTSTATUS {
+        s
+    }
+}
+impl ISibling for Twins {
+    fn twice(&self) -> Result<u32, NTSTATUS> {
+        Ok(self.0 * 2)
+    }
+}
+implement_com!(Twins: IDerived, ISibling, IBase);
+
+#[test]
+fn interfaces_with_a_shared_ancestor_share_it() {
+    let d = Twins::try_create(Twins(21)).unwrap();
+    let s = d.query_interface::<ISiblingInterface>().unwrap();
+    assert_eq!(s.twice(), Ok(42));
+    // `IBase` through either child, or listed itself: the first slot whose
+    // chain has it answers, and its vtable starts with `IBase`'s.
+    let b = s.query_interface::<IBaseInterface>().unwrap();
+    assert_eq!(b.value(), Ok(21));
+    assert_eq!(s.value(), Ok(21), "IBase through ISibling's Deref");
+    assert!(b.same_object(&s) && d.same_object(&b));
+}
+
+/// COM objects never live in pageable memory: any holder of a reference may
+/// AddRef or Release from DISPATCH_LEVEL. Every constructor refuses a paged
+/// allocator, directly or behind a strategy or a reference, before
+/// allocating anything; the value is dropped.
+#[test]
+fn com_objects_refuse_pageable_memory() {
+    use kcom::alloc::{Bump, Locked, PoolType, WdkAllocator, sim};
+    const TAG: u32 = WdkAllocator::tag(*b"tCoP");
+    let paged = WdkAllocator::paged(TAG);
+    let (drops, counter) = (DropCounter::new(), DropCounter::new());
+
+    assert_eq!(
+        Twins::try_create_in(Twins(1), paged).unwrap_err(),
+        STATUS_INVALID_PARAMETER
+    );
+    let bump = Bump::with_capacity_in(1024, paged).unwrap();
+    assert_eq!(
+        Twins::try_create_in(Twins(2), Locked::new(bump)).unwrap_err(),
+        STATUS_INVALID_PARAMETER
+    );
+    let bump = Bump::with_capacity_in(1024, paged).unwrap();
+    assert_eq!(
+        Pinger::try_new_com_in(Pinger(drops.track()), &bump).unwrap_err(),
+        STATUS_INVALID_PARAMETER
+    );
+    assert_eq!(drops.drops(), 1, "the refused value was dropped");
+    drop(bump);
+    let st = sim::stats(PoolType::Paged, TAG);
+    assert_eq!(
+        (st.total_allocations, st.outstanding_allocations),
+        (2, 0),
+        "only the two strategy regions came from paged pool"
+    );
+
+    // Non-paged pool, or a strategy over it, is fine.
+    let non_paged = WdkAllocator::non_paged(TAG);
+    let t = Twins::try_create_in(Twins(3), non_paged).unwrap();
+    assert_eq!(t.value(), Ok(3));
+    drop(t);
+    let bump = Bump::with_capacity_in(1024, non_paged).unwrap();
+    let raw = Pinger::try_new_com_in(Pinger(counter.track()), &bump).unwrap();
+    // SAFETY: `raw` is the object's primary pointer with the one reference
+    // `try_new_com_in` returned, released here while `bump` is alive.
+    let left = unsafe { ComObject::<Pinger, IPingVtbl>::shim_release(raw) };
+    assert_eq!(left, 0);
+    assert_eq!(counter.drops(), 1);
+    drop(bump);
+    assert_eq!(
+        sim::stats(PoolType::NonPagedNx, TAG).outstanding_allocations,
+        0
+    );
+    assert!(sim::forget_tag(TAG));
+}
+
+#[test]
+#[should_panic(expected = "cannot live in pageable memory")]
+fn new_com_in_paged_pool_is_a_programming_error() {
+    let paged = kcom::alloc::WdkAllocator::paged(kcom::alloc::WdkAllocator::tag(*b"tCoQ"));
+    let _ = Pinger::new_com_in(Pinger(DropCounter::new().track()), paged);
+}

@@ -1,7 +1,9 @@
 //! Model-based property tests of the allocation strategies.
 //!
 //! Random sequences of alloc / alloc_zeroed / dealloc / grow / grow_zeroed /
-//! shrink / reset / pop run against each strategy and a model of it. After
+//! shrink / reset / pop and scopes (a run of those operations inside
+//! `Stack::scope`; inline for strategies without scopes) run against each
+//! strategy and a model of it. After
 //! every step: blocks are aligned, inside the region, disjoint from every
 //! live block (each block carries a fill pattern that is verified when it is
 //! freed, resized or at the end, which catches overlap), zeroed when asked,
@@ -53,10 +55,19 @@ enum Op {
     },
     Reset,
     Pop,
+    /// These operations inside a scope (`Stack::scope`; run inline by the
+    /// other strategies). Reset, pop and nested scopes need `&mut` and are
+    /// skipped inside one.
+    Scope(Vec<Op>),
 }
 
 fn ops(max_size: usize) -> impl Strategy<Value = Vec<Op>> {
-    let op = prop_oneof![
+    let scope = prop::collection::vec(op(max_size), 0..max_ops() / 2).prop_map(Op::Scope);
+    prop::collection::vec(prop_oneof![12 => op(max_size), 1 => scope], 1..max_ops())
+}
+
+fn op(max_size: usize) -> impl Strategy<Value = Op> {
+    prop_oneof![
         8 => (0..=max_size, 0u32..=7, any::<bool>())
             .prop_map(|(size, align_shift, zeroed)| Op::Alloc { size, align_shift, zeroed }),
         1 => any::<bool>().prop_map(|zero_sized| Op::AllocHuge { zero_sized }),
@@ -66,8 +77,7 @@ fn ops(max_size: usize) -> impl Strategy<Value = Vec<Op>> {
         2 => (any::<usize>(), any::<usize>()).prop_map(|(pick, keep)| Op::Shrink { pick, keep }),
         1 => Just(Op::Reset),
         2 => Just(Op::Pop),
-    ];
-    prop::collection::vec(op, 1..max_ops())
+    ]
 }
 
 /// A live block handed out by the strategy under test.
@@ -132,6 +142,16 @@ trait Model<S: Allocator> {
     /// Pops; returns the ids of live blocks freed, or None if no pop.
     fn pop(&mut self, s: &mut S) -> Option<Vec<u64>>;
     fn check_stats(&self, s: &S, lives: &[Live]);
+    /// Runs `f` in the strategy's scope (inline if it has none).
+    fn scope(s: &mut S, f: impl FnOnce(&S)) {
+        f(s)
+    }
+    /// A scope begins.
+    fn scope_enter(&mut self) {}
+    /// The scope ended; returns the ids of live blocks it freed.
+    fn scope_exit(&mut self) -> Vec<u64> {
+        Vec::new()
+    }
 }
 
 fn in_region<S: Allocator>(m: &impl Model<S>, p: *mut u8, size: usize) -> bool {
@@ -163,161 +183,202 @@ fn check_new_block<S: Allocator>(m: &impl Model<S>, lives: &[Live], p: *mut u8, 
     }
 }
 
+/// The live blocks of a run.
+struct Blocks {
+    lives: Vec<Live>,
+    next_id: u64,
+}
+
 fn run<S: Allocator, M: Model<S>>(mut s: S, mut m: M, ops: Vec<Op>) {
-    let mut lives: Vec<Live> = Vec::new();
-    let mut next_id = 1u64;
-    m.check_stats(&s, &lives);
+    let mut b = Blocks {
+        lives: Vec::new(),
+        next_id: 1,
+    };
+    m.check_stats(&s, &b.lives);
     for op in ops {
         match op {
-            Op::Alloc {
-                size,
-                align_shift,
-                zeroed,
-            } => {
-                let layout = Layout::from_size_align(size, 1 << align_shift).unwrap();
-                // SAFETY: valid layout; freed below with the same layout.
-                let p = unsafe {
-                    if zeroed {
-                        s.alloc_zeroed(layout)
-                    } else {
-                        s.alloc(layout)
-                    }
-                };
-                let id = next_id;
-                next_id += 1;
-                if let Some(expect) = m.alloc(&s, layout, id, p) {
-                    assert_eq!(!p.is_null(), expect, "alloc {layout:?} success mismatch");
-                }
-                if !p.is_null() {
-                    check_new_block::<S>(&m, &lives, p, layout);
-                    if zeroed {
-                        verify_zero(p, 0, size);
-                    }
-                    let l = Live { id, ptr: p, layout };
-                    fill(&l, 0);
-                    lives.push(l);
-                }
-            }
-            Op::AllocHuge { zero_sized } => {
-                let layout = if zero_sized {
-                    Layout::from_size_align(0, 1 << 40).unwrap()
-                } else {
-                    Layout::from_size_align(isize::MAX as usize / 2 + 1, 8).unwrap()
-                };
-                let (start, _) = m.region();
-                if !zero_sized || !start.is_multiple_of(1 << 40) {
-                    // SAFETY: valid layout; null expected (nothing to free).
-                    let p = unsafe { s.alloc(layout) };
-                    assert!(p.is_null(), "{layout:?} must be refused");
-                }
-            }
-            Op::Dealloc(pick) => {
-                if let Some(i) = m.pick_dealloc(&lives, pick) {
-                    let l = lives.remove(i);
-                    verify(&l, l.layout.size());
-                    m.dealloc(&l);
-                    // SAFETY: `l` is live with this layout.
-                    unsafe { s.dealloc(l.ptr, l.layout) };
-                }
-            }
-            Op::Grow {
-                pick,
-                extra,
-                zeroed,
-            } => {
-                if lives.is_empty() {
-                    continue;
-                }
-                let i = pick % lives.len();
-                let l = lives[i];
-                let new =
-                    Layout::from_size_align(l.layout.size() + extra, l.layout.align()).unwrap();
-                // SAFETY: `l` is live with its layout; same alignment, larger size.
-                let p = unsafe {
-                    if zeroed {
-                        s.grow_zeroed(l.ptr, l.layout, new)
-                    } else {
-                        s.grow(l.ptr, l.layout, new)
-                    }
-                };
-                m.grow(&l, new, p);
-                if p.is_null() {
-                    verify(&l, l.layout.size());
-                } else {
-                    let others: Vec<Live> =
-                        lives.iter().copied().filter(|o| o.id != l.id).collect();
-                    check_new_block::<S>(&m, &others, p, new);
-                    let moved = Live {
-                        id: l.id,
-                        ptr: p,
-                        layout: new,
-                    };
-                    verify(&moved, l.layout.size());
-                    if zeroed {
-                        verify_zero(p, l.layout.size(), new.size());
-                    }
-                    fill(&moved, l.layout.size());
-                    lives[i] = moved;
-                }
-            }
-            Op::Shrink { pick, keep } => {
-                if lives.is_empty() {
-                    continue;
-                }
-                let i = pick % lives.len();
-                let l = lives[i];
-                let new = Layout::from_size_align(keep % (l.layout.size() + 1), l.layout.align())
-                    .unwrap();
-                // SAFETY: `l` is live with its layout; same alignment, smaller size.
-                let p = unsafe { s.shrink(l.ptr, l.layout, new) };
-                m.shrink(&l, new, p);
-                assert!(!p.is_null(), "shrink failed");
-                let others: Vec<Live> = lives.iter().copied().filter(|o| o.id != l.id).collect();
-                check_new_block::<S>(&m, &others, p, new);
-                let moved = Live {
-                    id: l.id,
-                    ptr: p,
-                    layout: new,
-                };
-                verify(&moved, new.size());
-                lives[i] = moved;
-            }
             Op::Reset => {
-                for l in &lives {
+                for l in &b.lives {
                     verify(l, l.layout.size());
                 }
                 if m.reset(&mut s) {
-                    lives.clear();
+                    b.lives.clear();
                 }
             }
             Op::Pop => {
                 if let Some(ids) = m.pop(&mut s) {
                     for id in ids {
-                        let i = lives
-                            .iter()
-                            .position(|l| l.id == id)
-                            .expect("popped block is live");
-                        let l = lives.remove(i);
+                        let l = take(&mut b.lives, id);
                         verify(&l, l.layout.size());
                     }
                 }
             }
+            Op::Scope(inner) => {
+                m.scope_enter();
+                M::scope(&mut s, |s| {
+                    for op in &inner {
+                        step(s, &mut m, &mut b, op);
+                        m.check_stats(s, &b.lives);
+                    }
+                    for l in &b.lives {
+                        verify(l, l.layout.size());
+                    }
+                });
+                for id in m.scope_exit() {
+                    take(&mut b.lives, id);
+                }
+                // What the scope kept (blocks from before it, at their
+                // current sizes) is intact.
+                for l in &b.lives {
+                    verify(l, l.layout.size());
+                }
+            }
+            op => step(&s, &mut m, &mut b, &op),
         }
-        m.check_stats(&s, &lives);
+        m.check_stats(&s, &b.lives);
     }
-    for l in &lives {
+    let lives = &mut b.lives;
+    for l in lives.iter() {
         verify(l, l.layout.size());
     }
     // Free what is left in an order every strategy accepts (LIFO).
-    while let Some(i) = m.pick_dealloc(&lives, usize::MAX) {
+    while let Some(i) = m.pick_dealloc(lives, usize::MAX) {
         let l = lives.remove(i);
         m.dealloc(&l);
         // SAFETY: `l` is live with this layout.
         unsafe { s.dealloc(l.ptr, l.layout) };
-        m.check_stats(&s, &lives);
+        m.check_stats(&s, lives);
     }
     assert!(lives.is_empty(), "blocks left that the model cannot free");
     drop(s);
+}
+
+/// Removes the live block `id`.
+fn take(lives: &mut Vec<Live>, id: u64) -> Live {
+    let i = lives
+        .iter()
+        .position(|l| l.id == id)
+        .expect("a freed block was live");
+    lives.remove(i)
+}
+
+/// One operation that needs only `&S` (reset, pop and scopes are skipped).
+fn step<S: Allocator, M: Model<S>>(s: &S, m: &mut M, b: &mut Blocks, op: &Op) {
+    let lives = &mut b.lives;
+    match *op {
+        Op::Alloc {
+            size,
+            align_shift,
+            zeroed,
+        } => {
+            let layout = Layout::from_size_align(size, 1 << align_shift).unwrap();
+            // SAFETY: valid layout; freed below with the same layout.
+            let p = unsafe {
+                if zeroed {
+                    s.alloc_zeroed(layout)
+                } else {
+                    s.alloc(layout)
+                }
+            };
+            let id = b.next_id;
+            b.next_id += 1;
+            if let Some(expect) = m.alloc(s, layout, id, p) {
+                assert_eq!(!p.is_null(), expect, "alloc {layout:?} success mismatch");
+            }
+            if !p.is_null() {
+                check_new_block::<S>(m, lives, p, layout);
+                if zeroed {
+                    verify_zero(p, 0, size);
+                }
+                let l = Live { id, ptr: p, layout };
+                fill(&l, 0);
+                lives.push(l);
+            }
+        }
+        Op::AllocHuge { zero_sized } => {
+            let layout = if zero_sized {
+                Layout::from_size_align(0, 1 << 40).unwrap()
+            } else {
+                Layout::from_size_align(isize::MAX as usize / 2 + 1, 8).unwrap()
+            };
+            let (start, _) = m.region();
+            if !zero_sized || !start.is_multiple_of(1 << 40) {
+                // SAFETY: valid layout; null expected (nothing to free).
+                let p = unsafe { s.alloc(layout) };
+                assert!(p.is_null(), "{layout:?} must be refused");
+            }
+        }
+        Op::Dealloc(pick) => {
+            if let Some(i) = m.pick_dealloc(lives, pick) {
+                let l = lives.remove(i);
+                verify(&l, l.layout.size());
+                m.dealloc(&l);
+                // SAFETY: `l` is live with this layout.
+                unsafe { s.dealloc(l.ptr, l.layout) };
+            }
+        }
+        Op::Grow {
+            pick,
+            extra,
+            zeroed,
+        } => {
+            if lives.is_empty() {
+                return;
+            }
+            let i = pick % lives.len();
+            let l = lives[i];
+            let new = Layout::from_size_align(l.layout.size() + extra, l.layout.align()).unwrap();
+            // SAFETY: `l` is live with its layout; same alignment, larger size.
+            let p = unsafe {
+                if zeroed {
+                    s.grow_zeroed(l.ptr, l.layout, new)
+                } else {
+                    s.grow(l.ptr, l.layout, new)
+                }
+            };
+            m.grow(&l, new, p);
+            if p.is_null() {
+                verify(&l, l.layout.size());
+            } else {
+                let others: Vec<Live> = lives.iter().copied().filter(|o| o.id != l.id).collect();
+                check_new_block::<S>(m, &others, p, new);
+                let moved = Live {
+                    id: l.id,
+                    ptr: p,
+                    layout: new,
+                };
+                verify(&moved, l.layout.size());
+                if zeroed {
+                    verify_zero(p, l.layout.size(), new.size());
+                }
+                fill(&moved, l.layout.size());
+                lives[i] = moved;
+            }
+        }
+        Op::Shrink { pick, keep } => {
+            if lives.is_empty() {
+                return;
+            }
+            let i = pick % lives.len();
+            let l = lives[i];
+            let new =
+                Layout::from_size_align(keep % (l.layout.size() + 1), l.layout.align()).unwrap();
+            // SAFETY: `l` is live with its layout; same alignment, smaller size.
+            let p = unsafe { s.shrink(l.ptr, l.layout, new) };
+            m.shrink(&l, new, p);
+            assert!(!p.is_null(), "shrink failed");
+            let others: Vec<Live> = lives.iter().copied().filter(|o| o.id != l.id).collect();
+            check_new_block::<S>(m, &others, p, new);
+            let moved = Live {
+                id: l.id,
+                ptr: p,
+                layout: new,
+            };
+            verify(&moved, new.size());
+            lives[i] = moved;
+        }
+        Op::Reset | Op::Pop | Op::Scope(_) => {}
+    }
 }
 
 fn align_up(addr: usize, align: usize) -> Option<usize> {
@@ -544,6 +605,9 @@ struct StackModel {
     len: usize,
     top: usize,
     recs: Vec<Rec>,
+    /// Inside a scope: the fewest records there were since it began (the
+    /// records below that index are from before the scope, untouched).
+    scope_low: Option<usize>,
 }
 
 impl StackModel {
@@ -569,7 +633,15 @@ impl StackModel {
         while self.recs.last().is_some_and(|r| r.id.is_none()) {
             self.top = self.recs.pop().unwrap().prev_top;
         }
+        if let Some(low) = &mut self.scope_low {
+            *low = (*low).min(self.recs.len());
+        }
         r.id
+    }
+    /// Whether `l` is a block from before the current scope.
+    fn older_than_scope(&self, l: &Live) -> bool {
+        self.scope_low
+            .is_some_and(|low| self.recs[..low].iter().any(|r| r.id == Some(l.id)))
     }
 }
 
@@ -605,6 +677,8 @@ impl<B: Allocator> Model<Stack<B>> for StackModel {
                 assert_eq!(got, l.ptr, "top block must grow in place");
                 self.top = l.ptr.addr() + new.size() - self.start;
             }
+        } else if self.older_than_scope(l) {
+            assert!(got.is_null(), "a scope does not move older blocks");
         } else {
             let place = self.place(new);
             assert_eq!(got.addr(), place.unwrap_or(0));
@@ -639,6 +713,25 @@ impl<B: Allocator> Model<Stack<B>> for StackModel {
             self.recs.iter().filter(|r| r.id.is_some()).count(),
             lives.len()
         );
+    }
+    fn scope(s: &mut Stack<B>, f: impl FnOnce(&Stack<B>)) {
+        s.scope(f)
+    }
+    fn scope_enter(&mut self) {
+        self.scope_low = Some(self.recs.len());
+    }
+    fn scope_exit(&mut self) -> Vec<u64> {
+        // Every record above the low-water mark was made in the scope; the
+        // top returns to where the lowest of them began (or stays, when
+        // none is left: the newest older block may have been resized).
+        let low = self.scope_low.take().expect("in a scope");
+        let mut freed = Vec::new();
+        while self.recs.len() > low {
+            let r = self.recs.pop().unwrap();
+            self.top = r.prev_top;
+            freed.extend(r.id);
+        }
+        freed
     }
 }
 
@@ -690,7 +783,7 @@ proptest! {
         let b = &CountingAlloc::new();
         let s = Stack::with_capacity_in(cap, b).unwrap();
         let (start, len) = b.last_block();
-        run(s, StackModel { start, len, top: 0, recs: Vec::new() }, ops);
+        run(s, StackModel { start, len, top: 0, recs: Vec::new(), scope_low: None }, ops);
         prop_assert_eq!(b.outstanding(), 0);
     }
 }

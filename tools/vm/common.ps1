@@ -73,3 +73,22 @@ function Invoke-Devcon([string]$Devcon, [string[]]$Arguments) {
         throw "devcon $($Arguments[0]) failed with exit code $code"
     }
 }
+
+# Every devnode with the sample's hardware ID, present or not (a device that
+# failed to start is still a devnode).
+function Get-KcomDevices {
+    @(Get-PnpDevice -ErrorAction SilentlyContinue |
+        Where-Object { $_.HardwareID -contains $KcomHardwareId })
+}
+
+# What a device manager problem code means for this driver, and what to do.
+function Get-ProblemAdvice([int]$Code) {
+    switch ($Code) {
+        10 { 'the device failed to start: EvtDriverDeviceAdd or the KMDF start path failed; check the kernel debugger output and C:\Windows\INF\setupapi.dev.log' }
+        28 { 'no driver is installed for the device: run install-driver.ps1 from the package folder' }
+        31 { 'Windows could not load the driver for the device (AddDevice failed): attach a kernel debugger (!wdfkd.wdflogdump kcom_sample) for the failing status' }
+        39 { 'the driver image could not be loaded: check that this is Windows 10 version 2004 (build 19041) or later and that the image is the one built with the WDK' }
+        52 { 'the driver signature could not be verified: test signing must be on (enable-test-signing.ps1, reboot) and the test certificate trusted (import-test-cert.ps1)' }
+        default { "see https://learn.microsoft.com/windows-hardware/drivers/install/device-manager-error-messages for code $Code" }
+    }
+}

@@ -307,4 +307,12 @@ unsafe impl Allocator for AtomicTracked<'_> {
         // SAFETY: forwarded contract.
         unsafe { self.inner.dealloc(ptr, layout) }
     }
+
+    fn max_align(&self) -> usize {
+        self.inner.max_align()
+    }
+
+    fn pageable(&self) -> bool {
+        self.inner.pageable()
+    }
 }

@@ -229,6 +229,14 @@ unsafe impl<A: Allocator> Allocator for Tracked<'_, A> {
         self.on_resize(p, old_layout.size(), new_layout.size());
         p
     }
+
+    fn max_align(&self) -> usize {
+        self.inner.max_align()
+    }
+
+    fn pageable(&self) -> bool {
+        self.inner.pageable()
+    }
 }
 
 /// Deterministic xorshift64* generator (not for cryptography).

@@ -40,8 +40,10 @@ use super::Allocator;
 ///   `kcom::Allocator`) is done by allocate-copy-free.
 /// * The returned slice is exactly the requested size.
 ///
-/// Moving or cloning an `Api2` moves or clones the inner allocator, which
-/// for `kcom` allocators never invalidates blocks. Wrap a reference
+/// Moving or cloning an `Api2` moves or clones the inner allocator. The
+/// [`Allocator`] contract makes that safe: moving never invalidates blocks,
+/// and a clone is the same allocator (blocks of one may be freed by the
+/// other), as allocator-api2 requires. Wrap a reference
 /// (`Api2::new(&pool)`) to share one strategy between collections.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Api2<A>(pub A);
@@ -116,8 +118,10 @@ impl<A: Allocator> Api2<A> {
 // SAFETY: non-zero-sized blocks come from the inner `kcom::Allocator`, whose
 // contract gives at least `layout.size()` bytes aligned to `layout.align()`
 // that stay valid until freed or the allocator is dropped, and are unaffected
-// by moving it; zero-sized blocks are dangling, well-aligned and never
-// dereferenced or freed. Layouts passed back to the inner allocator are
+// by moving it; a clone of `Api2` clones the inner allocator, which that
+// contract makes the same allocator (as allocator-api2 requires of clones);
+// zero-sized blocks are dangling, well-aligned and never dereferenced or
+// freed. Layouts passed back to the inner allocator are
 // exactly those it allocated with (the slice we return has the requested
 // size, so a layout that "fits" has that exact size).
 unsafe impl<A: Allocator> Api2Allocator for Api2<A> {
@@ -285,5 +289,26 @@ mod tests {
         }
         assert_eq!(f.total_allocated(), 0);
         assert_eq!(f.remaining(), 1024);
+    }
+    #[test]
+    #[cfg(not(feature = "driver"))]
+    fn a_clone_is_the_same_allocator() {
+        use crate::alloc::WdkAllocator;
+        use crate::alloc::sim;
+        const TAG: u32 = WdkAllocator::tag(*b"tA2c");
+        let a = Api2::new(WdkAllocator::non_paged(TAG));
+        #[allow(clippy::clone_on_copy)] // the point is the clone
+        let b = a.clone();
+        let layout = Layout::from_size_align(40, 8).unwrap();
+        let p = a.allocate(layout).unwrap().cast::<u8>();
+        // SAFETY: `p` is live with `layout`; the clone grows and frees it.
+        unsafe {
+            let q = b.grow(p, layout, Layout::from_size_align(80, 8).unwrap());
+            let q = q.unwrap().cast::<u8>();
+            a.deallocate(q, Layout::from_size_align(80, 8).unwrap());
+        }
+        let st = sim::stats(crate::alloc::PoolType::NonPagedNx, TAG);
+        assert_eq!((st.outstanding_allocations, st.total_frees), (0, 2));
+        assert!(sim::forget_tag(TAG));
     }
 }

@@ -195,6 +195,13 @@ unsafe impl<A: Allocator> Allocator for Bump<'_, A> {
         // Any block still holds its first `new_layout.size()` bytes in place.
         ptr
     }
+
+    /// The backing allocator's answer; `true` over a borrowed buffer, whose
+    /// memory kcom cannot see.
+    #[inline]
+    fn pageable(&self) -> bool {
+        self.region.pageable()
+    }
 }
 
 impl<A: Allocator + fmt::Debug> fmt::Debug for Bump<'_, A> {

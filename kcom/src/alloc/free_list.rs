@@ -798,6 +798,11 @@ unsafe impl<A: Allocator> Allocator for FreeList<A> {
         }
         ptr
     }
+
+    #[inline]
+    fn pageable(&self) -> bool {
+        self.region.pageable()
+    }
 }
 
 impl<A: Allocator + fmt::Debug> fmt::Debug for FreeList<A> {

@@ -239,14 +239,23 @@ impl<T> InitBox<T> {
     }
 }
 
-/// Gives a closure the signature `FnOnce(*mut T) -> Result<(), E>` with
-/// `T` inferred at the call site (a closure parameter type written with
-/// elided lifetimes would make it higher-ranked). Used by
-/// [`pin_init!`](crate::pin_init); not public API.
+/// Gives the closure of [`pin_init!`](crate::pin_init) the signature
+/// `FnOnce(*mut T) -> Result<(), E>`, with `T` inferred at the call site (a
+/// closure parameter type written with elided lifetimes would make it
+/// higher-ranked). Not public API.
+///
+/// `f` must end in `Ok(K)`, where `K` is a type private to one expansion of
+/// the macro that the field expressions cannot name (they see another type
+/// of the same name): a field expression can fail with `Err` or `?`, but
+/// cannot end the initialiser early with success, because there is no
+/// success value it could return.
 #[doc(hidden)]
 #[inline(always)]
-pub fn __init_closure<T, E, F: FnOnce(*mut T) -> Result<(), E>>(f: F) -> F {
-    f
+pub fn __init_closure<T, E, K, F>(f: F) -> impl FnOnce(*mut T) -> Result<(), E>
+where
+    F: FnOnce(*mut T) -> Result<K, E>,
+{
+    move |slot| f(slot).map(|_| ())
 }
 
 /// Drops an initialised field when the initialiser of a later field fails.
@@ -365,6 +374,11 @@ macro_rules! pin_init_async {
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __pin_init_impl {
+    // The field expressions run inside a block that declares its own
+    // `__InitOk`, shadowing the one the closure must return: only the code
+    // after that block, which runs once every field is written, can produce
+    // the success value. `return Ok(..)` in a field expression is a type
+    // error; `?` and `return Err(..)` still work.
     (@err_async [] [$($t:tt)*] { $($fields:tt)* }) => {
         $crate::__pin_init_impl!(@go_async [$crate::NTSTATUS] [$($t)*] { $($fields)* })
     };
@@ -372,21 +386,27 @@ macro_rules! __pin_init_impl {
         $crate::__pin_init_impl!(@go_async [$err] [$($t)*] { $($fields)* })
     };
     (@go_async [$err:ty] [$($t:tt)*] { $($fields:tt)* }) => {{
+        struct __InitOk;
         #[allow(unreachable_code, clippy::diverging_sub_expression, unused_variables)]
-        let __init = $crate::alloc::init::__init_closure::<$($t)*, $err, _>(move |__slot| {
+        let __init = $crate::alloc::init::__init_closure::<$($t)*, $err, __InitOk, _>(move |__slot| {
             if false {
                 let __v: $($t)* = $crate::__pin_init_impl!(@check [$($t)*]; []; $($fields)*);
                 $crate::__pin_init_impl!(@refs __v; $($fields)*);
             }
             $crate::alloc::init::__block_on(async move {
-                let __done = ::core::cell::Cell::new(false);
-                $crate::__pin_init_impl!(@fields __slot, __done, [$err]; $($fields)*);
-                __done.set(true);
-                ::core::result::Result::<(), $err>::Ok(())
+                {
+                    #[allow(dead_code)]
+                    struct __InitOk;
+                    let __done = ::core::cell::Cell::new(false);
+                    $crate::__pin_init_impl!(@fields __slot, __done, [$err]; $($fields)*);
+                    __done.set(true);
+                }
+                ::core::result::Result::<__InitOk, $err>::Ok(__InitOk)
             })
         });
         // SAFETY: as for `pin_init!`: the future writes every field in
-        // place or drops the ones it wrote and returns the error.
+        // place or drops the ones it wrote and returns the error; it cannot
+        // complete with success before the last field is written.
         unsafe { $crate::alloc::pin_init_from_closure::<$($t)*, $err, _>(__init) }
     }};
     (@err [] [$($t:tt)*] { $($fields:tt)* }) => {
@@ -396,8 +416,9 @@ macro_rules! __pin_init_impl {
         $crate::__pin_init_impl!(@go [$err] [$($t)*] { $($fields)* })
     };
     (@go [$err:ty] [$($t:tt)*] { $($fields:tt)* }) => {{
+        struct __InitOk;
         #[allow(unreachable_code, clippy::diverging_sub_expression, unused_variables)]
-        let __init = $crate::alloc::init::__init_closure::<$($t)*, $err, _>(move |__slot| {
+        let __init = $crate::alloc::init::__init_closure::<$($t)*, $err, __InitOk, _>(move |__slot| {
             // Compile-time checks, never run: every field listed exactly
             // once, and no field of a packed struct (references to fields
             // of a `#[repr(packed)]` struct are rejected).
@@ -405,14 +426,20 @@ macro_rules! __pin_init_impl {
                 let __v: $($t)* = $crate::__pin_init_impl!(@check [$($t)*]; []; $($fields)*);
                 $crate::__pin_init_impl!(@refs __v; $($fields)*);
             }
-            let __done = ::core::cell::Cell::new(false);
-            $crate::__pin_init_impl!(@fields __slot, __done, [$err]; $($fields)*);
-            __done.set(true);
-            ::core::result::Result::Ok(())
+            {
+                #[allow(dead_code)]
+                struct __InitOk;
+                let __done = ::core::cell::Cell::new(false);
+                $crate::__pin_init_impl!(@fields __slot, __done, [$err]; $($fields)*);
+                __done.set(true);
+            }
+            ::core::result::Result::Ok(__InitOk)
         });
         // SAFETY: the closure writes every field of the struct (checked
         // above) in place, or drops the fields it wrote and returns the
-        // error; fields are only written through raw pointers.
+        // error; fields are only written through raw pointers. It cannot
+        // return success before the last field is written: its success
+        // value is of a type the field expressions cannot name.
         unsafe { $crate::alloc::pin_init_from_closure::<$($t)*, $err, _>(__init) }
     }};
 
@@ -471,9 +498,9 @@ macro_rules! __pin_init_impl {
 /// not public API.
 #[cfg(feature = "async-com")]
 #[doc(hidden)]
-pub fn __block_on<F, E>(fut: F) -> Result<(), E>
+pub fn __block_on<F, K, E>(fut: F) -> Result<K, E>
 where
-    F: core::future::Future<Output = Result<(), E>>,
+    F: core::future::Future<Output = Result<K, E>>,
     E: crate::async_com::FromExecutorError,
 {
     match crate::async_com::block_on(fut) {

@@ -325,6 +325,14 @@ unsafe impl<A: Allocator, L: RawLock> Allocator for Locked<A, L> {
         // SAFETY: forwarded contract.
         unsafe { g.shrink(ptr, old_layout, new_layout) }
     }
+    #[inline]
+    fn max_align(&self) -> usize {
+        self.lock().max_align()
+    }
+    #[inline]
+    fn pageable(&self) -> bool {
+        self.lock().pageable()
+    }
 }
 
 #[cfg(test)]

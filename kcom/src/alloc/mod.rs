@@ -61,7 +61,20 @@ pub use wdk::{MEMORY_ALLOCATION_ALIGNMENT, PoolType, WdkAllocator, init_ex_alloc
 ///   allocator, and stays valid until it is passed to `dealloc` (or to a
 ///   successful `grow`/`shrink`) or the allocator is dropped;
 /// * `alloc_zeroed` returns zeroed memory;
-/// * moving the allocator (bitwise) does not invalidate live blocks.
+/// * moving the allocator (bitwise) does not invalidate live blocks;
+/// * [`pageable`](Self::pageable) returns `true` if any block it hands out
+///   may lie in pageable memory (paged pool): kcom relies on it to keep COM
+///   objects, whose reference count any holder may touch at
+///   `DISPATCH_LEVEL`, out of paged pool. Wrappers and strategies report
+///   their backing allocator's answer;
+/// * if the type is `Clone`, every clone behaves as the same allocator: a
+///   block allocated through one may be freed, grown or shrunk through any
+///   other, and stays valid until it is freed or the last of them is dropped.
+///   (The allocator-api2 bridge [`Api2`] relies on it: allocator-api2
+///   requires it of clones.) Stateless handles such as [`GlobalAllocator`],
+///   `WdkAllocator` and `&A` are such clones; an allocator that owns its
+///   memory, like the strategies, must not implement `Clone` as a copy of
+///   its state.
 pub unsafe trait Allocator {
     /// Allocates a block for `layout`; returns null on failure.
     ///
@@ -158,7 +171,64 @@ pub unsafe trait Allocator {
         // SAFETY: forwarded contract; see `realloc_by_copy`.
         unsafe { realloc_by_copy(self, ptr, old_layout, new_layout) }
     }
+
+    /// The largest alignment this allocator can ever serve: a request with
+    /// a larger alignment always gets null. The strategies built over an
+    /// allocator read it to report a region it could never provide as
+    /// [`AllocError::InvalidParameter`] rather than
+    /// [`AllocError::InsufficientResources`].
+    ///
+    /// The default is `usize::MAX` (no limit known). Only the error reported
+    /// depends on it, not soundness.
+    #[inline]
+    fn max_align(&self) -> usize {
+        usize::MAX
+    }
+
+    /// Whether blocks from this allocator may lie in pageable memory (paged
+    /// pool), which code running at `DISPATCH_LEVEL` or above must not touch.
+    ///
+    /// COM objects refuse such allocators (`STATUS_INVALID_PARAMETER` from
+    /// their constructors): any holder of a reference may AddRef or Release
+    /// it from a DPC or under a spin lock. The default is `false`; an
+    /// allocator whose blocks may be paged must return `true` (see the
+    /// trait's safety contract).
+    #[inline]
+    fn pageable(&self) -> bool {
+        false
+    }
 }
+
+/// An [`Allocator`] whose blocks always lie in non-paged memory, which code
+/// running at `DISPATCH_LEVEL` (a DPC, a spin lock holder) may touch.
+///
+/// kcom requires it where the kernel touches a block at `DISPATCH_LEVEL`
+/// behind the caller's back: the async executor's waker state, whose
+/// `KEVENT` is set by wakers on any thread at up to `DISPATCH_LEVEL`
+/// ([`block_on_in`](crate::async_com::block_on_in)).
+///
+/// Implemented for [`GlobalAllocator`] (non-paged pool in driver builds)
+/// and for `&A` when `A` is. `WdkAllocator` does not implement it: its pool
+/// is a run-time value and may be paged.
+///
+/// # Safety
+///
+/// Every block the allocator returns must lie in non-paged memory for as
+/// long as it is allocated (on the host, where nothing is paged, the marker
+/// states that the allocator would use non-paged memory in a driver build),
+/// and [`pageable`](Allocator::pageable) must return `false`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not known to allocate non-paged memory",
+    label = "this allocator may hand out pageable memory",
+    note = "the memory is touched at DISPATCH_LEVEL: use GlobalAllocator (non-paged pool in driver builds), or implement the unsafe trait NonPagedAllocator for an allocator whose blocks are always non-paged"
+)]
+pub unsafe trait NonPagedAllocator: Allocator {}
+
+// SAFETY: driver builds allocate from NonPagedNx pool (`wdk.rs`); the host
+// heap is never paged out from under a running thread.
+unsafe impl NonPagedAllocator for GlobalAllocator {}
+// SAFETY: the blocks are `A`'s, which are non-paged.
+unsafe impl<A: NonPagedAllocator + ?Sized> NonPagedAllocator for &A {}
 
 /// Allocate `new_layout`, copy the common prefix, free the old block.
 ///
@@ -218,6 +288,14 @@ unsafe impl<A: Allocator + ?Sized> Allocator for &A {
         // SAFETY: forwarded contract.
         unsafe { (**self).shrink(ptr, old_layout, new_layout) }
     }
+    #[inline]
+    fn max_align(&self) -> usize {
+        (**self).max_align()
+    }
+    #[inline]
+    fn pageable(&self) -> bool {
+        (**self).pageable()
+    }
 }
 
 /// Frees a single `T` allocated from `alloc` with `Layout::new::<T>()`.
@@ -270,53 +348,80 @@ impl GlobalAllocator {
 #[cfg(not(feature = "driver"))]
 // SAFETY: forwards to the Rust global allocator, which upholds the
 // `GlobalAlloc` contract for non-zero sizes; zero-sized requests are served
-// as 1-byte requests with the same alignment, so they are real, unique blocks.
+// as 1-byte requests with the same alignment, so they are real, unique
+// blocks, or refused (null) when that 1-byte layout does not exist.
 unsafe impl Allocator for GlobalAllocator {
     #[inline]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: `host_layout` has non-zero size.
-        unsafe { ::std_alloc::alloc::alloc(host_layout(layout)) }
+        match host_layout(layout) {
+            // SAFETY: `host_layout` returns a valid layout of non-zero size.
+            Some(l) => unsafe { ::std_alloc::alloc::alloc(l) },
+            None => ptr::null_mut(),
+        }
     }
     #[inline]
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: `host_layout` has non-zero size.
-        unsafe { ::std_alloc::alloc::alloc_zeroed(host_layout(layout)) }
+        match host_layout(layout) {
+            // SAFETY: `host_layout` returns a valid layout of non-zero size.
+            Some(l) => unsafe { ::std_alloc::alloc::alloc_zeroed(l) },
+            None => ptr::null_mut(),
+        }
     }
     #[inline]
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` was allocated above with `host_layout(layout)`.
-        unsafe { ::std_alloc::alloc::dealloc(ptr, host_layout(layout)) }
+        // A layout `host_layout` refuses was never served, so no live block
+        // has it (the caller's contract): nothing to free.
+        if let Some(l) = host_layout(layout) {
+            // SAFETY: `ptr` was allocated above with this same layout.
+            unsafe { ::std_alloc::alloc::dealloc(ptr, l) }
+        }
     }
     #[inline]
     unsafe fn grow(&self, ptr: *mut u8, old_layout: Layout, new_layout: Layout) -> *mut u8 {
-        // SAFETY: `ptr` was allocated with `host_layout(old_layout)`; the new
-        // size is non-zero and, rounded up to the alignment, does not
-        // overflow `isize` because `new_layout` is a valid `Layout`.
-        unsafe {
-            ::std_alloc::alloc::realloc(ptr, host_layout(old_layout), new_layout.size().max(1))
-        }
+        // SAFETY: as for `shrink`.
+        unsafe { host_realloc(ptr, old_layout, new_layout) }
     }
     #[inline]
     unsafe fn shrink(&self, ptr: *mut u8, old_layout: Layout, new_layout: Layout) -> *mut u8 {
-        // SAFETY: as for `grow`.
-        unsafe {
-            ::std_alloc::alloc::realloc(ptr, host_layout(old_layout), new_layout.size().max(1))
-        }
+        // SAFETY: the caller's contract: `ptr` is live with `old_layout`.
+        unsafe { host_realloc(ptr, old_layout, new_layout) }
     }
 }
 
 /// The host global allocator forbids zero-sized requests: serve them as one
-/// byte with the same alignment.
+/// byte with the same alignment, or not at all when no such layout exists
+/// (an alignment of `2^(usize::BITS - 1)`: one byte rounded up to it
+/// exceeds `isize::MAX`).
 #[cfg(not(feature = "driver"))]
 #[inline]
-pub(crate) const fn host_layout(layout: Layout) -> Layout {
-    if layout.size() == 0 {
-        // SAFETY: size 1 rounded up to `align` cannot overflow `isize`
-        // because `align` is a valid alignment of an existing layout.
-        unsafe { Layout::from_size_align_unchecked(1, layout.align()) }
-    } else {
-        layout
+pub(crate) const fn host_layout(layout: Layout) -> Option<Layout> {
+    if layout.size() != 0 {
+        return Some(layout);
     }
+    match Layout::from_size_align(1, layout.align()) {
+        Ok(l) => Some(l),
+        Err(_) => None,
+    }
+}
+
+/// `realloc` of a block of the host global allocator.
+///
+/// # Safety
+///
+/// `ptr` must be a live block of [`GlobalAllocator`] with `old_layout`, and
+/// `new_layout` must have the same alignment.
+#[cfg(not(feature = "driver"))]
+#[inline]
+unsafe fn host_realloc(ptr: *mut u8, old_layout: Layout, new_layout: Layout) -> *mut u8 {
+    let (Some(old), Some(new)) = (host_layout(old_layout), host_layout(new_layout)) else {
+        // `old_layout` was served, so it has a host layout; a new layout
+        // with the same alignment and a size of at least one does too.
+        return ptr::null_mut();
+    };
+    // SAFETY: `ptr` was allocated with `old` (the caller's contract); the new
+    // size is non-zero and, rounded up to the alignment, is a valid layout
+    // (`new` exists).
+    unsafe { ::std_alloc::alloc::realloc(ptr, old, new.size()) }
 }
 
 #[cfg(test)]
@@ -368,5 +473,51 @@ mod tests {
             assert!(!many.is_null());
             dealloc_slice_in(&a, many, 10);
         }
+    }
+    #[test]
+    fn zero_sized_request_with_the_largest_alignment_is_refused() {
+        // Valid as a zero-sized layout; one byte at this alignment is not a
+        // valid layout, so the host global allocator cannot serve it.
+        let huge = Layout::from_size_align(0, 1 << (usize::BITS - 1)).unwrap();
+        let a = GlobalAllocator;
+        // SAFETY: a valid layout; nothing is returned to free.
+        unsafe {
+            assert!(a.alloc(huge).is_null());
+            assert!(a.alloc_zeroed(huge).is_null());
+        }
+        // A zero-sized request with an ordinary alignment is a real block.
+        let small = Layout::from_size_align(0, 64).unwrap();
+        // SAFETY: a valid layout; freed right away with it.
+        unsafe {
+            let p = a.alloc(small);
+            assert!(!p.is_null() && p.addr().is_multiple_of(64));
+            a.dealloc(p, small);
+        }
+    }
+    #[test]
+    #[cfg(not(feature = "driver"))]
+    fn strategies_and_wrappers_report_their_backing_pageability() {
+        use crate::alloc::{FreeList, Locked, Pool, Stack};
+        use core::mem::MaybeUninit;
+        let paged = WdkAllocator::paged(WdkAllocator::tag(*b"tPgb"));
+        let non_paged = WdkAllocator::non_paged(WdkAllocator::tag(*b"tPgb"));
+        assert!(paged.pageable() && !non_paged.pageable());
+        assert!(!GlobalAllocator.pageable() && (&&paged).pageable());
+        for (backing, expect) in [(paged, true), (non_paged, false)] {
+            let b = Bump::with_capacity_in(64, backing).unwrap();
+            let p = Pool::with_blocks_in(16, 4, backing).unwrap();
+            let f = FreeList::with_capacity_in(256, backing).unwrap();
+            let s = Stack::with_capacity_in(64, backing).unwrap();
+            assert_eq!(
+                [b.pageable(), p.pageable(), f.pageable(), s.pageable()],
+                [expect; 4]
+            );
+            assert_eq!(Locked::new(p).pageable(), expect);
+        }
+        let mut buf = [MaybeUninit::<u8>::uninit(); 64];
+        assert!(
+            Bump::from_buffer(&mut buf).pageable(),
+            "a borrowed buffer may be anywhere"
+        );
     }
 }

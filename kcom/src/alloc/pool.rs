@@ -7,10 +7,14 @@ use core::mem::size_of;
 use core::ptr;
 
 use super::region::{AllocError, Region};
-use super::{Allocator, GlobalAllocator};
+use super::{Allocator, GlobalAllocator, MEMORY_ALLOCATION_ALIGNMENT};
 
-/// Largest alignment [`Pool::with_blocks_in`] derives from a block size.
-pub const POOL_MAX_AUTO_ALIGN: usize = 64;
+/// Largest alignment [`Pool::with_blocks_in`] derives from a block size:
+/// what the kernel pool guarantees for every block
+/// ([`MEMORY_ALLOCATION_ALIGNMENT`], 16 bytes on 64-bit Windows), so a pool
+/// over `WdkAllocator` works for every block size. Ask for more with
+/// [`Pool::with_layout_in`].
+pub const POOL_MAX_AUTO_ALIGN: usize = MEMORY_ALLOCATION_ALIGNMENT;
 
 /// A pool of equally sized blocks with O(1) `alloc` and `dealloc`.
 ///
@@ -23,9 +27,13 @@ pub const POOL_MAX_AUTO_ALIGN: usize = 64;
 /// With [`with_blocks_in`](Self::with_blocks_in)`(block_size, n, backing)`:
 /// the block size is rounded up to at least, and a multiple of, the pointer
 /// size; the block alignment is the largest power of two dividing that
-/// size, capped at [`POOL_MAX_AUTO_ALIGN`] (so 24 → align 8, 48 → 16,
-/// 256 → 64). [`with_layout_in`](Self::with_layout_in) takes an explicit
-/// alignment instead.
+/// size, capped at [`POOL_MAX_AUTO_ALIGN`] (what the kernel pool
+/// guarantees) and at what the backing allocator can serve (so, on 64-bit,
+/// 24 → align 8, 48 → 16, 256 → 16).
+/// [`with_layout_in`](Self::with_layout_in) takes an explicit alignment
+/// instead; one the backing allocator can never serve (above 16 bytes from
+/// `WdkAllocator` without `wdk-alloc-align`, say) is
+/// [`AllocError::InvalidParameter`].
 ///
 /// A request is served only if `layout.size() <= block_size()` and
 /// `layout.align() <= block_align()`; anything larger or more aligned gets
@@ -90,7 +98,10 @@ impl<A: Allocator> Pool<A> {
             .max(WORD)
             .checked_next_multiple_of(WORD)
             .ok_or(AllocError::InvalidParameter)?;
-        let align = (1usize << size.trailing_zeros()).min(POOL_MAX_AUTO_ALIGN);
+        let align = (1usize << size.trailing_zeros())
+            .min(POOL_MAX_AUTO_ALIGN)
+            .min(backing.max_align())
+            .max(WORD);
         Self::build(size, align, num_blocks, backing)
     }
 
@@ -101,7 +112,9 @@ impl<A: Allocator> Pool<A> {
     ///
     /// # Errors
     ///
-    /// As for [`with_blocks_in`](Self::with_blocks_in).
+    /// As for [`with_blocks_in`](Self::with_blocks_in), and
+    /// [`AllocError::InvalidParameter`] for an alignment `backing` can never
+    /// serve ([`Allocator::max_align`]).
     pub fn with_layout_in(
         block: Layout,
         num_blocks: usize,
@@ -318,6 +331,16 @@ unsafe impl<A: Allocator> Allocator for Pool<A> {
     unsafe fn shrink(&self, ptr: *mut u8, _old_layout: Layout, _new_layout: Layout) -> *mut u8 {
         ptr
     }
+
+    /// The block alignment: nothing more aligned is ever served.
+    #[inline]
+    fn max_align(&self) -> usize {
+        self.block_align
+    }
+    #[inline]
+    fn pageable(&self) -> bool {
+        self.region.pageable()
+    }
 }
 
 impl<A: Allocator + fmt::Debug> fmt::Debug for Pool<A> {
@@ -347,7 +370,10 @@ mod tests {
         let p = Pool::with_blocks_in(48, 4, GlobalAllocator).unwrap();
         assert_eq!((p.block_size(), p.block_align()), (48, 16));
         let p = Pool::with_blocks_in(256, 4, GlobalAllocator).unwrap();
-        assert_eq!((p.block_size(), p.block_align()), (256, 64));
+        assert_eq!(
+            (p.block_size(), p.block_align()),
+            (256, MEMORY_ALLOCATION_ALIGNMENT)
+        );
         let p = Pool::with_blocks_in(1, 4, GlobalAllocator).unwrap();
         assert_eq!((p.block_size(), p.block_align()), (WORD, WORD));
         let p = Pool::with_layout_in(l(40, 128), 2, GlobalAllocator).unwrap();
@@ -476,5 +502,48 @@ mod tests {
             assert_eq!(p.num_allocated(), 1);
             p.dealloc(a, l(16, 8));
         }
+    }
+    #[test]
+    #[cfg(not(feature = "driver"))]
+    fn every_block_size_works_over_the_kernel_pool() {
+        use crate::alloc::{PoolType, WdkAllocator, sim};
+        const TAG: u32 = WdkAllocator::tag(*b"tPoA");
+        let backing = WdkAllocator::non_paged(TAG);
+        for size in [8, 24, 32, 48, 64, 96, 128, 256, 4096, 4104] {
+            let p = Pool::with_blocks_in(size, 3, backing).unwrap();
+            assert!(p.block_align() <= MEMORY_ALLOCATION_ALIGNMENT, "{size}");
+            assert_eq!(p.block_size() % p.block_align(), 0);
+            // SAFETY: a layout the pool serves; freed right away.
+            unsafe {
+                let layout = l(size, p.block_align());
+                let a = p.alloc(layout);
+                assert!(!a.is_null() && a.addr() % p.block_align() == 0);
+                p.dealloc(a, layout);
+            }
+        }
+        // An explicit alignment the pool can never serve is a parameter
+        // error, found without asking the pool.
+        let r = Pool::with_layout_in(l(64, 64), 3, backing);
+        if WdkAllocator::SUPPORTS_OVER_ALIGNMENT {
+            assert_eq!(r.unwrap().block_align(), 64);
+        } else {
+            assert_eq!(r.err(), Some(AllocError::InvalidParameter));
+        }
+        let st = sim::stats(PoolType::NonPagedNx, TAG);
+        assert_eq!((st.outstanding_allocations, st.failed_allocations), (0, 0));
+        assert!(sim::forget_tag(TAG));
+    }
+
+    #[test]
+    fn a_pool_over_a_pool_respects_its_block_alignment() {
+        let outer = Pool::with_layout_in(l(256, 8), 4, GlobalAllocator).unwrap();
+        assert_eq!(outer.max_align(), 8);
+        assert_eq!(
+            Pool::with_layout_in(l(8, 64), 4, &outer).err(),
+            Some(AllocError::InvalidParameter)
+        );
+        let inner = Pool::with_blocks_in(32, 4, &outer).unwrap();
+        assert_eq!(inner.block_align(), 8, "capped at what the backing serves");
+        assert_eq!(outer.num_allocated(), 1);
     }
 }

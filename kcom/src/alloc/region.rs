@@ -20,7 +20,8 @@ pub enum AllocError {
     /// (`STATUS_INSUFFICIENT_RESOURCES`).
     InsufficientResources,
     /// The parameters describe no usable region: zero or too small a
-    /// capacity, zero blocks, or a size that overflows (`STATUS_INVALID_PARAMETER`).
+    /// capacity, zero blocks, a size that overflows, or an alignment the
+    /// backing allocator can never serve (`STATUS_INVALID_PARAMETER`).
     InvalidParameter,
 }
 
@@ -77,9 +78,11 @@ pub(crate) struct Region<A: Allocator> {
 impl<A: Allocator> Region<A> {
     /// Allocates `len` bytes aligned to `align` from `backing`.
     ///
-    /// `len` must be non-zero and `align` a power of two.
+    /// `len` must be non-zero and `align` a power of two the backing
+    /// allocator can serve ([`Allocator::max_align`]), else
+    /// [`AllocError::InvalidParameter`].
     pub(crate) fn new_in(len: usize, align: usize, backing: A) -> Result<Self, AllocError> {
-        if len == 0 {
+        if len == 0 || align > backing.max_align() {
             return Err(AllocError::InvalidParameter);
         }
         let layout =
@@ -130,6 +133,13 @@ impl<A: Allocator> Region<A> {
     /// The backing allocator, if the region was allocated from one.
     pub(crate) fn backing(&self) -> Option<&A> {
         self.backing.as_ref()
+    }
+
+    /// Whether the region may be pageable memory: the backing allocator's
+    /// answer, or `true` for a borrowed buffer (its memory is unknown).
+    /// A strategy's [`Allocator::pageable`].
+    pub(crate) fn pageable(&self) -> bool {
+        self.backing.as_ref().is_none_or(A::pageable)
     }
 
     /// The offset of `p` from the base, if `p` lies in `[base, base + len]`.

@@ -27,7 +27,10 @@ const DEAD: usize = 1;
 /// * `alloc`, `dealloc` of the top, `pop`: O(1).
 /// * `grow`/`shrink` of the top happen in place. Shrinking any other block
 ///   is in place too; growing another block moves it to the top and marks
-///   the old record dead, so it is popped together with the block above it.
+///   the old record dead, so it is popped together with the block above it
+///   (inside a [`scope`](Self::scope), blocks from before the scope are not
+///   moved: that grow fails).
+/// * [`scope`](Self::scope) frees every block made while it ran at once.
 /// * Zero-sized requests succeed and take a record like any other block.
 ///
 /// # Misuse
@@ -56,10 +59,21 @@ pub struct Stack<A: Allocator = GlobalAllocator> {
     /// Offset of the most recent block, 0 if none (a block is never at 0:
     /// its record comes first).
     last: Cell<usize>,
-    /// The lowest `last` a pop has left since the innermost
-    /// [`scope`](Self::scope) began (`usize::MAX` outside scopes).
+    /// Inside a [`scope`](Self::scope): `last` when it began (the floor
+    /// block: the newest block from before the scope, 0 if none).
+    /// `NO_SCOPE` outside scopes.
+    floor: Cell<usize>,
+    /// Inside a scope: the end of the floor block the last time a block was
+    /// allocated right above it, i.e. the top to return to while blocks of
+    /// the scope remain above it. Outside scopes: not read.
+    floor_top: Cell<usize>,
+    /// Inside a scope: the lowest `last` a pop has left since it began.
+    /// Outside scopes: not read (pops still lower it; a scope resets it).
     min_last: Cell<usize>,
 }
+
+/// `Stack::floor` outside scopes (no block offset is this large).
+const NO_SCOPE: usize = usize::MAX;
 
 // SAFETY: the stack exclusively owns its region and all its state points
 // into it; sending it sends the region and the (`Send`) backing allocator.
@@ -79,7 +93,9 @@ impl<A: Allocator> Stack<A> {
             region: Region::new_in(capacity, 16, backing)?,
             top: Cell::new(0),
             last: Cell::new(0),
-            min_last: Cell::new(usize::MAX),
+            floor: Cell::new(NO_SCOPE),
+            floor_top: Cell::new(0),
+            min_last: Cell::new(NO_SCOPE),
         })
     }
 
@@ -116,23 +132,31 @@ impl<A: Allocator> Stack<A> {
 
     /// Frees every block at once.
     pub fn reset(&mut self) {
+        // `&mut self`: never inside a scope (its closure only gets `&Self`).
+        debug_assert_eq!(self.floor.get(), NO_SCOPE);
         self.top.set(0);
         self.last.set(0);
-        self.min_last.set(0);
+        self.min_last.set(NO_SCOPE);
     }
 
-    /// Runs `f` with the stack, then frees every block allocated (or moved
-    /// by `grow`) while it ran, at once: O(1), like a bump allocator's
-    /// reset, instead of one [`pop`](Self::pop) per block. Blocks from
-    /// before the scope stay allocated.
+    /// Runs `f` with the stack, then frees every block allocated while it
+    /// ran, at once: O(1), like a bump allocator's reset, instead of one
+    /// [`pop`](Self::pop) per block.
+    ///
+    /// Blocks from before the scope stay allocated, at their current size:
+    ///
+    /// * the newest of them may be grown or shrunk in place by `f` while it
+    ///   is the top, and keeps its new size after the scope;
+    /// * `grow` of any other of them fails (null, the block unchanged):
+    ///   moving it would put it among the blocks the scope releases;
+    /// * if `f` frees some of them (breaking the LIFO order of the scope
+    ///   itself), those stay freed and the release falls back to popping the
+    ///   scope's records one by one, which is always consistent.
     ///
     /// `f` gets only `&Self`, for a lifetime its result cannot capture, so
     /// nothing that borrows the stack (a collection using it, say) outlives
-    /// the scope. If `f` frees blocks from before the scope (breaking the
-    /// LIFO order of the scope itself), those stay freed and the release
-    /// falls back to popping the scope's records one by one, which is always
-    /// consistent. If `f` panics, its blocks stay allocated until popped or
-    /// [`reset`](Self::reset).
+    /// the scope, and scopes cannot nest. If `f` panics, its blocks are
+    /// released as the panic passes.
     ///
     /// ```
     /// use core::alloc::Layout;
@@ -151,25 +175,49 @@ impl<A: Allocator> Stack<A> {
     /// assert_eq!(stack.total_allocated(), 0);
     /// ```
     pub fn scope<R>(&mut self, f: impl FnOnce(&Self) -> R) -> R {
+        /// Releases the scope's blocks when `f` returns or unwinds.
+        struct Release<'a, A: Allocator>(&'a Stack<A>);
+        impl<A: Allocator> Drop for Release<'_, A> {
+            fn drop(&mut self) {
+                self.0.end_scope();
+            }
+        }
         let (top, last) = (self.top.get(), self.last.get());
-        let outer_min = self.min_last.replace(last);
-        let result = f(self);
-        if self.min_last.get() >= last {
-            // Every record at or below the starting point is intact: the
-            // state from before the scope is exactly right again.
-            self.top.set(top);
-            self.last.set(last);
+        debug_assert_eq!(self.floor.get(), NO_SCOPE, "scopes cannot nest");
+        self.floor.set(last);
+        self.floor_top.set(top);
+        self.min_last.set(last);
+        let release = Release(self);
+        let result = f(release.0);
+        drop(release);
+        result
+    }
+
+    /// Frees the blocks of the current scope and leaves it.
+    fn end_scope(&self) {
+        let floor = self.floor.get();
+        if self.min_last.get() >= floor {
+            // Every record at or below the floor is intact, so the floor
+            // block is the newest block from before the scope.
+            if self.last.get() != floor {
+                // Blocks of the scope lie above it, starting where it ended
+                // when the lowest of them was allocated; it cannot have been
+                // resized since (it was not the top).
+                self.top.set(self.floor_top.get());
+                self.last.set(floor);
+            }
+            // Otherwise the floor block is the top already, possibly grown
+            // or shrunk in place: `top` is right as it is.
         } else {
             // `f` popped records from before the scope. Every record above
             // the lowest point it reached was made in the scope: pop those,
             // through the (always consistent) records.
-            let floor = self.min_last.get();
-            while self.last.get() > floor {
+            let low = self.min_last.get();
+            while self.last.get() > low {
                 self.pop_record();
             }
         }
-        self.min_last.set(outer_min.min(self.min_last.get()));
-        result
+        self.floor.set(NO_SCOPE);
     }
 
     /// The backing allocator.
@@ -214,9 +262,15 @@ impl<A: Allocator> Stack<A> {
 }
 
 // SAFETY: each block `[p, p + size)` is carved above the current top, after
-// its record, aligned as requested; `top` moves down only by popping the most
-// recent record (restoring the top from before it), so live blocks never
-// overlap each other or the records. The region is held by raw pointer.
+// its record, aligned as requested. `top` moves down only when blocks above
+// it are freed: popping the most recent record restores the top from before
+// it; shrinking the top block in place lowers it to that block's new end;
+// the end of a scope lowers it to the end of the newest block from before
+// the scope (its current end: its in-place resizes while it was the top are
+// kept, and it cannot be resized while blocks lie above it), freeing only
+// blocks made in the scope, since `grow` never moves an older block during
+// one. So live blocks never overlap each other or the records. The region is
+// held by raw pointer.
 unsafe impl<A: Allocator> Allocator for Stack<A> {
     #[inline]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
@@ -230,13 +284,19 @@ unsafe impl<A: Allocator> Allocator for Stack<A> {
         };
         match p.checked_add(layout.size()) {
             Some(end) if end <= self.region.len() => {
+                let last = self.last.get();
                 // SAFETY: `top <= p - HEADER` and `p <= len`; the record is
                 // word-aligned (`p` is) and lies in the free part of the
                 // region.
                 unsafe {
                     let r = self.region.base().add(p - HEADER).cast::<usize>();
                     r.write(top);
-                    r.add(1).write(self.last.get());
+                    r.add(1).write(last);
+                }
+                if last == self.floor.get() {
+                    // The lowest block of the scope (so far): the floor
+                    // block ends at `top` (see `end_scope`).
+                    self.floor_top.set(top);
                 }
                 self.top.set(end);
                 self.last.set(p);
@@ -281,6 +341,12 @@ unsafe impl<A: Allocator> Allocator for Stack<A> {
             );
             return ptr::null_mut();
         }
+        if self.floor.get() != NO_SCOPE && off <= self.min_last.get() {
+            // A block from before the current scope (every block at or
+            // below the lowest point the scope reached is one): moved, it
+            // would be released with the scope's blocks. Refuse.
+            return ptr::null_mut();
+        }
         // SAFETY: `ptr` is a live non-top block with `old_layout`; once moved,
         // its record is marked dead (the record's second word, which only
         // this allocator writes) so it is popped with the block above it.
@@ -301,6 +367,11 @@ unsafe impl<A: Allocator> Allocator for Stack<A> {
         // Any block still holds its first `new_layout.size()` bytes in place.
         ptr
     }
+
+    #[inline]
+    fn pageable(&self) -> bool {
+        self.region.pageable()
+    }
 }
 
 impl<A: Allocator + fmt::Debug> fmt::Debug for Stack<A> {
@@ -315,6 +386,8 @@ impl<A: Allocator + fmt::Debug> fmt::Debug for Stack<A> {
 
 #[cfg(test)]
 mod tests {
+    extern crate std;
+
     use super::*;
 
     fn l(size: usize, align: usize) -> Layout {
@@ -507,6 +580,112 @@ mod tests {
         assert!(before > with_a);
         assert!(check(a, 40, 7));
         assert!(s.pop());
+        assert_eq!(s.total_allocated(), 0);
+    }
+    #[test]
+    fn scope_keeps_an_in_place_grow_of_an_older_block() {
+        let mut s = Stack::with_capacity_in(1024, GlobalAllocator).unwrap();
+        let (l16, l64) = (l(16, 8), l(64, 8));
+        // SAFETY: a valid layout; the block is freed below.
+        let x = unsafe { s.alloc(l16) };
+        fill(x, 16, 0x11);
+        let grown = s.scope(|s| {
+            // SAFETY: `x` is the top block with layout `l16`.
+            let p = unsafe { s.grow(x, l16, l64) };
+            assert_eq!(p, x, "the top block grows in place");
+            fill(x, 64, 0x22);
+            s.total_allocated()
+        });
+        assert_eq!(s.total_allocated(), grown, "x keeps its new size");
+        // SAFETY: a valid layout; the next block must not overlap `x`.
+        let y = unsafe { s.alloc(l16) };
+        assert!(y.addr() >= x.addr() + 64, "{y:p} overlaps x at {x:p}");
+        fill(y, 16, 0x33);
+        assert!(check(x, 64, 0x22));
+        // A scope that allocates above the grown block releases only that.
+        s.scope(|s| {
+            // SAFETY: `y` is the top block with layout `l16`.
+            assert_eq!(unsafe { s.grow(y, l16, l64) }, y);
+            // SAFETY: a valid layout; released by the scope.
+            assert!(!unsafe { s.alloc(l16) }.is_null());
+        });
+        // SAFETY: a valid layout; the next block must not overlap `y`.
+        let z = unsafe { s.alloc(l16) };
+        assert!(z.addr() >= y.addr() + 64, "{z:p} overlaps y at {y:p}");
+        assert!(s.pop() && s.pop() && s.pop() && !s.pop());
+        assert_eq!(s.total_allocated(), 0);
+    }
+
+    #[test]
+    fn scope_keeps_an_in_place_shrink_of_an_older_block() {
+        let mut s = Stack::with_capacity_in(1024, GlobalAllocator).unwrap();
+        // SAFETY: a valid layout; the block is popped below.
+        let x = unsafe { s.alloc(l(64, 8)) };
+        let shrunk = s.scope(|s| {
+            // SAFETY: `x` is the top block with layout 64/8.
+            assert_eq!(unsafe { s.shrink(x, l(64, 8), l(8, 8)) }, x);
+            // SAFETY: a valid layout; released by the scope.
+            assert!(!unsafe { s.alloc(l(8, 8)) }.is_null());
+            x.addr() - s.region.addr() + 8
+        });
+        assert_eq!(s.total_allocated(), shrunk, "the room x gave up is free");
+        assert!(s.pop());
+        assert_eq!(s.total_allocated(), 0);
+    }
+
+    #[test]
+    fn a_scope_does_not_move_older_blocks() {
+        let mut s = Stack::with_capacity_in(1024, GlobalAllocator).unwrap();
+        // SAFETY: valid layouts; popped below.
+        let (a, b) = unsafe { (s.alloc(l(16, 8)), s.alloc(l(16, 8))) };
+        fill(a, 16, 0x44);
+        let used = s.total_allocated();
+        s.scope(|s| {
+            // `a` is not the top: moving it would put it among the blocks
+            // the scope releases, so the grow fails and `a` stays.
+            // SAFETY: `a` is live with layout 16/8.
+            assert!(unsafe { s.grow(a, l(16, 8), l(32, 8)) }.is_null());
+            // SAFETY: a block made in the scope may move (and is released).
+            let c = unsafe { s.alloc(l(8, 8)) };
+            // SAFETY: as above.
+            let _d = unsafe { s.alloc(l(8, 8)) };
+            // SAFETY: `c` is live with layout 8/8, not the top.
+            assert!(!unsafe { s.grow(c, l(8, 8), l(24, 8)) }.is_null());
+        });
+        assert_eq!(s.total_allocated(), used);
+        assert!(check(a, 16, 0x44));
+        // Outside a scope a lower block moves as before.
+        // SAFETY: `a` is live with layout 16/8, below `b`.
+        let a2 = unsafe { s.grow(a, l(16, 8), l(32, 8)) };
+        assert!(a2 > b && check(a2, 16, 0x44));
+        // SAFETY: `a2` is the top block.
+        unsafe { s.dealloc(a2, l(32, 8)) };
+        assert!(s.pop(), "b, then a's dead record");
+        assert_eq!(s.total_allocated(), 0);
+    }
+
+    #[test]
+    fn a_panicking_scope_still_releases_its_blocks() {
+        let mut s = Stack::with_capacity_in(1024, GlobalAllocator).unwrap();
+        // SAFETY: a valid layout; popped below.
+        let a = unsafe { s.alloc(l(16, 8)) };
+        let used = s.total_allocated();
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            s.scope(|s| {
+                // SAFETY: a valid layout; released by the scope.
+                assert!(!unsafe { s.alloc(l(100, 8)) }.is_null());
+                panic!("inside the scope");
+            })
+        }));
+        assert!(r.is_err());
+        assert_eq!(s.total_allocated(), used);
+        // Outside any scope again: a lower block may move.
+        // SAFETY: valid layout; `a` is live and not the top after this.
+        let b = unsafe { s.alloc(l(8, 8)) };
+        // SAFETY: `a` is live with layout 16/8.
+        let a2 = unsafe { s.grow(a, l(16, 8), l(32, 8)) };
+        assert!(!a2.is_null() && a2 > b);
+        s.reset();
         assert_eq!(s.total_allocated(), 0);
     }
 }

@@ -23,7 +23,14 @@
 //! * `PoolType::NonPagedNx`: `alloc`/`dealloc` at IRQL <= DISPATCH_LEVEL.
 //! * `PoolType::Paged`: `alloc`/`dealloc` at IRQL <= APC_LEVEL only (paged
 //!   memory may not be touched at DISPATCH_LEVEL). Driver builds refuse
-//!   (null, plus a debug assertion) paged allocations above APC_LEVEL.
+//!   (null, plus a debug assertion) paged allocations above APC_LEVEL, and
+//!   stop a paged free above APC_LEVEL in every build type
+//!   ([`FailFastReason::PagedFreeAboveApcLevel`](crate::com::FailFastReason)):
+//!   the block cannot be freed there, and leaking it silently would hide
+//!   the bug.
+//! * COM objects refuse a paged allocator ([`Allocator::pageable`]): their
+//!   reference count is touched, and their last Release frees them, at
+//!   whatever IRQL a holder runs.
 
 use core::alloc::Layout;
 use core::ptr;
@@ -244,6 +251,22 @@ unsafe impl Allocator for WdkAllocator {
         // SAFETY: `ptr` came from `backend::alloc` with this pool and tag.
         unsafe { backend::free(self.pool, self.tag, ptr) }
     }
+
+    /// True for [`PoolType::Paged`].
+    #[inline]
+    fn pageable(&self) -> bool {
+        self.pool == PoolType::Paged
+    }
+
+    /// [`MEMORY_ALLOCATION_ALIGNMENT`], or no limit with `wdk-alloc-align`.
+    #[inline]
+    fn max_align(&self) -> usize {
+        if Self::SUPPORTS_OVER_ALIGNMENT {
+            usize::MAX
+        } else {
+            MEMORY_ALLOCATION_ALIGNMENT
+        }
+    }
 }
 
 #[cfg(feature = "driver")]
@@ -264,6 +287,10 @@ unsafe impl Allocator for GlobalAllocator {
         // SAFETY: forwarded contract: the block came from the same
         // allocator value (non-paged, `GlobalAllocator::TAG`).
         unsafe { WdkAllocator::non_paged(GlobalAllocator::TAG).dealloc(ptr, layout) }
+    }
+    #[inline]
+    fn max_align(&self) -> usize {
+        WdkAllocator::non_paged(GlobalAllocator::TAG).max_align()
     }
 }
 
@@ -573,10 +600,13 @@ mod kernel {
     ///
     /// `ptr` must come from [`alloc`] with this pool and tag.
     pub(in super::super) unsafe fn free(pool: PoolType, tag: u32, ptr: *mut u8) {
-        debug_assert!(
-            pool != PoolType::Paged || irql() <= APC_LEVEL,
-            "WdkAllocator: paged pool free above APC_LEVEL"
-        );
+        if pool == PoolType::Paged && irql() > APC_LEVEL {
+            // ExFreePoolWithTag requires IRQL <= APC_LEVEL for paged pool;
+            // stop here, with a reason a debugger shows, in every build.
+            crate::com::failfast::fail_fast(
+                crate::com::failfast::FailFastReason::PagedFreeAboveApcLevel,
+            );
+        }
         // SAFETY: `ptr` is a live pool block allocated with `tag`.
         unsafe { ExFreePoolWithTag(ptr.cast(), tag) }
     }

@@ -15,7 +15,8 @@
 //!   [`watchdog_timeout_ms`] is reported as a probable deadlock (a trace and
 //!   `STATUS_POSSIBLE_DEADLOCK`) instead of hanging forever.
 //! * The waker's state is allocated with [`GlobalAllocator`] (non-paged pool
-//!   in driver builds); if that fails the call returns
+//!   in driver builds; [`block_on_in`] takes any [`NonPagedAllocator`]); if
+//!   that fails the call returns
 //!   `STATUS_INSUFFICIENT_RESOURCES`. So does a method whose future could
 //!   not be boxed, when it was boxed with [`box_future`] (as
 //!   `#[kcom::async_impl]` does).
@@ -39,7 +40,7 @@ use core::ptr::{self, NonNull};
 use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use core::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 
-use crate::alloc::{Allocator, GlobalAllocator};
+use crate::alloc::{GlobalAllocator, NonPagedAllocator};
 use crate::com::failfast::{FailFastReason, fail_fast};
 use crate::{NTSTATUS, STATUS_INSUFFICIENT_RESOURCES};
 use std_alloc::boxed::Box;
@@ -131,10 +132,20 @@ pub fn block_on<F: Future>(fut: F) -> Result<F::Output, NTSTATUS> {
 /// [`block_on`] with the waker's state allocated from `alloc`, which is kept
 /// alive until the last clone of the waker is dropped (possibly on another
 /// thread, after this call returns).
+///
+/// The state holds the `KEVENT` that wakers set, on any thread and at up to
+/// `DISPATCH_LEVEL`, so `alloc` must hand out non-paged memory
+/// ([`NonPagedAllocator`]); a paged `WdkAllocator` does not compile:
+///
+/// ```compile_fail,E0277
+/// use kcom::alloc::WdkAllocator;
+/// let paged = WdkAllocator::paged(WdkAllocator::tag(*b"Wkr1"));
+/// let _ = kcom::async_com::block_on_in(async { 1 }, paged);
+/// ```
 pub fn block_on_in<F, A>(fut: F, alloc: A) -> Result<F::Output, NTSTATUS>
 where
     F: Future,
-    A: Allocator + Send + Sync + 'static,
+    A: NonPagedAllocator + Send + Sync + 'static,
 {
     platform::check_can_block()?;
     let block = WakerBlock::try_new(alloc)?;
@@ -212,13 +223,13 @@ pub fn __block_on_com<R: AsyncReturn>(fut: impl Future<Output = R>) -> R {
 }
 
 /// The state shared by a `block_on` call and every clone of its waker.
-struct WakerBlock<A: Allocator> {
+struct WakerBlock<A: NonPagedAllocator> {
     refs: AtomicUsize,
     signal: platform::Signal,
     alloc: ManuallyDrop<A>,
 }
 
-impl<A: Allocator + Send + Sync + 'static> WakerBlock<A> {
+impl<A: NonPagedAllocator + Send + Sync + 'static> WakerBlock<A> {
     const VTABLE: RawWakerVTable = RawWakerVTable::new(
         Self::clone_raw,
         Self::wake_raw,
@@ -234,8 +245,11 @@ impl<A: Allocator + Send + Sync + 'static> WakerBlock<A> {
         let Some(p) = NonNull::new(p) else {
             return Err(STATUS_INSUFFICIENT_RESOURCES);
         };
-        // SAFETY: `p` is a fresh, aligned block for `Self`; the fields are
-        // written in place (the kernel signal must not move once initialised).
+        // SAFETY: `p` is a fresh, aligned block for `Self`, in non-paged
+        // memory (`A: NonPagedAllocator`, the bound of every caller), as
+        // `Signal::init` requires: wakers set the kernel event at up to
+        // DISPATCH_LEVEL. The fields are written in place (the kernel
+        // signal must not move once initialised, and the block never does).
         unsafe {
             ptr::write(&raw mut (*p.as_ptr()).refs, AtomicUsize::new(1));
             ptr::write(&raw mut (*p.as_ptr()).alloc, ManuallyDrop::new(alloc));

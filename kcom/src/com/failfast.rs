@@ -1,6 +1,7 @@
 //! Fail-fast for broken invariants that must never be survived: a panic
 //! reaching a COM shim, a reference count overflow or underflow, an object
-//! resurrected from its own destructor, a null `this` (debug builds).
+//! resurrected from its own destructor, a null `this` (debug builds), paged
+//! pool freed above `APC_LEVEL` (driver builds).
 //!
 //! * Driver builds (feature `driver`): `KeBugCheckEx` with
 //!   [`KCOM_BUGCHECK_CODE`] and the [`FailFastReason`] as first parameter.
@@ -26,6 +27,9 @@ pub enum FailFastReason {
     Resurrection = 4,
     /// A shim was called with a null `this` (checked in debug builds).
     NullThis = 5,
+    /// Paged pool freed above `APC_LEVEL` (driver builds, every build
+    /// type): `ExFreePoolWithTag` forbids it, and the free could fault.
+    PagedFreeAboveApcLevel = 6,
 }
 
 impl fmt::Display for FailFastReason {
@@ -36,6 +40,7 @@ impl fmt::Display for FailFastReason {
             FailFastReason::RefcountUnderflow => "COM Release on an object with no references",
             FailFastReason::Resurrection => "COM object resurrected during its destruction",
             FailFastReason::NullThis => "COM method called with a null `this`",
+            FailFastReason::PagedFreeAboveApcLevel => "paged pool freed above APC_LEVEL",
         })
     }
 }

@@ -36,6 +36,39 @@
 ///
 /// Method arguments must be `Copy` and FFI-safe; `async fn` methods need
 /// kcom's `async-com` feature.
+///
+/// `IUnknown` as the parent and `GUID` as the type of the IID may be written
+/// without importing them, as the seed-era examples do
+/// (`use kcom::{declare_com_interface, NTSTATUS};` is enough); an import of
+/// your own takes precedence.
+///
+/// # Interface ids
+///
+/// Every interface needs an IID of its own: `QueryInterface` answers an IID
+/// with the interface it names, and [`ComRc::query_interface`](crate::ComRc::query_interface)
+/// trusts the answer to have that interface's vtable. Two checks run at
+/// compile time:
+///
+/// * an interface's IID must differ from the IIDs of all its ancestors
+///   (its parent, …, `IUnknown`);
+/// * [`implement_com!`](crate::implement_com) rejects an object whose
+///   interfaces, or their ancestors, share an IID without being the same
+///   interface.
+///
+/// Interfaces that never meet in one object cannot be checked against each
+/// other: generate each IID fresh (`uuidgen`), never copy one.
+///
+/// ```compile_fail,E0080
+/// use kcom::{declare_com_interface, GUID, IUnknown, NTSTATUS};
+///
+/// declare_com_interface! {
+///     // IUnknown's own IID: refused.
+///     pub trait IBad: IUnknown {
+///         const IID: GUID = kcom::guid!("00000000-0000-0000-c000-000000000046");
+///         fn get(&self) -> NTSTATUS;
+///     }
+/// }
+/// ```
 #[macro_export]
 macro_rules! declare_com_interface {
     ($($tt:tt)*) => {
@@ -84,7 +117,12 @@ macro_rules! declare_com_interface {
 /// The first interface is the primary one (the object's base pointer);
 /// every further one gets its own interface pointer into the same object.
 /// All share one reference count, and `QueryInterface` for `IUnknown` from
-/// any of them returns the base pointer (COM identity).
+/// any of them returns the base pointer (COM identity). `QueryInterface`
+/// for an ancestor returns the first listed interface that has it.
+///
+/// Two listed interfaces that share an IID, or whose ancestors do (other
+/// than a common ancestor), are a compile error: `QueryInterface` could not
+/// tell them apart.
 #[macro_export]
 macro_rules! implement_com {
     ($($tt:tt)*) => {
@@ -98,7 +136,9 @@ macro_rules! implement_com {
 ///
 /// `new_com*` fail fast if the allocation fails; `try_new_com*` return
 /// `Err(STATUS_INSUFFICIENT_RESOURCES)`. Objects made `_in` an allocator are
-/// freed by that allocator.
+/// freed by that allocator, which must not hand out pageable memory
+/// (`try_new_com_in` returns `Err(STATUS_INVALID_PARAMETER)`, `new_com_in`
+/// panics; see [`Allocator::pageable`](crate::Allocator::pageable)).
 #[macro_export]
 macro_rules! impl_com_object {
     ($ty:ty, $vtbl:ty $(,)?) => {

@@ -321,6 +321,13 @@ impl<T, V: 'static, A: Allocator, S: Copy> ComObject<T, V, A, S> {
     };
 
     /// Allocates the object with a reference count of one.
+    ///
+    /// Every constructor goes through here. A pageable allocator is refused
+    /// with `STATUS_INVALID_PARAMETER` before anything is allocated: the
+    /// header (vtable pointers, reference count) is touched by AddRef,
+    /// Release and QueryInterface at whatever IRQL a holder of a reference
+    /// runs, `DISPATCH_LEVEL` included, and the last Release frees the block
+    /// there.
     fn try_create_raw(
         value: T,
         alloc: A,
@@ -329,6 +336,9 @@ impl<T, V: 'static, A: Allocator, S: Copy> ComObject<T, V, A, S> {
         query: QueryFn,
     ) -> Result<NonNull<c_void>, NTSTATUS> {
         let () = Self::LAYOUT_CHECK;
+        if alloc.pageable() {
+            return Err(STATUS_INVALID_PARAMETER);
+        }
         let layout = Layout::new::<Self>();
         // SAFETY: `layout` is a valid, non-zero-sized layout; the block is
         // freed in `destroy` with the same layout through this allocator.
@@ -393,7 +403,9 @@ unsafe fn query_via_impl<T: ComImpl<V>, V: 'static>(
 
 impl<T: ComImpl<V>, V: 'static, A: Allocator> ComObject<T, V, A> {
     /// Creates an object in `alloc` and returns its primary interface
-    /// pointer with one reference, or `STATUS_INSUFFICIENT_RESOURCES`.
+    /// pointer with one reference, or `STATUS_INSUFFICIENT_RESOURCES`;
+    /// `STATUS_INVALID_PARAMETER` if `alloc` may hand out pageable memory
+    /// ([`Allocator::pageable`]: COM objects live in non-paged memory).
     ///
     /// The object is freed by `alloc` when its count reaches zero, so the
     /// allocator must outlive every use of the returned pointer.
@@ -403,10 +415,16 @@ impl<T: ComImpl<V>, V: 'static, A: Allocator> ComObject<T, V, A> {
     }
 
     /// Like [`try_new_in`](Self::try_new_in) but fails fast
-    /// (`handle_alloc_error`) if the allocation fails.
+    /// (`handle_alloc_error`) if the allocation fails, and panics for a
+    /// pageable allocator (a programming error).
     pub fn new_in(value: T, alloc: A) -> *mut c_void {
+        let pageable = alloc.pageable();
         match Self::try_new_in(value, alloc) {
             Ok(p) => p,
+            Err(_) if pageable => panic!(
+                "kcom: a COM object cannot live in pageable memory: \
+                 its reference count is touched at any IRQL"
+            ),
             Err(_) => std_alloc::alloc::handle_alloc_error(Layout::new::<Self>()),
         }
     }
@@ -480,8 +498,10 @@ impl<T, V: 'static, A: Allocator, S> core::fmt::Debug for ComObject<T, V, A, S> 
 ///
 /// `PRIMARY_VTABLE` and `SECONDARIES` must hold the `__for_slot` vtables of
 /// this type for slots 0, 1, … in order, and `query` must return only the
-/// object's base (for `IUnknown`) or its slot pointers. Use
-/// `implement_com!`, which upholds this.
+/// object's base (for `IUnknown`) or its slot pointers, answering an IID
+/// with a slot whose vtable starts with the vtable of the interface that
+/// IID names. Use `implement_com!`, which upholds this (its compile-time
+/// IID checks make that interface unique among the object's).
 pub unsafe trait ComClass: Sized + 'static {
     /// The interface of the object's primary slot.
     type Primary: ComInterface;
@@ -507,6 +527,12 @@ pub unsafe trait ComClass: Sized + 'static {
 
     /// Creates an object in `alloc`, which frees it when its last reference
     /// is released (on whichever thread that happens, hence `Send`).
+    ///
+    /// `STATUS_INVALID_PARAMETER` if `alloc` may hand out pageable memory
+    /// ([`Allocator::pageable`], e.g. `WdkAllocator::paged`): any holder of
+    /// a reference may AddRef or Release from `DISPATCH_LEVEL`, so COM
+    /// objects live in non-paged memory. Keep large, PASSIVE_LEVEL-only data
+    /// in a paged `KBox` owned by the object instead.
     fn try_create_in<A: Allocator + Send + 'static>(
         value: Self,
         alloc: A,

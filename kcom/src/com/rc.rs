@@ -76,6 +76,10 @@ impl<I: ComInterface> ComRc<I> {
 
     /// `QueryInterface` for `J`: a new reference on success,
     /// `STATUS_NOINTERFACE` (or the object's error) otherwise.
+    ///
+    /// The answer is trusted to be `J`: this relies on `J::IID` naming `J`
+    /// alone (see "Interface ids" in
+    /// [`declare_com_interface!`](crate::declare_com_interface)).
     pub fn query_interface<J: ComInterface>(&self) -> Result<ComRc<J>, NTSTATUS> {
         let mut out: *mut c_void = ptr::null_mut();
         // SAFETY: `self.ptr` is live; the IID and `out` are valid locals.
@@ -90,8 +94,12 @@ impl<I: ComInterface> ComRc<I> {
             return Err(status);
         }
         // SAFETY: a successful QueryInterface for `J::IID` returns a
-        // referenced pointer to `J` of the same object, whose threading is
-        // the object's (upheld when `self` was made).
+        // referenced pointer to the interface that IID names, of the same
+        // object (the COM contract; `implement_com!` objects answer with the
+        // slot whose interface or ancestor has the IID, unique among their
+        // interfaces by its compile-time check). That interface is `J`, as
+        // no other interface may have `J`'s IID (the declaration rule). Its
+        // threading is the object's (upheld when `self` was made).
         unsafe { ComRc::from_raw(out) }.ok_or(STATUS_NOINTERFACE)
     }
 
