@@ -4,8 +4,9 @@
 //!   raw vtable call) against a `&dyn Trait` call with the same body;
 //! * `create_release`: creating and destroying an object (global allocator
 //!   and a `Pool`) against `Arc::new` + drop of the same payload;
-//! * `addref_release`: `ComRc::clone` + drop and a raw `AddRef`/`Release`
-//!   pair against `Arc::clone` + drop;
+//! * `addref_release`: `ComRc::clone` + drop, `ClassRc::clone` + drop (the
+//!   count updated in place) and a raw `AddRef`/`Release` pair against
+//!   `Arc::clone` + drop;
 //! * `query_release`: `QueryInterface` + `Release` (no std anchor; compared
 //!   with kcom-rs by the instruction harness).
 //!
@@ -21,8 +22,9 @@ use std::time::Duration;
 
 use kcom::alloc::Pool;
 use kcom::{
-    ComClass, ComImpl, ComInterfaceInfo, ComObject, ComRc, GUID, GlobalAllocator, IUnknown,
-    IUnknownVtbl, NTSTATUS, STATUS_SUCCESS, declare_com_interface, impl_com_object, implement_com,
+    ClassRc, ComClass, ComImpl, ComInterfaceInfo, ComObject, ComRc, GUID, GlobalAllocator,
+    IUnknown, IUnknownVtbl, NTSTATUS, STATUS_SUCCESS, declare_com_interface, impl_com_object,
+    implement_com,
 };
 
 use crate::{Group, Visit};
@@ -253,6 +255,12 @@ fn create_release(v: &mut impl Visit) {
             drop(black_box(rc))
         }
     });
+    v.visit(g, "classrc_try_new", || {
+        || {
+            let rc = ClassRc::try_new(Adder::new(black_box(7))).expect("allocation");
+            drop(black_box(rc))
+        }
+    });
     v.visit(g, "seed_new_com", || {
         || {
             let raw = black_box(Adder::new_com(Adder::new(black_box(7))));
@@ -328,6 +336,10 @@ fn addref_release(v: &mut impl Visit) {
     v.visit(g, "comrc_clone", || {
         let rc = new_rc();
         move || drop(black_box(ComRc::clone(black_box(&rc))))
+    });
+    v.visit(g, "classrc_clone", || {
+        let rc = ClassRc::try_new(Adder::new(7)).expect("allocation");
+        move || drop(black_box(ClassRc::clone(black_box(&rc))))
     });
     v.visit(g, "raw_vtable", || {
         let rc = new_rc();
@@ -410,7 +422,7 @@ mod tests {
         }
         let mut run = Run(0);
         visit(&mut run);
-        assert_eq!(run.0, 17);
+        assert_eq!(run.0, 19);
 
         let rc = new_rc();
         assert_eq!(rc.add(1), Ok(8));

@@ -116,6 +116,8 @@ pub const TARGETS: &[Target] = &[
     ),
     target("create_release", "try_create", "arc_anchor", 1.0),
     target("create_release", "seed_new_com", "arc_anchor", 1.0),
+    target("create_release", "classrc_try_new", "arc_anchor", 1.0),
+    target("addref_release", "classrc_clone", "arc_anchor", 1.0),
     target("addref_release", "comrc_clone", "arc_anchor", 1.0),
     target("addref_release", "raw_vtable", "arc_anchor", 1.0),
 ];
