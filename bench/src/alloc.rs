@@ -688,6 +688,54 @@ impl Blocks for Baseline {
     }
 }
 
+/// The least a free-list pool can do: an intrusive LIFO list of 64-byte
+/// blocks with no checks and no counter (take: load the head, test it,
+/// load its link, store the new head; give: store the link, store the
+/// head). The minimum sequence any pool of this kind pays on top of
+/// [`Baseline`].
+struct BareList {
+    /// The blocks' memory (only reached through `head` and the links).
+    _blocks: Vec<Obj>,
+    head: *mut u8,
+}
+
+impl BareList {
+    fn new() -> Self {
+        let mut blocks = vec![[0u8; 64]; POOL_BLOCKS];
+        let mut head = ptr::null_mut::<u8>();
+        for b in blocks.iter_mut().rev() {
+            let p = b.as_mut_ptr();
+            // SAFETY: `p` is a 64-byte block of `blocks`; the link is
+            // written unaligned (a byte array has alignment 1).
+            unsafe { p.cast::<*mut u8>().write_unaligned(head) };
+            head = p;
+        }
+        BareList {
+            _blocks: blocks,
+            head,
+        }
+    }
+}
+
+impl Blocks for BareList {
+    type Handle = *mut u8;
+    #[inline(always)]
+    fn take(&mut self) -> *mut u8 {
+        let p = self.head;
+        assert!(!p.is_null(), "bare list exhausted");
+        // SAFETY: a free block of `blocks` starts with its link.
+        self.head = unsafe { p.cast::<*mut u8>().read_unaligned() };
+        touch(p)
+    }
+    #[inline(always)]
+    unsafe fn give(&mut self, p: *mut u8) {
+        let p = black_box(p);
+        // SAFETY: `p` is a block of `blocks` handed out by `take`.
+        unsafe { p.cast::<*mut u8>().write_unaligned(self.head) };
+        self.head = p;
+    }
+}
+
 /// Only the lock: two `SpinLock` acquire/release pairs, as one
 /// `Locked<_>` alloc+free pair takes, with no allocator inside.
 struct LockOnly(SpinLock);
@@ -794,6 +842,7 @@ fn pool(v: &mut impl Visit) {
     );
     pool_contestant(v, "heapless_pool", Heapless::new, s, true);
     pool_contestant(v, "floor_no_allocator", Baseline::new, s, true);
+    pool_contestant(v, "floor_bare_free_list", BareList::new, s, true);
     pool_contestant(
         v,
         "floor_spinlock_only",
