@@ -159,6 +159,8 @@ pub const COMPARISONS: &[Comparison] = &[
         "kcom_rs_accumulate_raw_vtable",
     ),
     compare("addref_release", "comrc_clone", "kcom_rs_comrc_clone"),
+    compare("addref_release", "classrc_clone", "kcom_rs_comrc_clone"),
+    compare("create_release", "classrc_try_new", "kcom_rs_new_rc"),
     compare("addref_release", "raw_vtable", "kcom_rs_raw_vtable"),
     compare(
         "query_release",
