@@ -58,14 +58,16 @@ pub const BUMP16: Group = group("bump16", "one 16-byte allocation", 4096, 131_07
 pub const BUMP64: Group = group("bump64", "one 64-byte allocation", 4096, 131_072);
 /// As [`BUMP16`] with 256-byte requests.
 pub const BUMP256: Group = group("bump256", "one 256-byte allocation", 4096, 131_072);
-/// Churn over a general-purpose heap (see [`churn`]).
+/// Churn over a general-purpose heap: 512 blocks live, one freed and one
+/// allocated per step.
 pub const FREELIST_CHURN: Group = group(
     "freelist_churn",
     "free a random one of 512 live blocks, allocate 16..=1024 B in its place",
     OPS as u64 * 4,
     OPS as u64 * 8,
 );
-/// Batches over a general-purpose heap (see [`batch`]).
+/// Batches over a general-purpose heap: 256 blocks allocated, then freed
+/// in random order, per step.
 pub const FREELIST_BATCH: Group = group(
     "freelist_batch256",
     "allocate 256 blocks of 16..=1024 B, free them in random order",
@@ -79,7 +81,7 @@ pub const POOL64_PAIR: Group = group(
     4096,
     65_536,
 );
-/// 64-byte churn per step (see [`pool_churn`]).
+/// 64-byte churn: 512 blocks live, one given back and one taken per step.
 pub const POOL64_CHURN: Group = group(
     "pool64_churn",
     "free a random one of 512 live 64-byte blocks, take a new one",
