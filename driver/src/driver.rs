@@ -115,11 +115,20 @@ fn object_attributes_init_context_type(info: &'static ContextTypeInfo) -> WDF_OB
     }
 }
 
-/// `WDF_DRIVER_CONFIG_INIT`.
+/// The pool tag of the framework's own allocations for this driver (its
+/// objects: device, queue, requests, work items). Without one KMDF derives a
+/// tag from the service name, `kcom`, which is also the tag of
+/// `kcom::GlobalAllocator` in the driver: `!poolused`, Driver Verifier and
+/// fault injection could then not tell the framework's memory from the
+/// `global` exercise's.
+const DRIVER_POOL_TAG: ULONG = u32::from_le_bytes(*b"KcFx");
+
+/// `WDF_DRIVER_CONFIG_INIT`, with this driver's own pool tag.
 fn driver_config_init(device_add: PFN_WDF_DRIVER_DEVICE_ADD) -> WDF_DRIVER_CONFIG {
     WDF_DRIVER_CONFIG {
         Size: wdf_structure_size::<WDF_DRIVER_CONFIG>(_WDFSTRUCTENUM::INDEX_WDF_DRIVER_CONFIG),
         EvtDriverDeviceAdd: device_add,
+        DriverPoolTag: DRIVER_POOL_TAG,
         ..WDF_DRIVER_CONFIG::default()
     }
 }

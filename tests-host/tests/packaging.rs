@@ -5,6 +5,10 @@
 //! None of this executes here (cargo-make's Windows tasks, stampinf and PnP
 //! need Windows); these tests hold the rules whose breaking made `cargo make
 //! package` fail or the driver uninstallable where it should load.
+//!
+//! Not under Miri: the tests read files (Miri isolates the file system) and
+//! run no unsafe code.
+#![cfg(not(miri))]
 
 use std::collections::BTreeMap;
 use std::fs;

@@ -87,6 +87,8 @@ pub enum ErrorKind {
     },
     /// The reply could not be decoded or does not fit the request.
     BadReply(String),
+    /// The backend could not carry the request.
+    Backend(String),
 }
 
 /// A failed request: which IOCTL, and why.
@@ -119,7 +121,9 @@ impl fmt::Display for ClientError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.kind {
             ErrorKind::Status(s) => write!(f, "{}: the driver answered {}", self.ioctl, Status(*s)),
-            ErrorKind::Os { message, .. } => write!(f, "{}: {message}", self.ioctl),
+            ErrorKind::Os { message, .. } | ErrorKind::Backend(message) => {
+                write!(f, "{}: {message}", self.ioctl)
+            }
             ErrorKind::BadReply(detail) => {
                 write!(
                     f,
@@ -149,6 +153,7 @@ fn call<T: Transport + ?Sized>(
             kind: match e {
                 TransportError::Status(s) => ErrorKind::Status(s),
                 TransportError::Os { code, message } => ErrorKind::Os { code, message },
+                TransportError::Backend(message) => ErrorKind::Backend(message),
             },
         })?;
     if written != reply.len() {
@@ -198,6 +203,11 @@ impl<T: Transport> Client<T> {
     /// The transport.
     pub fn transport(&self) -> &T {
         &self.transport
+    }
+
+    /// The transport, giving up the client.
+    pub fn into_transport(self) -> T {
+        self.transport
     }
 
     /// `GET_INFO`: protocol version, limits and the registered strategies.

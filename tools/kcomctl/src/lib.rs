@@ -8,18 +8,22 @@
 //!   [`kcom_sample_core::protocol`] encodings;
 //! * [`transport`]: "send these IOCTL bytes, get bytes or an `NTSTATUS`",
 //!   implemented by [`loopback::Loopback`] (the driver's core in this
-//!   process, over kcom's simulated kernel pool) and, on Windows, by
-//!   `device::Device` (the installed driver, via `DeviceIoControl`).
+//!   process, over kcom's simulated kernel pool), on Windows by
+//!   `device::Device` (the installed driver, via `DeviceIoControl`), and on
+//!   x86_64 Linux by `image::Image` (the compiled driver image under
+//!   `kmdf-host`).
 //!
-//! Everything above the transport is the same for both backends.
+//! Everything above the transport is the same for every backend.
 
 pub mod cli;
 pub mod client;
 #[cfg(windows)]
 pub mod device;
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+pub mod image;
 pub mod loopback;
 pub mod transport;
 
 pub use crate::client::{Client, ClientError, DeviceInfo, ErrorKind, OfferedStrategy};
 pub use crate::loopback::Loopback;
-pub use crate::transport::{Status, Transport, TransportError};
+pub use crate::transport::{Closing, Status, Transport, TransportError};

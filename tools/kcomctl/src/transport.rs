@@ -17,6 +17,23 @@ pub trait Transport {
 
     /// A short description of where requests go, for humans.
     fn describe(&self) -> String;
+
+    /// Ends the session with the device and says what the backend found
+    /// on the way out. Nothing for the device and the loopback; the image
+    /// backend removes the device, unloads the driver and returns the
+    /// host's report.
+    fn close(self: Box<Self>) -> Option<Closing> {
+        None
+    }
+}
+
+/// What a backend found when its session ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Closing {
+    /// Whether it found nothing wrong.
+    pub clean: bool,
+    /// What it found, for humans (one or more lines).
+    pub report: String,
 }
 
 /// A boxed transport is one: the backend is chosen at run time
@@ -28,6 +45,10 @@ impl<T: Transport + ?Sized> Transport for Box<T> {
 
     fn describe(&self) -> String {
         (**self).describe()
+    }
+
+    fn close(self: Box<Self>) -> Option<Closing> {
+        T::close(*self)
     }
 }
 
@@ -44,6 +65,9 @@ pub enum TransportError {
         /// What went wrong, in one line.
         message: String,
     },
+    /// The backend could not carry the request (the image backend: the
+    /// simulated system refused it or the driver never completed it).
+    Backend(String),
 }
 
 impl fmt::Display for TransportError {
@@ -51,6 +75,7 @@ impl fmt::Display for TransportError {
         match self {
             TransportError::Status(status) => write!(f, "{}", Status(*status)),
             TransportError::Os { code, message } => write!(f, "{message} (OS error {code})"),
+            TransportError::Backend(message) => f.write_str(message),
         }
     }
 }

@@ -3,6 +3,8 @@
 //! Nothing here is validated beyond what clap checks; [`super::plan`] turns
 //! the arguments into something that may be sent.
 
+use std::path::PathBuf;
+
 use clap::{Args, Parser, Subcommand};
 
 /// Default `--iterations`.
@@ -20,8 +22,9 @@ pub const INJECT_FAULT_ENV: &str = "KCOMCTL_INJECT_FAULT";
 
 /// User-mode client of the kcom sample driver.
 ///
-/// Talks to the installed driver (Windows) or, with --loopback, to the same
-/// driver logic running in this process over a simulated kernel pool.
+/// Talks to the installed driver (Windows); with --loopback, to the same
+/// driver logic running in this process over a simulated kernel pool; with
+/// --image, to the compiled driver image run in this process under kmdf-host.
 #[derive(Parser, Debug)]
 #[command(name = "kcomctl", version)]
 pub struct Cli {
@@ -43,8 +46,24 @@ pub struct Cli {
     #[arg(long, global = true, help_heading = "Output and backend")]
     pub device: bool,
 
-    /// Loopback only: make the Nth simulated pool allocation of STRATEGY's
-    /// exercise fail (testing aid).
+    /// Load the driver image PATH (kcom_sample.sys from ci/driver-image.sh)
+    /// into this process under kmdf-host, a simulated KMDF and kernel with
+    /// Verifier-style checks (x86_64 Linux). After the command the device is
+    /// removed and the driver unloaded; a violation or a pool block left at
+    /// unload makes the exit code 1, and a stop (bug check, fault) ends the
+    /// process with code 3. The image's code runs with this process's
+    /// access: give it only a driver image you trust.
+    #[arg(
+        long,
+        global = true,
+        value_name = "PATH",
+        conflicts_with_all = ["device", "loopback"],
+        help_heading = "Output and backend"
+    )]
+    pub image: Option<PathBuf>,
+
+    /// Loopback and image only: make the Nth pool allocation of STRATEGY's
+    /// exercise fail, by its pool tag (testing aid).
     #[arg(
         long,
         global = true,

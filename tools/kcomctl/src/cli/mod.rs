@@ -20,14 +20,16 @@ pub use self::args::{
     Cli, Command, DEFAULT_ITERATIONS, DEFAULT_MAX_SIZE, DEFAULT_MIN_SIZE, DEFAULT_SEED,
     INJECT_FAULT_ENV, RunArgs,
 };
-pub use self::backend::{Backend, HAS_DEVICE_BACKEND, choose_backend};
+pub use self::backend::{Backend, HAS_DEVICE_BACKEND, HAS_IMAGE_BACKEND, choose_backend};
 pub use self::plan::{RunPlan, Selection, parse_faults, resolve, validate_run};
 pub use self::render::{RunRecord, pool_name, tag_text};
 use crate::client::{Client, ClientError};
+use crate::transport::Closing;
 
 /// Exit code: everything succeeded.
 pub const EXIT_OK: i32 = 0;
-/// Exit code: an exercise failed or leaked, or the device could not be used.
+/// Exit code: an exercise failed or leaked, the device could not be used,
+/// or (`--image`) the host found a violation or pool left at unload.
 pub const EXIT_FAILED: i32 = 1;
 /// Exit code: bad command line input (nothing was sent to the device).
 pub const EXIT_USAGE: i32 = 2;
@@ -71,9 +73,35 @@ pub fn run(cli: &Cli) -> Result<i32, Failure> {
         _ => None,
     };
     let faults = parse_faults(&cli.inject_fault)?;
-    let backend = choose_backend(cli, !faults.is_empty())?;
+    let backend = choose_backend(cli, &faults)?;
     let transport = backend::open(&backend, &faults)?;
-    commands::execute(&Client::new(transport), cli, plan.as_ref())
+    let client = Client::new(transport);
+    let outcome = commands::execute(&client, cli, plan.as_ref());
+    let closing = client.into_transport().close();
+    close(outcome, closing, cli.json)
+}
+
+/// The command's outcome with what the backend found when it closed: its
+/// report is printed (on stderr under `--json`, whose stdout is one JSON
+/// document), and anything it found makes a successful command fail.
+fn close(
+    outcome: Result<i32, Failure>,
+    closing: Option<Closing>,
+    json: bool,
+) -> Result<i32, Failure> {
+    let Some(closing) = closing else {
+        return outcome;
+    };
+    if json {
+        eprint!("{}", closing.report);
+    } else {
+        println!();
+        print!("{}", closing.report);
+    }
+    match outcome {
+        Ok(EXIT_OK) if !closing.clean => Ok(EXIT_FAILED),
+        other => other,
+    }
 }
 
 /// The program: parses `std::env::args`, runs, prints errors as one line
@@ -93,5 +121,34 @@ pub fn main() -> i32 {
             eprintln!("kcomctl: {}", failure.message);
             failure.code
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn closing(clean: bool) -> Option<Closing> {
+        Some(Closing {
+            clean,
+            report: "report\n".into(),
+        })
+    }
+
+    #[test]
+    fn what_the_backend_finds_at_close_fails_a_successful_command() {
+        // No closing report: the command's outcome stands.
+        assert_eq!(close(Ok(EXIT_OK), None, false), Ok(EXIT_OK));
+        assert_eq!(close(Ok(EXIT_FAILED), None, true), Ok(EXIT_FAILED));
+        // A clean one changes nothing; an unclean one fails a success.
+        assert_eq!(close(Ok(EXIT_OK), closing(true), true), Ok(EXIT_OK));
+        assert_eq!(close(Ok(EXIT_OK), closing(false), true), Ok(EXIT_FAILED));
+        assert_eq!(
+            close(Ok(EXIT_FAILED), closing(false), true),
+            Ok(EXIT_FAILED)
+        );
+        // A failure keeps its own code and message.
+        let usage = Failure::usage("bad");
+        assert_eq!(close(Err(usage.clone()), closing(false), true), Err(usage));
     }
 }

@@ -1,0 +1,295 @@
+//! Per-thread state of every thread that runs driver code: the session it
+//! belongs to, its IRQL, the spin locks it holds, where the driver last
+//! called into the host, and which driver callbacks are running (for
+//! reports and call stacks).
+//!
+//! Kernel and framework entry points have no context argument, so they find
+//! their session here. A thread gets a session only through [`enter`], which
+//! the host calls before it calls into the driver (on the caller's thread,
+//! or on a worker thread it started).
+
+use std::cell::{Cell, RefCell};
+use std::sync::Arc;
+
+use super::session::Session;
+
+/// Where driver code called into the host: the return address and the
+/// registers the x64 convention makes the callee preserve, as they were at
+/// the call. From these the driver's stack can be unwound
+/// ([`super::unwind`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct CallSite {
+    /// The return address (0: no call recorded).
+    pub return_address: usize,
+    /// RSP once the call has returned (just above the return address).
+    pub rsp: usize,
+    /// RBX, RBP, RSI, RDI, R12, R13, R14, R15.
+    pub nonvolatile: [usize; 8],
+}
+
+/// A driver callback the host is running on this thread.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Callback {
+    /// Its role (`EvtIoDeviceControl`, `DriverEntry`, ...).
+    pub what: &'static str,
+    /// Its address.
+    pub address: usize,
+}
+
+/// One running callback and the driver's call into the host that led to
+/// it (none for the outermost: the host itself called).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Activation {
+    pub callback: Callback,
+    /// The call site that was current when the callback started: the
+    /// driver's call into the host that is still in progress below it.
+    pub outer: CallSite,
+}
+
+thread_local! {
+    static SESSION: RefCell<Option<Arc<Session>>> = const { RefCell::new(None) };
+    static IRQL: Cell<u8> = const { Cell::new(0) };
+    static CALL: Cell<CallSite> = const {
+        Cell::new(CallSite { return_address: 0, rsp: 0, nonvolatile: [0; 8] })
+    };
+    static SPIN_LOCKS: Cell<u32> = const { Cell::new(0) };
+    static ACTIVE: RefCell<Vec<Activation>> = const { RefCell::new(Vec::new()) };
+    /// Read by the fault handler: a plain flag, safe to read in a signal
+    /// handler (no destructor, constant initialiser).
+    static DRIVER_THREAD: Cell<bool> = const { Cell::new(false) };
+}
+
+/// The session of this thread, if it runs driver code.
+pub(crate) fn try_session() -> Option<Arc<Session>> {
+    SESSION.with(|s| s.borrow().clone())
+}
+
+/// The session of this thread. Driver code only runs on threads the host
+/// entered, so a kernel or WDF call without one means the driver started a
+/// thread of its own, which the host cannot model: the run stops.
+pub(crate) fn session() -> Arc<Session> {
+    match try_session() {
+        Some(s) => s,
+        None => super::stop::stop_without_session(
+            "a kernel or WDF routine was called on a thread kmdf-host did not start",
+        ),
+    }
+}
+
+/// The IRQL of this thread.
+pub(crate) fn irql() -> u8 {
+    IRQL.with(Cell::get)
+}
+
+/// Sets the IRQL of this thread.
+pub(crate) fn set_irql(level: u8) {
+    IRQL.with(|c| c.set(level));
+}
+
+/// The return address of the driver's last call into the host on this
+/// thread.
+pub(crate) fn caller() -> usize {
+    CALL.with(Cell::get).return_address
+}
+
+/// The driver's last call into the host on this thread.
+pub(crate) fn call_site() -> CallSite {
+    CALL.with(Cell::get)
+}
+
+/// The callbacks running on this thread, innermost last.
+pub(crate) fn activations() -> Vec<Activation> {
+    ACTIVE.with(|a| a.borrow().clone())
+}
+
+/// The innermost callback running on this thread.
+pub(crate) fn current_callback() -> Option<Callback> {
+    ACTIVE.with(|a| a.borrow().last().map(|a| a.callback))
+}
+
+/// Spin locks this thread holds.
+pub(crate) fn spin_locks() -> u32 {
+    SPIN_LOCKS.with(Cell::get)
+}
+
+/// Records one more (`+1`) or one fewer (`-1`) spin lock held.
+pub(crate) fn add_spin_locks(delta: i32) {
+    SPIN_LOCKS.with(|c| c.set(c.get().saturating_add_signed(delta)));
+}
+
+/// Whether this thread runs driver code (for the fault handler).
+pub(crate) fn is_driver_thread() -> bool {
+    DRIVER_THREAD.with(Cell::get)
+}
+
+/// Records the driver's call into the host; called by the entry thunks.
+///
+/// # Safety
+///
+/// `nonvolatile` points at the eight saved registers (RBX, RBP, RSI, RDI,
+/// R12 to R15, in that order) and `slot` at the call's return address on
+/// the stack, both readable.
+pub(crate) unsafe extern "win64" fn record_call(
+    nonvolatile: *const [usize; 8],
+    slot: *const usize,
+) {
+    // SAFETY: both readable (the contract).
+    let (return_address, nonvolatile) = unsafe { (slot.read(), nonvolatile.read()) };
+    CALL.with(|c| {
+        c.set(CallSite {
+            return_address,
+            rsp: slot as usize + 8,
+            nonvolatile,
+        })
+    });
+}
+
+/// The thread state before [`enter`], restored by [`Frame::leave`].
+#[derive(Debug)]
+pub(crate) struct Frame {
+    session: Option<Arc<Session>>,
+    irql: u8,
+    call: CallSite,
+    spin_locks: u32,
+    driver_thread: bool,
+}
+
+/// Makes this thread run driver code of `session` at `level`: `callback`.
+pub(crate) fn enter(session: &Arc<Session>, level: u8, callback: Callback) -> Frame {
+    let previous = SESSION.with(|s| s.replace(Some(session.clone())));
+    let frame = Frame {
+        session: previous,
+        irql: irql(),
+        call: call_site(),
+        spin_locks: spin_locks(),
+        driver_thread: is_driver_thread(),
+    };
+    ACTIVE.with(|a| {
+        a.borrow_mut().push(Activation {
+            callback,
+            outer: frame.call,
+        })
+    });
+    set_irql(level);
+    SPIN_LOCKS.with(|c| c.set(0));
+    DRIVER_THREAD.with(|c| c.set(true));
+    frame
+}
+
+impl Frame {
+    /// Restores the state before [`enter`]; returns the IRQL and the number
+    /// of spin locks held at this point (what the driver left).
+    pub(crate) fn leave(self) -> (u8, u32) {
+        let left = (irql(), spin_locks());
+        ACTIVE.with(|a| a.borrow_mut().pop());
+        SESSION.with(|s| *s.borrow_mut() = self.session);
+        set_irql(self.irql);
+        CALL.with(|c| c.set(self.call));
+        SPIN_LOCKS.with(|c| c.set(self.spin_locks));
+        DRIVER_THREAD.with(|c| c.set(self.driver_thread));
+        left
+    }
+}
+
+/// Assembly that pushes the eight registers a Windows x64 callee keeps
+/// (RBX, RBP, RSI, RDI, R12 to R15, RBX at the lowest address) and points
+/// RCX at them: the first argument of [`record_call`].
+macro_rules! save_nonvolatile {
+    () => {
+        "push r15\npush r14\npush r13\npush r12\npush rdi\npush rsi\npush rbp\npush rbx\nmov rcx, rsp"
+    };
+}
+pub(crate) use save_nonvolatile;
+
+/// Defines `$thunk`, an entry point for the driver that records the call
+/// (see [`call_site`]) and then jumps to `$target` with the registers and
+/// stack exactly as the driver set them up: the four argument registers are
+/// saved around the recording call, and stack arguments stay where
+/// `$target` expects them because the thunk's own frame is gone by the
+/// jump.
+macro_rules! caller_thunk {
+    ($thunk:ident => $target:path) => {
+        #[doc = concat!("The driver's entry to `", stringify!($target), "`.")]
+        #[doc = ""]
+        #[doc = "# Safety"]
+        #[doc = ""]
+        #[doc = concat!("The contract of `", stringify!($target), "`, whose arguments pass through.")]
+        #[unsafe(naked)]
+        #[allow(non_snake_case)]
+        pub(crate) unsafe extern "win64" fn $thunk() {
+            ::core::arch::naked_asm!(
+                "push rcx",
+                "push rdx",
+                "push r8",
+                "push r9",
+                // The registers the driver's caller keeps, for unwinding.
+                $crate::linux::context::save_nonvolatile!(),
+                // 12 pushes: the return address is 96 bytes up.
+                "lea rdx, [rsp + 96]",
+                // The return address and 12 pushes leave RSP 8 mod 16; 40
+                // more bytes give the callee its home space and a 16-byte
+                // aligned stack.
+                "sub rsp, 40",
+                "call {record}",
+                // `record_call` preserves the nonvolatile registers: drop
+                // their copies and the home space.
+                "add rsp, 104",
+                "pop r9",
+                "pop r8",
+                "pop rdx",
+                "pop rcx",
+                "jmp {target}",
+                record = sym $crate::linux::context::record_call,
+                target = sym $target,
+            )
+        }
+    };
+}
+pub(crate) use caller_thunk;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    extern "win64" fn nothing() {}
+    caller_thunk!(NothingThunk => nothing);
+
+    #[test]
+    fn the_thunk_records_the_call_site_and_keeps_the_registers() {
+        let (return_address, rsp_after, rbx_after): (usize, usize, usize);
+        // SAFETY: calls the thunk as driver code would (16-byte aligned
+        // stack, home space) with RBX set to a known value and restores RSP
+        // and RBX; the thunk preserves every nonvolatile register, and the
+        // volatile ones it may change are declared clobbered.
+        unsafe {
+            core::arch::asm!(
+                "push rbx",
+                "mov rbx, 0x1234",
+                "mov r12, rsp",
+                "and rsp, -16",
+                "sub rsp, 32",
+                "call {thunk}",
+                "2:",
+                "lea {ret}, [rip + 2b]",
+                "mov {rsp_after}, rsp",
+                "mov rsp, r12",
+                // Not a `reg` operand: the allocator may pick RBX itself.
+                "mov r13, rbx",
+                "pop rbx",
+                thunk = sym NothingThunk,
+                ret = out(reg) return_address,
+                rsp_after = out(reg) rsp_after,
+                out("r13") rbx_after,
+                out("rax") _, out("rcx") _, out("rdx") _, out("r8") _, out("r9") _,
+                out("r10") _, out("r11") _, out("r12") _,
+                out("xmm0") _, out("xmm1") _, out("xmm2") _, out("xmm3") _,
+                out("xmm4") _, out("xmm5") _,
+            );
+        }
+        let site = call_site();
+        assert_eq!(rbx_after, 0x1234, "RBX survives the thunk");
+        assert_eq!(site.return_address, return_address);
+        assert_eq!(site.rsp, rsp_after, "RSP as it is once the call returned");
+        assert_eq!(site.nonvolatile[0], 0x1234, "RBX as it was at the call");
+    }
+}
