@@ -3,7 +3,7 @@
 #
 #   KCOM_RS_DIR=/path/to/kcom-rs bash ci/kcom-rs-bench.sh [harness options/filters]
 #
-# KCOM_RS_DIR   a checkout of https://github.com/exveria1015/kcom-rs at
+# KCOM_RS_DIR   a checkout of the kcom-rs repository (exveria1015/kcom-rs) at
 #               version 0.5.0 (measured: commit e1e7383), OUTSIDE this
 #               repository; its code is never copied here.
 # KCOM_RS_BUILD where the runner is built (default: /tmp/kcom-rs-runner),
