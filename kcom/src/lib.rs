@@ -39,6 +39,6 @@ pub use crate::alloc::{
 pub use crate::com::guid::{GUID, GuidParseError};
 pub use crate::com::status::*;
 pub use crate::com::{
-    ComClass, ComImpl, ComInterface, ComInterfaceInfo, ComObject, ComRc, IUnknown,
+    ClassRc, ComClass, ComImpl, ComInterface, ComInterfaceInfo, ComObject, ComRc, IUnknown,
     IUnknownInterface, IUnknownVtbl, ThreadSafeInterface,
 };

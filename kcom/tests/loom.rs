@@ -1,6 +1,7 @@
 //! Exhaustive interleaving checks (loom) of kcom's two hand-written atomic
 //! protocols, on the real code: the COM reference count (Release decrement,
-//! Acquire on the last reference, then destroy) and `SpinLock` (Acquire
+//! Acquire on the last reference, then destroy; through the vtable shims and
+//! in place through `ClassRc`) and `SpinLock` (Acquire
 //! compare-exchange, Release store) behind `Locked`.
 //!
 //! Only built with `--cfg loom`, which switches those two atomics to loom's:
@@ -96,6 +97,45 @@ fn clone_and_release_from_two_threads_destroys_once() {
             drop(c);
         });
         drop(b);
+        t.join().unwrap();
+    });
+}
+
+/// `ClassRc` updates the count in place, with the shims' orderings: its
+/// last release, on either thread, sees the other thread's write.
+#[test]
+fn class_handle_last_release_sees_every_write() {
+    loom::model(|| {
+        let obj = kcom::ClassRc::try_new(Slot {
+            value: UnsafeCell::new(0),
+        })
+        .unwrap();
+        let other = obj.clone();
+        let t = thread::spawn(move || {
+            assert_eq!(other.set(7), STATUS_SUCCESS);
+            drop(other);
+        });
+        drop(obj);
+        t.join().unwrap();
+    });
+}
+
+/// A `ClassRc` (count in place) and a `ComRc` (count through the vtable
+/// shims) on the same object: whichever is released last destroys it, and
+/// sees the other's write.
+#[test]
+fn class_handle_and_interface_handle_agree() {
+    loom::model(|| {
+        let obj = kcom::ClassRc::try_new(Slot {
+            value: UnsafeCell::new(0),
+        })
+        .unwrap();
+        let iface = obj.to_interface();
+        let t = thread::spawn(move || {
+            assert_eq!(iface.set(7), STATUS_SUCCESS);
+            drop(iface);
+        });
+        drop(obj);
         t.join().unwrap();
     });
 }

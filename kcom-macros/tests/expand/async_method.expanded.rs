@@ -77,6 +77,7 @@ unsafe impl ::kcom::com::ComInterface for IMyDriverInterface {}
 unsafe impl ::kcom::com::ThreadSafeInterface for IMyDriverInterface {}
 #[allow(dead_code)]
 impl IMyDriverInterface {
+    #[inline]
     #[allow(dead_code, clippy::not_unsafe_ptr_arg_deref)]
     pub fn init(&self, flags: u32) -> NTSTATUS {
         let vtbl = <Self as ::kcom::com::ComInterface>::vtable(self);

@@ -75,6 +75,7 @@ unsafe impl ::kcom::com::ThreadSafeInterface for ICounterInterface {}
 #[allow(dead_code)]
 impl ICounterInterface {
     /// The current value.
+    #[inline]
     #[allow(dead_code, clippy::not_unsafe_ptr_arg_deref)]
     pub fn get(&self) -> Result<u32, NTSTATUS> {
         let vtbl = <Self as ::kcom::com::ComInterface>::vtable(self);

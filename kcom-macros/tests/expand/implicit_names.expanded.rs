@@ -73,6 +73,7 @@ const _: () = ::core::assert!(
 unsafe impl ::kcom::com::ComInterface for IPingInterface {}
 #[allow(dead_code)]
 impl IPingInterface {
+    #[inline]
     #[allow(dead_code, clippy::not_unsafe_ptr_arg_deref)]
     pub fn ping(&self, value: u32) -> NTSTATUS {
         let vtbl = <Self as ::kcom::com::ComInterface>::vtable(self);

@@ -72,6 +72,7 @@ unsafe impl ::kcom::com::ComInterface for IBaseInterface {}
 unsafe impl ::kcom::com::ThreadSafeInterface for IBaseInterface {}
 #[allow(dead_code)]
 impl IBaseInterface {
+    #[inline]
     #[allow(dead_code, clippy::not_unsafe_ptr_arg_deref)]
     pub fn id(&self) -> Result<u64, NTSTATUS> {
         let vtbl = <Self as ::kcom::com::ComInterface>::vtable(self);
@@ -218,6 +219,7 @@ unsafe impl ::kcom::com::ComInterface for IDerivedInterface {}
 unsafe impl ::kcom::com::ThreadSafeInterface for IDerivedInterface {}
 #[allow(dead_code)]
 impl IDerivedInterface {
+    #[inline]
     #[allow(dead_code, clippy::not_unsafe_ptr_arg_deref)]
     pub fn reset(&self, to: u64) -> Result<(), NTSTATUS> {
         let vtbl = <Self as ::kcom::com::ComInterface>::vtable(self);
@@ -345,6 +347,7 @@ unsafe impl ::kcom::com::ComInterface for IOtherInterface {}
 unsafe impl ::kcom::com::ThreadSafeInterface for IOtherInterface {}
 #[allow(dead_code)]
 impl IOtherInterface {
+    #[inline]
     #[allow(dead_code, clippy::not_unsafe_ptr_arg_deref)]
     pub fn ping(&self) -> NTSTATUS {
         let vtbl = <Self as ::kcom::com::ComInterface>::vtable(self);

@@ -1,4 +1,5 @@
-//! [`FreeList`]: a general-purpose first-fit allocator with coalescing.
+//! [`FreeList`]: a general-purpose allocator with segregated free lists,
+//! first fit within each list, block splitting and coalescing.
 
 use core::alloc::Layout;
 use core::cell::Cell;
@@ -16,11 +17,46 @@ const UNIT: usize = 2 * WORD;
 const MIN_BLOCK: usize = 4 * WORD;
 /// Header/footer flag: the block is allocated.
 const ALLOC: usize = 1;
-/// "No block" in the free list.
+/// "No block" in a free list.
 const NIL: usize = usize::MAX;
 
-/// A general-purpose allocator over one region: first fit over an explicit
-/// free list, splitting big blocks and coalescing neighbours on free.
+/// The number of exact classes, one per `UNIT` from `MIN_BLOCK` up: one
+/// bitmap word, so the word after it holds only the larger classes.
+const EXACT: usize = 64;
+/// The largest size of an exact class (1040 bytes on 64-bit targets).
+const EXACT_MAX: usize = MIN_BLOCK + (EXACT - 1) * UNIT;
+/// `log2(EXACT_MAX)`, rounded down.
+const EXACT_MAX_LOG2: usize = EXACT_MAX.ilog2() as usize;
+/// Size classes: the exact ones, then one per power of two above
+/// `EXACT_MAX`, up to the largest `usize`.
+const CLASSES: usize = EXACT + usize::BITS as usize - EXACT_MAX_LOG2;
+/// Words in the bitmap of non-empty classes: the exact classes, then the
+/// larger ones.
+const BITMAP_WORDS: usize = 2;
+/// Length of the list-head array: every index a bitmap word can produce,
+/// so indexing it with one needs no bounds check.
+const HEADS: usize = BITMAP_WORDS * 64;
+const _: () = assert!(CLASSES <= HEADS && EXACT == 64);
+
+/// The size class of a free block of `size` bytes (a multiple of `UNIT`, at
+/// least `MIN_BLOCK`): `size / UNIT - 2` up to `EXACT_MAX`, then one class
+/// per power of two (`[1056, 2048)`, `[2048, 4096)`, … on 64-bit targets).
+/// Always below `CLASSES`, whatever `size` is (the mask and `ilog2`'s range
+/// make that visible to the compiler, so indexing the class arrays needs no
+/// check).
+#[inline(always)]
+fn class_of(size: usize) -> usize {
+    debug_assert!(size >= MIN_BLOCK && size.is_multiple_of(UNIT));
+    if size <= EXACT_MAX {
+        (size / UNIT).wrapping_sub(MIN_BLOCK / UNIT) & (EXACT - 1)
+    } else {
+        EXACT + size.ilog2() as usize - EXACT_MAX_LOG2
+    }
+}
+
+/// A general-purpose allocator over one region: segregated free lists
+/// searched first fit, splitting big blocks and coalescing neighbours on
+/// free.
 ///
 /// # Layout
 ///
@@ -28,19 +64,50 @@ const NIL: usize = usize::MAX;
 /// two words (16 bytes on 64-bit). Every block carries *boundary tags*: a
 /// header word and a footer word holding its size and an "allocated" flag,
 /// so `dealloc` finds and merges both neighbours in O(1). A free block
-/// keeps the free-list links in its body; an allocated block keeps, in the
+/// keeps its free-list links in its body; an allocated block keeps, in the
 /// word just before the pointer it handed out, the distance back to its
 /// header, which is how any power-of-two alignment is served: by padding.
-/// The overhead is three words per block plus padding, with a minimum block
-/// of four words.
+/// A block spends three words on tags (header, back offset, footer: 24
+/// bytes on 64-bit), rounded up to the two-word granularity, and is at
+/// least four words.
 ///
-/// * `alloc`: O(free blocks), first fit in free-list order (most recently
-///   freed first); the remainder of a big block becomes a new free block
-///   if it is at least the minimum block.
-/// * `dealloc`: O(1), merging with free neighbours.
+/// # Size classes
+///
+/// Free blocks are kept in one doubly linked list per size class (newest
+/// first), searched first fit: one class per 16 bytes up to 1040 bytes
+/// (every block in it has the same size), then one per power of two
+/// (`[1056, 2048)`, `[2048, 4096)`, …; sizes for 64-bit targets). A bitmap records which
+/// lists are non-empty. The list heads live in the allocator itself (128
+/// words, so a `FreeList` is about 1 KiB), not in the region.
+///
+/// * `alloc` of a block of at most 1040 bytes (a request of up to 1016
+///   bytes at alignment ≤ 16) is O(1): it takes the first block of the
+///   request's own class (an exact fit), else the first block of the
+///   smallest non-empty class above 1040 bytes, else the first block of the
+///   smallest non-empty exact class above its own; every block in those fits. Preferring a large
+///   block to a slightly bigger small one keeps small blocks for exact fits,
+///   and the rest of a large block usually stays in its class.
+/// * `alloc` of a bigger block walks its own power-of-two class first fit,
+///   then takes the first block of the next non-empty class.
+/// * A block bigger than needed is split: the request is carved from its
+///   end, so the free rest keeps its place (and its list, unless its size
+///   class changes).
+/// * `dealloc`: O(1), merging with free neighbours (a merged block moves to
+///   the list of its new size).
+/// * Over-aligned requests (alignment > 16) walk the lists of every class
+///   that can hold them, first fit, padding inside the block.
 /// * `grow`: in place if the block already has room or the next block is
 ///   free and big enough, otherwise allocate-copy-free. `shrink`: in place,
 ///   giving a large enough tail back.
+///
+/// In the form of the other strategies' tables:
+///
+/// | Allocator | Alloc Time | Dealloc Time | Fragmentation | Best Use Case |
+/// | --- | --- | --- | --- | --- |
+/// | `FreeList` | O(1) for blocks ≤ 1040 bytes; O(free blocks in the request's power-of-two class) above; O(free blocks) for alignment > 16 | O(1) | Low-Medium | Variable sizes |
+///
+/// `alloc` and `dealloc` are inlined into their callers; the rare paths
+/// (large and over-aligned requests, padded blocks) are out of line.
 ///
 /// # Misuse
 ///
@@ -52,20 +119,25 @@ const NIL: usize = usize::MAX;
 ///
 /// # IRQL (driver builds)
 ///
-/// The methods only touch the region: call them at any IRQL at which the
-/// region may be accessed (`<= DISPATCH_LEVEL` for non-paged memory, below
-/// `DISPATCH_LEVEL` for paged pool). Construction and drop call the backing
-/// allocator and follow its IRQL rules.
+/// The methods only touch the region and the allocator: call them at any
+/// IRQL at which the region may be accessed (`<= DISPATCH_LEVEL` for
+/// non-paged memory, below `DISPATCH_LEVEL` for paged pool). Construction
+/// and drop call the backing allocator and follow its IRQL rules.
 ///
 /// `FreeList` is `!Sync`; wrap it in [`Locked`](super::Locked) to share it.
 pub struct FreeList<A: Allocator = GlobalAllocator> {
     region: Region<A>,
-    /// Offset of the first free block, or `NIL`.
-    head: Cell<usize>,
+    /// Bit `c` is set iff class `c`'s list is non-empty.
+    bitmap: [Cell<u64>; BITMAP_WORDS],
+    /// Offset of the first free block of each class, or `NIL`.
+    heads: [Cell<usize>; HEADS],
     /// Sum of the live requests' sizes.
     allocated: Cell<usize>,
     /// Sum of the free blocks' sizes.
     free_bytes: Cell<usize>,
+    /// `(capacity - 2 * UNIT) / UNIT`: the index of the last UNIT a
+    /// payload can start at, counting from the second (`locate`'s bound).
+    last_unit: usize,
 }
 
 // SAFETY: the allocator exclusively owns its region and all its state points
@@ -89,9 +161,11 @@ impl<A: Allocator> FreeList<A> {
         let region = Region::new_in(len, UNIT, backing)?;
         let fl = FreeList {
             region,
-            head: Cell::new(NIL),
+            bitmap: [const { Cell::new(0) }; BITMAP_WORDS],
+            heads: [const { Cell::new(NIL) }; HEADS],
             allocated: Cell::new(0),
             free_bytes: Cell::new(0),
+            last_unit: (len - 2 * UNIT) / UNIT,
         };
         fl.init();
         Ok(fl)
@@ -133,18 +207,25 @@ impl<A: Allocator> FreeList<A> {
     fn heap(&self) -> Heap<'_> {
         Heap {
             base: self.region.base(),
-            head: &self.head,
+            bitmap: &self.bitmap,
+            heads: &self.heads,
         }
     }
 
     fn init(&self) {
         let hp = self.heap();
         let len = self.region.len();
-        self.head.set(NIL);
-        // SAFETY: `[0, len)` is the whole region, `len >= MIN_BLOCK`.
+        for h in &self.heads {
+            h.set(NIL);
+        }
+        for w in &self.bitmap {
+            w.set(0);
+        }
+        // SAFETY: `[0, len)` is the whole region, `len` is a multiple of
+        // UNIT and at least MIN_BLOCK.
         unsafe {
             hp.set_block(0, len, 0);
-            hp.push(0);
+            hp.push(0, class_of(len));
         }
         self.allocated.set(0);
         self.free_bytes.set(len);
@@ -163,34 +244,61 @@ impl<A: Allocator> FreeList<A> {
 
     /// Validates that `ptr` is a live block's payload of at least `size`
     /// bytes; returns `(block, block size, payload offset)`.
-    #[inline]
+    #[inline(always)]
     fn locate(&self, ptr: *mut u8, size: usize) -> Option<(usize, usize, usize)> {
         let hp = self.heap();
-        let len = self.region.len();
         let off = ptr.addr().wrapping_sub(self.region.addr());
-        if off < UNIT || off > len - WORD || !off.is_multiple_of(UNIT) {
+        // One compare for `UNIT <= off <= len - UNIT` and `off % UNIT == 0`:
+        // the rotation moves any low bits of `off - UNIT` to the top, and an
+        // `off` below UNIT wraps around; both exceed the bound.
+        if off.wrapping_sub(UNIT).rotate_right(UNIT.trailing_zeros()) > self.last_unit {
             return None;
         }
-        // SAFETY: `WORD <= off - WORD < len - WORD`, word-aligned.
+        // SAFETY: `UNIT <= off <= len - UNIT`: the word before `off` is in
+        // the region, word-aligned.
         let back = unsafe { hp.word(off - WORD) };
+        if back != UNIT {
+            return self.locate_padded(off, back, size);
+        }
+        // No alignment padding (the common case): the header is two words
+        // before the payload.
+        self.check_block(off - UNIT, off, size)
+    }
+
+    /// [`locate`](Self::locate) for a payload whose back-offset word is
+    /// not `UNIT`: an over-aligned block (or no block at all).
+    #[cold]
+    #[inline(never)]
+    fn locate_padded(&self, off: usize, back: usize, size: usize) -> Option<(usize, usize, usize)> {
         if back < UNIT || back > off || !back.is_multiple_of(UNIT) {
             return None;
         }
-        let b = off - back;
-        // SAFETY: `b` is a multiple of UNIT below `off < len`.
+        self.check_block(off - back, off, size)
+    }
+
+    /// Checks that the header at `b` is a live block's, consistent with its
+    /// footer, holding `size` bytes at payload offset `off`; returns
+    /// `(block, block size, payload offset)`.
+    #[inline(always)]
+    fn check_block(&self, b: usize, off: usize, size: usize) -> Option<(usize, usize, usize)> {
+        let hp = self.heap();
+        let len = self.region.len();
+        // SAFETY: `b` is a multiple of UNIT, at most `off - UNIT <= len - 2 * UNIT`.
         let h = unsafe { hp.word(b) };
-        let bsize = h & !ALLOC;
-        if h & ALLOC == 0 || bsize < MIN_BLOCK || !bsize.is_multiple_of(UNIT) || bsize > len - b {
+        // With the flag set, `bsize` is the size, a multiple of UNIT;
+        // without it, `bsize` is odd. The size must be at least MIN_BLOCK
+        // and end in the region (`len - b >= 2 * UNIT = MIN_BLOCK`).
+        let bsize = h ^ ALLOC;
+        if !bsize.is_multiple_of(UNIT) || bsize.wrapping_sub(MIN_BLOCK) > len - b - MIN_BLOCK {
             return None;
         }
         // SAFETY: `b + bsize <= len`, so the footer is in the region.
         if unsafe { hp.word(b + bsize - WORD) } != h {
             return None;
         }
-        if bsize
-            .checked_sub(back + WORD)
-            .is_none_or(|room| size > room)
-        {
+        // The request, the padding and the footer fit in the block (no
+        // overflow: `size <= isize::MAX`, `off - b <= len <= isize::MAX`).
+        if size + (off - b) + WORD > bsize {
             return None;
         }
         debug_assert!(
@@ -223,40 +331,134 @@ impl<A: Allocator> FreeList<A> {
         true
     }
 
+    /// Marks `[b, b + used)` allocated for a request of `size` bytes whose
+    /// payload starts two words into the block, and returns the payload.
+    ///
+    /// # Safety
+    ///
+    /// `[b, b + used)` is a block (`used` a multiple of UNIT, at least
+    /// MIN_BLOCK) that is in no free list and overlaps no live block, and
+    /// `used >= size + 3 * WORD`.
+    #[inline(always)]
+    unsafe fn hand_out(&self, b: usize, used: usize, size: usize) -> *mut u8 {
+        let hp = self.heap();
+        // SAFETY: the block is ours (contract); the back-offset word is the
+        // block's second word.
+        unsafe {
+            hp.set_block(b, used, ALLOC);
+            hp.set_word(b + WORD, UNIT);
+        }
+        self.allocated.set(self.allocated.get() + size);
+        self.free_bytes.set(self.free_bytes.get() - used);
+        // SAFETY: `b + UNIT < b + used <= len`.
+        unsafe { self.region.base().add(b + UNIT) }
+    }
+
+    /// Serves `need` bytes (a multiple of UNIT, at least MIN_BLOCK) from
+    /// free block `cur` of class `cls`, carving them from its end so that
+    /// the rest keeps its place; returns the payload of a `size`-byte request.
+    ///
+    /// # Safety
+    ///
+    /// `cur` is a free block in class `cls`'s list (its head if `HEAD`), at
+    /// least `need` bytes, and `need >= size + 3 * WORD`.
+    #[inline(always)]
+    unsafe fn take<const HEAD: bool>(
+        &self,
+        cur: usize,
+        cls: usize,
+        need: usize,
+        size: usize,
+    ) -> *mut u8 {
+        let hp = self.heap();
+        // SAFETY: `cur` is a free block in `cls` (contract); its header is valid.
+        let bsize = unsafe { hp.word(cur) };
+        let rest = bsize - need;
+        // SAFETY: `[cur, cur + bsize)` is a free block in `cls`. A rest of at
+        // least MIN_BLOCK stays a free block at `cur` (moved to the list of
+        // its new class if that changed) and `[cur + rest, cur + bsize)` is
+        // handed out; otherwise the whole block leaves its list and is
+        // handed out.
+        unsafe {
+            if rest >= MIN_BLOCK {
+                let rc = class_of(rest);
+                if rc != cls {
+                    hp.unlink::<HEAD>(cur, cls);
+                    hp.push(cur, rc);
+                }
+                hp.set_block(cur, rest, 0);
+                self.hand_out(cur + rest, need, size)
+            } else {
+                hp.unlink::<HEAD>(cur, cls);
+                self.hand_out(cur, bsize, size)
+            }
+        }
+    }
+
+    /// `alloc` of a block larger than `EXACT_MAX`: first fit in the list of
+    /// its class, then the first block of the next non-empty class (all of
+    /// which fit).
+    #[inline(never)]
+    fn alloc_large(&self, need: usize, size: usize) -> *mut u8 {
+        let hp = self.heap();
+        let c = class_of(need);
+        let mut cur = hp.heads[c].get();
+        while cur != NIL {
+            // SAFETY: `cur` is a free block in class `c`'s list.
+            if unsafe { hp.word(cur) } >= need {
+                // SAFETY: `cur` is in class `c`'s list and big enough.
+                return unsafe { self.take::<false>(cur, c, need, size) };
+            }
+            // SAFETY: the link word of a free block in the list.
+            cur = unsafe { hp.word(cur + WORD) };
+        }
+        match hp.find_from(c + 1) {
+            // SAFETY: the head of class `k > c`, whose blocks are all larger
+            // than any block of class `c`, so than `need`.
+            Some(k) => unsafe { self.take::<true>(hp.heads[k].get(), k, need, size) },
+            None => ptr::null_mut(),
+        }
+    }
+
     /// `alloc` for alignments above two words: the payload is padded up to
     /// the alignment inside the block, and the word before it records the
-    /// distance back to the header.
+    /// distance back to the header. Walks every class that can hold the
+    /// request, first fit.
     fn alloc_aligned(&self, layout: Layout) -> *mut u8 {
         let hp = self.heap();
         let (size, align) = (layout.size(), layout.align());
-        let mut cur = hp.head.get();
-        while cur != NIL {
-            // SAFETY: `cur` is a free block in the list.
-            let (bsize, next) = unsafe { (hp.word(cur), hp.word(cur + WORD)) };
-            if let Some(p_off) = self.region.align_offset_up(cur + UNIT, align)
-                && let Some(need) = Self::need(cur, p_off, size)
-                && need <= bsize
-            {
-                // SAFETY: `[cur, cur + bsize)` is a free block in the list;
-                // `need` is a multiple of UNIT >= MIN_BLOCK that fits in it;
-                // the word `p_off - WORD` is in the block after the header.
-                unsafe {
-                    hp.unlink(cur);
-                    let used = if bsize - need >= MIN_BLOCK {
-                        hp.set_block(cur + need, bsize - need, 0);
-                        hp.push(cur + need);
-                        need
-                    } else {
-                        bsize
-                    };
-                    hp.set_block(cur, used, ALLOC);
-                    hp.set_word(p_off - WORD, p_off - cur);
-                    self.allocated.set(self.allocated.get() + size);
-                    self.free_bytes.set(self.free_bytes.get() - used);
-                    return self.region.base().add(p_off);
+        // The least any block can need, before padding; `size <= len`.
+        let least = (UNIT + size + WORD).next_multiple_of(UNIT).max(MIN_BLOCK);
+        if least > self.region.len() {
+            return ptr::null_mut();
+        }
+        let mut cls = hp.find_from(class_of(least));
+        while let Some(c) = cls {
+            let mut cur = hp.heads[c].get();
+            while cur != NIL {
+                // SAFETY: `cur` is a free block in class `c`'s list.
+                let (bsize, next) = unsafe { (hp.word(cur), hp.word(cur + WORD)) };
+                if let Some(p_off) = self.region.align_offset_up(cur + UNIT, align)
+                    && let Some(need) = Self::need(cur, p_off, size)
+                    && need <= bsize
+                {
+                    // SAFETY: `[cur, cur + bsize)` is a free block in `c`;
+                    // `need` is a multiple of UNIT >= MIN_BLOCK that fits
+                    // in it; the word `p_off - WORD` is in the block after
+                    // the header.
+                    unsafe {
+                        hp.unlink::<false>(cur, c);
+                        let used = hp.keep_front(cur, bsize, need);
+                        hp.set_block(cur, used, ALLOC);
+                        hp.set_word(p_off - WORD, p_off - cur);
+                        self.allocated.set(self.allocated.get() + size);
+                        self.free_bytes.set(self.free_bytes.get() - used);
+                        return self.region.base().add(p_off);
+                    }
                 }
+                cur = next;
             }
-            cur = next;
+            cls = hp.find_from(c + 1);
         }
         ptr::null_mut()
     }
@@ -265,48 +467,59 @@ impl<A: Allocator> FreeList<A> {
     ///
     /// # Safety
     ///
-    /// The range is a whole block that is not free and not in the list.
-    #[inline]
+    /// The range is a whole block that is not free and not in a list.
+    #[inline(always)]
     unsafe fn release(&self, b: usize, size: usize) {
         let hp = self.heap();
         let len = self.region.len();
         let mut size = size;
         // SAFETY: neighbours are found through valid boundary tags: the next
         // block starts at `b + size` (if `< len`), the previous block's
-        // footer is the word before `b` (if `b > 0`).
+        // footer is the word before `b` (if `b > 0`). A free neighbour is in
+        // the list of its size's class. The allocated header swallowed by a
+        // merge with the previous block is zeroed, so a stale pointer to it
+        // fails `locate`.
         unsafe {
             let nx = b + size;
             if nx < len {
                 let h = hp.word(nx);
                 if h & ALLOC == 0 {
-                    hp.unlink(nx);
-                    hp.set_word(nx, 0);
+                    // Its header stays behind, marked free, which `locate`
+                    // rejects.
+                    hp.unlink::<false>(nx, class_of(h));
                     size += h;
                 }
             }
             if b > 0 {
                 let f = hp.word(b - WORD);
                 if f & ALLOC == 0 {
-                    // The previous block is free and already in the list.
+                    // The previous block is free and in its class's list.
                     let pb = b - f;
+                    let merged = f + size;
+                    let (pc, mc) = (class_of(f), class_of(merged));
+                    if pc != mc {
+                        hp.unlink::<false>(pb, pc);
+                        hp.push(pb, mc);
+                    }
                     hp.set_word(b, 0);
-                    hp.set_block(pb, f + size, 0);
+                    hp.set_block(pb, merged, 0);
                     return;
                 }
             }
             hp.set_block(b, size, 0);
-            hp.push(b);
+            hp.push(b, class_of(size));
         }
     }
 }
 
-/// The region's base pointer and the list head, copied out of the
+/// The region's base pointer and the class lists, copied out of the
 /// allocator once per operation so the base stays in a register while the
 /// region is written.
 #[derive(Clone, Copy)]
 struct Heap<'a> {
     base: *mut u8,
-    head: &'a Cell<usize>,
+    bitmap: &'a [Cell<u64>; BITMAP_WORDS],
+    heads: &'a [Cell<usize>; HEADS],
 }
 
 impl Heap<'_> {
@@ -346,128 +559,153 @@ impl Heap<'_> {
         }
     }
 
-    /// Pushes free block `b` on the free list.
+    /// Keeps the first `need` bytes of the `size`-byte range at `b` (in no
+    /// list) and, if the rest can be a block, makes it a free block in its
+    /// class's list; returns the size `b`'s block keeps (`need` or `size`).
     ///
     /// # Safety
     ///
-    /// `b` is a free block not in the list.
+    /// `[b, b + size)` lies in the region, is free or ours, and is in no
+    /// list; `need <= size`, both multiples of UNIT, `need >= MIN_BLOCK`.
     #[inline(always)]
-    unsafe fn push(self, b: usize) {
-        let n = self.head.get();
+    unsafe fn keep_front(self, b: usize, size: usize, need: usize) -> usize {
+        let rest = size - need;
+        if rest < MIN_BLOCK {
+            return size;
+        }
+        // SAFETY: `[b + need, b + size)` is a whole UNIT-multiple range of
+        // at least MIN_BLOCK in the region, in no list (contract).
+        unsafe {
+            self.set_block(b + need, rest, 0);
+            self.push(b + need, class_of(rest));
+        }
+        need
+    }
+
+    /// The first non-empty class at or above `c`, if any.
+    #[inline(always)]
+    fn find_from(self, c: usize) -> Option<usize> {
+        let mut w = c / 64;
+        if w >= BITMAP_WORDS {
+            return None;
+        }
+        let mut m = self.bitmap[w].get() & (u64::MAX << (c % 64));
+        loop {
+            if m != 0 {
+                return Some(w * 64 + m.trailing_zeros() as usize);
+            }
+            w += 1;
+            if w == BITMAP_WORDS {
+                return None;
+            }
+            m = self.bitmap[w].get();
+        }
+    }
+
+    /// Pushes free block `b` on the list of class `c`.
+    ///
+    /// # Safety
+    ///
+    /// `b` is a free block of class `c` (at least MIN_BLOCK) in no list.
+    #[inline(always)]
+    unsafe fn push(self, b: usize, c: usize) {
+        let n = self.heads[c].get();
         // SAFETY: the links live in words 1 and 2 of free blocks (>= 4 words).
         unsafe {
             self.set_word(b + WORD, n);
             self.set_word(b + 2 * WORD, NIL);
             if n != NIL {
                 self.set_word(n + 2 * WORD, b);
+            } else {
+                let w = &self.bitmap[c / 64];
+                w.set(w.get() | 1 << (c % 64));
             }
         }
-        self.head.set(b);
+        self.heads[c].set(b);
     }
 
-    /// Removes free block `b` from the free list.
+    /// Removes free block `b` from the list of class `c`. `HEAD` says that
+    /// `b` is known to be the list's first block.
     ///
     /// # Safety
     ///
-    /// `b` is a free block in the list.
+    /// `b` is a free block in class `c`'s list (its first one if `HEAD`).
     #[inline(always)]
-    unsafe fn unlink(self, b: usize) {
+    unsafe fn unlink<const HEAD: bool>(self, b: usize, c: usize) {
         // SAFETY: `b` and its list neighbours are free blocks whose link
         // words are valid.
         unsafe {
             let n = self.word(b + WORD);
-            let p = self.word(b + 2 * WORD);
+            let p = if HEAD { NIL } else { self.word(b + 2 * WORD) };
             if p != NIL {
                 self.set_word(p + WORD, n);
             } else {
-                self.head.set(n);
+                self.heads[c].set(n);
+                if n == NIL {
+                    let w = &self.bitmap[c / 64];
+                    w.set(w.get() & !(1 << (c % 64)));
+                }
             }
             if n != NIL {
                 self.set_word(n + 2 * WORD, p);
             }
         }
     }
-
-    /// Puts free block `new` in the list position of free block `old`.
-    ///
-    /// # Safety
-    ///
-    /// `old` is in the list, `new` is a free block (at least MIN_BLOCK) not
-    /// in it; `old`'s links are read before `new`'s are written, so the two
-    /// may share memory only if `new`'s link words lie past `old`'s.
-    #[inline(always)]
-    unsafe fn replace(self, old: usize, new: usize) {
-        // SAFETY: link words of free blocks; see the contract.
-        unsafe {
-            let n = self.word(old + WORD);
-            let p = self.word(old + 2 * WORD);
-            self.set_word(new + WORD, n);
-            self.set_word(new + 2 * WORD, p);
-            if p != NIL {
-                self.set_word(p + WORD, new);
-            } else {
-                self.head.set(new);
-            }
-            if n != NIL {
-                self.set_word(n + 2 * WORD, new);
-            }
-        }
-    }
 }
 
 // SAFETY: blocks partition the region; a block is handed out only when
-// marked allocated and removed from the free list, and the payload
+// marked allocated and removed from its free list, and the payload
 // `[p, p + size)` lies between its header and footer, aligned as requested.
 // Blocks change state only in these methods, which keep the partition
 // (split/merge along block boundaries), so live blocks never overlap. The
 // region is held by raw pointer and freed only on drop.
 unsafe impl<A: Allocator> Allocator for FreeList<A> {
-    #[inline]
+    #[inline(always)]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let hp = self.heap();
-        let size = layout.size();
-        if size > self.region.len() {
-            return ptr::null_mut();
-        }
         if layout.align() > UNIT {
             return self.alloc_aligned(layout);
         }
+        let hp = self.heap();
         // The payload sits right after the header and the back-offset word.
-        // No overflow: `size <= len <= isize::MAX`.
-        let need = (UNIT + size + WORD).next_multiple_of(UNIT).max(MIN_BLOCK);
-        let mut cur = hp.head.get();
-        while cur != NIL {
-            // SAFETY: `cur` is a free block in the list.
-            let bsize = unsafe { hp.word(cur) };
-            if bsize >= need {
-                // SAFETY: `[cur, cur + bsize)` is a free block in the list and
-                // `need` (a multiple of UNIT >= MIN_BLOCK) fits in it. A large
-                // enough remainder becomes a free block that takes `cur`'s
-                // place in the list; otherwise the whole block is unlinked.
-                unsafe {
-                    let rest = bsize - need;
-                    let used = if rest >= MIN_BLOCK {
-                        hp.replace(cur, cur + need);
-                        hp.set_block(cur + need, rest, 0);
-                        need
-                    } else {
-                        hp.unlink(cur);
-                        bsize
-                    };
-                    hp.set_block(cur, used, ALLOC);
-                    hp.set_word(cur + WORD, UNIT);
-                    self.allocated.set(self.allocated.get() + size);
-                    self.free_bytes.set(self.free_bytes.get() - used);
-                    return self.region.base().add(cur + UNIT);
-                }
-            }
-            // SAFETY: the link word of a free block in the list.
-            cur = unsafe { hp.word(cur + WORD) };
+        // No overflow: a `Layout`'s size is at most `isize::MAX`.
+        let size = layout.size();
+        // Header, back offset, payload and footer, rounded up to UNIT: at
+        // least MIN_BLOCK even for a zero-sized request. No overflow: a
+        // `Layout`'s size is at most `isize::MAX`. A `need` above the
+        // capacity finds no block: every free block is smaller.
+        let need = (size + UNIT + WORD + UNIT - 1) & !(UNIT - 1);
+        if need > EXACT_MAX {
+            return self.alloc_large(need, size);
         }
-        ptr::null_mut()
+        let c = need / UNIT - MIN_BLOCK / UNIT;
+        // Every block of class `c` or above fits. Search order: the exact
+        // class (no split), then the smallest large class (the rest of a
+        // split usually stays in its class, and in its place), then the
+        // exact classes above `c`. Word 0 of the bitmap holds the exact
+        // classes, word 1 the large ones.
+        let exact = hp.bitmap[0].get();
+        let k = if exact & 1 << c != 0 {
+            Some(c)
+        } else {
+            let large = hp.bitmap[1].get();
+            if large != 0 {
+                Some(EXACT + large.trailing_zeros() as usize)
+            } else {
+                // Bit `c` is clear: the lowest set bit is above it.
+                let above = exact & u64::MAX << c;
+                (above != 0).then(|| above.trailing_zeros() as usize)
+            }
+        };
+        match k {
+            // SAFETY: the head of class `k >= c`: a block of `need` bytes or
+            // more (an exact class's blocks all have its size; a higher
+            // class's are larger).
+            Some(k) => unsafe { self.take::<true>(hp.heads[k].get(), k, need, size) },
+            None => ptr::null_mut(),
+        }
     }
 
-    #[inline]
+    #[inline(always)]
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         let Some((b, bsize, _)) = self.locate(ptr, layout.size()) else {
             debug_assert!(
@@ -511,16 +749,13 @@ unsafe impl<A: Allocator> Allocator for FreeList<A> {
                 // `fits` bounds this by `combined`, a multiple of UNIT.
                 let need = ((off - b + new_size + WORD).next_multiple_of(UNIT)).max(MIN_BLOCK);
                 // SAFETY: `[b, b + combined)` is our block plus the free next
-                // block, which is unlinked before being reused.
+                // block, which is unlinked (from its class) before being
+                // reused; its header is zeroed as it stops being a block
+                // start (the rest, if any, gets a header of its own).
                 unsafe {
-                    hp.unlink(nx);
-                    let used = if combined - need >= MIN_BLOCK {
-                        hp.set_block(b + need, combined - need, 0);
-                        hp.push(b + need);
-                        need
-                    } else {
-                        combined
-                    };
+                    hp.unlink::<false>(nx, class_of(h));
+                    hp.set_word(nx, 0);
+                    let used = hp.keep_front(b, combined, need);
                     hp.set_block(b, used, ALLOC);
                     self.free_bytes.set(self.free_bytes.get() - (used - bsize));
                 }
@@ -584,6 +819,7 @@ impl<A: Allocator + fmt::Debug> fmt::Debug for FreeList<A> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std_alloc::vec::Vec;
 
     fn l(size: usize, align: usize) -> Layout {
         Layout::from_size_align(size, align).unwrap()
@@ -607,8 +843,13 @@ mod tests {
         assert_eq!(f.capacity(), MIN_BLOCK);
     }
 
+    /// Offset of a payload pointer from the region's start.
+    fn off<A: Allocator>(f: &FreeList<A>, p: *mut u8) -> usize {
+        p.addr() - f.region.addr()
+    }
+
     #[test]
-    fn first_fit_split_and_coalesce() {
+    fn split_carves_from_the_end_and_coalesces() {
         let f = FreeList::with_capacity_in(1024, GlobalAllocator).unwrap();
         // SAFETY: valid layouts; every pointer given back is a live block of this allocator with its current layout.
         unsafe {
@@ -616,22 +857,195 @@ mod tests {
             let b = f.alloc(l(500, 8));
             let c = f.alloc(l(200, 8));
             assert!(!a.is_null() && !b.is_null() && !c.is_null());
+            // Each request is carved from the end of the free block:
+            // blocks of 128, 528 and 224 bytes, top down.
+            assert_eq!(off(&f, a), 1024 - 128 + UNIT);
+            assert_eq!(off(&f, b), 1024 - 128 - 528 + UNIT);
+            assert_eq!(off(&f, c), 1024 - 128 - 528 - 224 + UNIT);
             assert_eq!(f.total_allocated(), 800);
+            assert_eq!(f.remaining(), 1024 - 128 - 528 - 224);
             f.dealloc(b, l(500, 8));
             f.dealloc(a, l(100, 8));
-            // a and b merged: 600 bytes fit where they were.
-            let d = f.alloc(l(560, 8));
-            assert_eq!(d, a);
-            f.dealloc(d, l(560, 8));
+            // a and b merged into one 656-byte block: 600 bytes fit there
+            // (and nowhere else), carved from its end.
+            let d = f.alloc(l(600, 8));
+            assert_eq!(off(&f, d), 1024 - 624 + UNIT);
+            f.dealloc(d, l(600, 8));
             f.dealloc(c, l(200, 8));
             assert_eq!(f.remaining(), f.capacity());
             assert_eq!(f.total_allocated(), 0);
             // Fully coalesced: the largest possible request succeeds.
             let all = f.alloc(l(1024 - 3 * WORD, 8));
-            assert!(!all.is_null());
+            assert_eq!(off(&f, all), UNIT);
             assert!(f.alloc(l(0, 1)).is_null());
             f.dealloc(all, l(1024 - 3 * WORD, 8));
         }
+    }
+
+    #[test]
+    fn size_classes() {
+        assert_eq!(class_of(MIN_BLOCK), 0);
+        assert_eq!(class_of(48), 1);
+        assert_eq!(class_of(EXACT_MAX), EXACT - 1);
+        assert_eq!(class_of(EXACT_MAX + UNIT), EXACT);
+        assert_eq!(class_of(2048 - UNIT), EXACT);
+        assert_eq!(class_of(2048), EXACT + 1);
+        assert_eq!(class_of(usize::MAX & !(UNIT - 1)), CLASSES - 1);
+        // Classes grow with the size and never skip one.
+        let mut prev = 0;
+        let mut s = MIN_BLOCK;
+        while s <= 1 << 20 {
+            let c = class_of(s);
+            assert!(c == prev || c == prev + 1, "{s}");
+            prev = c;
+            s += UNIT;
+        }
+    }
+
+    /// The search order of a request of at most 1040 bytes: its exact
+    /// class, then the smallest class above 1040 bytes, then the exact classes above
+    /// its own.
+    #[test]
+    fn search_order_exact_then_large_then_bigger_exact() {
+        let f = FreeList::with_capacity_in(4096, GlobalAllocator).unwrap();
+        // SAFETY: valid layouts; every pointer given back is a live block of this allocator with its current layout.
+        unsafe {
+            let top = f.alloc(l(40, 8));
+            let small = f.alloc(l(40, 8)); // a 64-byte block
+            let sep = f.alloc(l(8, 8));
+            let big = f.alloc(l(400, 8)); // a 432-byte block
+            let sep2 = f.alloc(l(8, 8));
+            f.dealloc(small, l(40, 8));
+            f.dealloc(big, l(400, 8)); // freed last
+            // 40 bytes need a 64-byte block: the exact one is reused.
+            let again = f.alloc(l(40, 8));
+            assert_eq!(again, small);
+            // Its class is empty now: the end of the large block at the
+            // bottom of the region serves the next one, not `big`.
+            let low = f.alloc(l(40, 8));
+            assert!(low < sep2);
+            // Take the whole large block: only `big` is left free.
+            let rest = f.remaining() - 432;
+            let filler = f.alloc(l(rest - 3 * WORD, 8));
+            assert_eq!(off(&f, filler), UNIT);
+            assert_eq!(f.remaining(), 432);
+            // Now the next exact class with a block (432 bytes) is split.
+            let from_big = f.alloc(l(40, 8));
+            assert_eq!(from_big, big.add(432 - 64));
+            for (p, size) in [
+                (top, 40),
+                (again, 40),
+                (low, 40),
+                (from_big, 40),
+                (sep, 8),
+                (sep2, 8),
+                (filler, rest - 3 * WORD),
+            ] {
+                f.dealloc(p, l(size, 8));
+            }
+            assert_eq!(f.remaining(), f.capacity());
+            check_lists(&f);
+        }
+    }
+
+    /// A class above 1040 bytes holds blocks of different sizes: the request
+    /// walks it first fit and skips blocks that are too small, then falls
+    /// back to a higher class.
+    #[test]
+    fn power_of_two_class_is_walked_first_fit() {
+        let f = FreeList::with_capacity_in(16384, GlobalAllocator).unwrap();
+        // SAFETY: valid layouts; every pointer given back is a live block of this allocator with its current layout.
+        unsafe {
+            let a = f.alloc(l(1500, 8)); // 1536-byte block, class [1040, 2048)
+            let s1 = f.alloc(l(8, 8));
+            let b = f.alloc(l(1100, 8)); // 1136-byte block, same class
+            let s2 = f.alloc(l(8, 8));
+            f.dealloc(a, l(1500, 8));
+            f.dealloc(b, l(1100, 8)); // list: b (1136), a (1536)
+            // 1400 bytes need 1424: b is too small, a fits.
+            let c = f.alloc(l(1400, 8));
+            assert!(c > a && c < a.add(1500));
+            // 1100 bytes fit b exactly.
+            let d = f.alloc(l(1100, 8));
+            assert_eq!(d, b);
+            // Nothing of 2000 bytes in the class any more: the end of the
+            // big free block below `s2`.
+            let e = f.alloc(l(2000, 8));
+            assert_eq!(off(&f, e) + 2032, off(&f, s2));
+            for (p, size) in [(c, 1400), (d, 1100), (e, 2000), (s1, 8), (s2, 8)] {
+                f.dealloc(p, l(size, 8));
+            }
+            assert_eq!(f.remaining(), f.capacity());
+            let all = f.alloc(l(16384 - 3 * WORD, 16));
+            assert!(!all.is_null());
+            f.dealloc(all, l(16384 - 3 * WORD, 16));
+        }
+    }
+
+    /// Every free block is in exactly the list of its size's class, the
+    /// bitmap matches the lists, and the free blocks add up to `remaining`.
+    fn check_lists<A: Allocator>(f: &FreeList<A>) {
+        let hp = f.heap();
+        let mut free_sum = 0;
+        for c in 0..CLASSES {
+            let head = f.heads[c].get();
+            let bit = f.bitmap[c / 64].get() >> (c % 64) & 1 == 1;
+            assert_eq!(bit, head != NIL, "bitmap of class {c}");
+            let (mut cur, mut prev) = (head, NIL);
+            while cur != NIL {
+                // SAFETY: a free block in the list (what is being checked).
+                let (h, next, back) =
+                    unsafe { (hp.word(cur), hp.word(cur + WORD), hp.word(cur + 2 * WORD)) };
+                assert_eq!(h & ALLOC, 0);
+                assert_eq!(class_of(h), c, "block at {cur} in the wrong class");
+                assert_eq!(back, prev, "broken back link at {cur}");
+                free_sum += h;
+                prev = cur;
+                cur = next;
+            }
+        }
+        assert_eq!(free_sum, f.remaining());
+    }
+
+    #[test]
+    fn class_lists_stay_consistent_under_random_use() {
+        let f = FreeList::with_capacity_in(1 << 16, GlobalAllocator).unwrap();
+        let mut live: Vec<(*mut u8, Layout)> = Vec::new();
+        let mut x = 0x1234_5678_9abc_def0_u64;
+        let mut rnd = |n: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % n
+        };
+        let steps = if cfg!(miri) { 200 } else { 5000 };
+        for _ in 0..steps {
+            if live.len() > 40 || (!live.is_empty() && rnd(2) == 0) {
+                let (p, lay) = live.swap_remove(rnd(live.len() as u64) as usize);
+                // SAFETY: a live block with its layout.
+                unsafe { f.dealloc(p, lay) };
+            } else {
+                let size = match rnd(3) {
+                    0 => rnd(64),
+                    1 => rnd(1024),
+                    _ => rnd(4096),
+                } as usize;
+                let lay = l(size, 1 << rnd(6));
+                // SAFETY: a valid layout; freed later with it.
+                let p = unsafe { f.alloc(lay) };
+                if !p.is_null() {
+                    assert!(p.addr().is_multiple_of(lay.align()));
+                    live.push((p, lay));
+                }
+            }
+            check_lists(&f);
+        }
+        for (p, lay) in live {
+            // SAFETY: a live block with its layout.
+            unsafe { f.dealloc(p, lay) };
+        }
+        check_lists(&f);
+        assert_eq!(f.remaining(), f.capacity());
     }
 
     #[test]
@@ -670,14 +1084,16 @@ mod tests {
         let f = FreeList::with_capacity_in(1024, GlobalAllocator).unwrap();
         // SAFETY: valid layouts; every pointer given back is a live block of this allocator with its current layout.
         unsafe {
-            let a = f.alloc(l(16, 8));
+            let top = f.alloc(l(200, 8)); // the last 224 bytes
+            let a = f.alloc(l(16, 8)); // the 48 bytes below `top`
             a.write_bytes(7, 16);
-            // Next block is the big free remainder: in place.
+            f.dealloc(top, l(200, 8));
+            // The next block is free and big enough: in place.
             let a2 = f.grow(a, l(16, 8), l(200, 8));
             assert_eq!(a2, a);
             assert_eq!(f.total_allocated(), 200);
             let b = f.alloc(l(16, 8));
-            // Next block is allocated: moves, data kept.
+            // `b` took the 48 bytes above `a`: moves, data kept.
             let a3 = f.grow(a, l(200, 8), l(400, 8));
             assert_ne!(a3, a);
             assert!(core::slice::from_raw_parts(a3, 16).iter().all(|&x| x == 7));
@@ -687,6 +1103,7 @@ mod tests {
             f.dealloc(a4, l(8, 8));
             f.dealloc(b, l(16, 8));
             assert_eq!(f.remaining(), 1024);
+            check_lists(&f);
             assert!(!f.alloc(l(1024 - 3 * WORD, 8)).is_null());
         }
     }

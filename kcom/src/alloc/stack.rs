@@ -63,9 +63,11 @@ pub struct Stack<A: Allocator = GlobalAllocator> {
     /// block: the newest block from before the scope, 0 if none).
     /// `NO_SCOPE` outside scopes.
     floor: Cell<usize>,
-    /// Inside a scope: the end of the floor block the last time a block was
-    /// allocated right above it, i.e. the top to return to while blocks of
-    /// the scope remain above it. Outside scopes: not read.
+    /// Inside a scope: the end of the floor block, i.e. the top to return
+    /// to while blocks of the scope remain above it. Set when the scope
+    /// begins and whenever the floor block, being the top, is resized in
+    /// place (the only way its end can move while blocks are pushed above
+    /// it later). Outside scopes: not read.
     floor_top: Cell<usize>,
     /// Inside a scope: the lowest `last` a pop has left since it began.
     /// Outside scopes: not read (pops still lower it; a scope resets it).
@@ -245,6 +247,59 @@ impl<A: Allocator> Stack<A> {
         self.min_last.set(self.min_last.get().min(last));
     }
 
+    /// Writes the record of a new block `[p, end)` (the top was `top`) and
+    /// makes it the top; returns its address.
+    ///
+    /// # Safety
+    ///
+    /// `top + HEADER <= p <= end <= len`, `p` word-aligned.
+    #[inline(always)]
+    unsafe fn push(&self, top: usize, p: usize, end: usize) -> *mut u8 {
+        // SAFETY: the record `[p - HEADER, p)` lies in the free part of the
+        // region (contract), word-aligned.
+        unsafe {
+            let r = self.region.base().add(p - HEADER).cast::<usize>();
+            r.write(top);
+            r.add(1).write(self.last.get());
+        }
+        self.top.set(end);
+        self.last.set(p);
+        // SAFETY: `p <= len`.
+        unsafe { self.region.base().add(p) }
+    }
+
+    /// `alloc` for alignments above 16 (the region's own): aligned by
+    /// address.
+    #[cold]
+    #[inline(never)]
+    fn alloc_over_aligned(&self, layout: Layout) -> *mut u8 {
+        let top = self.top.get();
+        let Some(p) = top
+            .checked_add(HEADER)
+            .and_then(|h| self.region.align_offset_up(h, layout.align()))
+        else {
+            return ptr::null_mut();
+        };
+        match p.checked_add(layout.size()) {
+            // SAFETY: `top + HEADER <= p <= end <= len`, `p` aligned to more
+            // than a word.
+            Some(end) if end <= self.region.len() => unsafe { self.push(top, p, end) },
+            _ => ptr::null_mut(),
+        }
+    }
+
+    /// Records that the top block at `off` now ends at `end` (an in-place
+    /// resize).
+    #[inline]
+    fn resize_top(&self, off: usize, end: usize) {
+        self.top.set(end);
+        if off == self.floor.get() {
+            // The floor block of the current scope: the scope's blocks,
+            // pushed above it later, return the top to its new end.
+            self.floor_top.set(end);
+        }
+    }
+
     /// Reads the record of the block at offset `p`.
     ///
     /// # Safety
@@ -274,37 +329,23 @@ impl<A: Allocator> Stack<A> {
 unsafe impl<A: Allocator> Allocator for Stack<A> {
     #[inline]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let top = self.top.get();
-        let align = layout.align().max(WORD);
-        let Some(p) = top
-            .checked_add(HEADER)
-            .and_then(|h| self.region.align_offset_up(h, align))
-        else {
-            return ptr::null_mut();
-        };
-        match p.checked_add(layout.size()) {
-            Some(end) if end <= self.region.len() => {
-                let last = self.last.get();
-                // SAFETY: `top <= p - HEADER` and `p <= len`; the record is
-                // word-aligned (`p` is) and lies in the free part of the
-                // region.
-                unsafe {
-                    let r = self.region.base().add(p - HEADER).cast::<usize>();
-                    r.write(top);
-                    r.add(1).write(last);
-                }
-                if last == self.floor.get() {
-                    // The lowest block of the scope (so far): the floor
-                    // block ends at `top` (see `end_scope`).
-                    self.floor_top.set(top);
-                }
-                self.top.set(end);
-                self.last.set(p);
-                // SAFETY: `p <= end <= len`.
-                unsafe { self.region.base().add(p) }
-            }
-            _ => ptr::null_mut(),
+        let align = layout.align();
+        if align > 16 {
+            return self.alloc_over_aligned(layout);
         }
+        let top = self.top.get();
+        // The region is 16-byte aligned, so aligning the offset aligns the
+        // address. No overflow: `top <= len <= isize::MAX`, and a
+        // `Layout`'s size is at most `isize::MAX`.
+        let align = align.max(WORD);
+        let p = (top + HEADER + align - 1) & !(align - 1);
+        let end = p + layout.size();
+        if end > self.region.len() {
+            return ptr::null_mut();
+        }
+        // SAFETY: `top + HEADER <= p <= end <= len`: the record and the
+        // block lie in the free part of the region; `p` is word-aligned.
+        unsafe { self.push(top, p, end) }
     }
 
     #[inline]
@@ -328,7 +369,7 @@ unsafe impl<A: Allocator> Allocator for Stack<A> {
             // above it and need even more room).
             return match off.checked_add(new_layout.size()) {
                 Some(end) if end <= self.region.len() => {
-                    self.top.set(end);
+                    self.resize_top(off, end);
                     ptr
                 }
                 _ => ptr::null_mut(),
@@ -362,7 +403,7 @@ unsafe impl<A: Allocator> Allocator for Stack<A> {
     unsafe fn shrink(&self, ptr: *mut u8, _old_layout: Layout, new_layout: Layout) -> *mut u8 {
         let off = ptr.addr().wrapping_sub(self.region.addr());
         if off == self.last.get() && off != 0 {
-            self.top.set(off + new_layout.size());
+            self.resize_top(off, off + new_layout.size());
         }
         // Any block still holds its first `new_layout.size()` bytes in place.
         ptr

@@ -44,8 +44,8 @@ type DestroyFn = unsafe fn(base: *mut c_void);
 
 /// Per-object bookkeeping, right after the primary vtable pointer.
 #[repr(C)]
-struct Header {
-    refcount: AtomicU32,
+pub(crate) struct Header {
+    pub(crate) refcount: AtomicU32,
     /// Answers `QueryInterface` for the object (base pointer in, interface
     /// pointer out, no AddRef).
     query: QueryFn,
@@ -93,7 +93,7 @@ pub(crate) unsafe fn base_of<T, const SLOT: usize>(this: *mut c_void) -> *mut c_
 ///
 /// `base` must be the base of a live kcom object.
 #[inline(always)]
-unsafe fn header<'a>(base: *mut c_void) -> &'a Header {
+pub(crate) unsafe fn header<'a>(base: *mut c_void) -> &'a Header {
     // SAFETY: every kcom object has its header at `HEADER_OFFSET`; the
     // object is alive, and the header is only accessed through shared
     // references (the count is atomic).
@@ -131,7 +131,7 @@ fn add_ref(h: &Header) -> u32 {
 /// other crates, so the shims need no landing pad and no stack frame.
 #[cold]
 #[inline(never)]
-extern "C" fn add_ref_failed(old: u32) -> ! {
+pub(crate) extern "C" fn add_ref_failed(old: u32) -> ! {
     if old == 0 {
         fail_fast(FailFastReason::Resurrection);
     }
@@ -168,7 +168,7 @@ unsafe fn release(base: *mut c_void) -> u32 {
 /// `extern "C"` (nounwind; the guard turns a panicking destructor into a
 /// fail-fast) lets `shim_release` tail-call it without a frame.
 #[inline(never)]
-unsafe extern "C" fn release_slow(base: *mut c_void, old: u32) -> u32 {
+pub(crate) unsafe extern "C" fn release_slow(base: *mut c_void, old: u32) -> u32 {
     if old == 0 {
         fail_fast(FailFastReason::RefcountUnderflow);
     }

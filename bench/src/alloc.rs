@@ -1,27 +1,26 @@
-//! Allocation-strategy benchmarks: kcom's `Bump`, `FreeList`, `Pool`,
+//! Allocation-strategy workloads: kcom's `Bump`, `FreeList`, `Pool`,
 //! `Locked<Pool>` and `Stack` against well-known crates doing the same work.
 //!
 //! Every contestant of a group runs the same pre-generated operation
 //! sequence, writes one byte into every block it hands out and passes sizes
 //! and pointers through `black_box`, so no contestant's work is optimised
 //! away and none does more user-side work than another.
-//!
-//! Run: `cargo bench -p kcom --bench alloc` (about two minutes). Results
-//! and their reading are in `docs/bench-alloc.md`.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
 use std::mem::MaybeUninit;
 use std::ptr::{self, NonNull};
+use std::rc::Rc;
 use std::time::Duration;
 
-use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use heapless::pool::boxed::{Box as HBox, BoxBlock};
 use kcom::alloc::{Bump, FreeList, Locked, Pool, RawLock, SpinLock, Stack};
 use kcom::{Allocator, GlobalAllocator};
 
+use crate::{Group, Visit};
+
 /// Region size of every bump, stack and free-list contestant.
-const REGION: usize = 1 << 20;
+pub const REGION: usize = 1 << 20;
 /// Alignment of every variable-size request.
 const ALIGN: usize = 8;
 /// Smallest and largest variable request size.
@@ -40,12 +39,71 @@ const POOL_BLOCKS: usize = 1024;
 /// The pooled object.
 type Obj = [u8; 64];
 
+const fn group(name: &'static str, step: &'static str, warmup: u64, steps: u64) -> Group {
+    Group {
+        name,
+        step,
+        warmup,
+        steps,
+        warm_up_time: Duration::from_millis(500),
+        measurement_time: Duration::from_secs(2),
+        sample_size: 30,
+    }
+}
+
+/// One bump allocation per step; a full 1 MiB region is reset and the
+/// request retried. 131072 steps are whole reset cycles for all three sizes.
+pub const BUMP16: Group = group("bump16", "one 16-byte allocation", 4096, 131_072);
+/// As [`BUMP16`] with 64-byte requests.
+pub const BUMP64: Group = group("bump64", "one 64-byte allocation", 4096, 131_072);
+/// As [`BUMP16`] with 256-byte requests.
+pub const BUMP256: Group = group("bump256", "one 256-byte allocation", 4096, 131_072);
+/// Churn over a general-purpose heap: 512 blocks live, one freed and one
+/// allocated per step.
+pub const FREELIST_CHURN: Group = group(
+    "freelist_churn",
+    "free a random one of 512 live blocks, allocate 16..=1024 B in its place",
+    OPS as u64 * 4,
+    OPS as u64 * 8,
+);
+/// Batches over a general-purpose heap: 256 blocks allocated, then freed
+/// in random order, per step.
+pub const FREELIST_BATCH: Group = group(
+    "freelist_batch256",
+    "allocate 256 blocks of 16..=1024 B, free them in random order",
+    16,
+    256,
+);
+/// A 64-byte alloc + free pair per step.
+pub const POOL64_PAIR: Group = group(
+    "pool64_pair",
+    "alloc + free one 64-byte block",
+    4096,
+    65_536,
+);
+/// 64-byte churn: 512 blocks live, one given back and one taken per step.
+pub const POOL64_CHURN: Group = group(
+    "pool64_churn",
+    "free a random one of 512 live 64-byte blocks, take a new one",
+    OPS as u64,
+    OPS as u64 * 16,
+);
+/// 64 pushes and their release per step.
+pub const STACK64: Group = group(
+    "stack64",
+    "push 64 blocks of 16..=1024 B, release them all",
+    256,
+    4096,
+);
+
 /// A small deterministic generator (SplitMix64), so every contestant and
 /// every run sees the same sequence.
-struct Rng(u64);
+#[derive(Debug)]
+pub struct Rng(pub u64);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -54,16 +112,17 @@ impl Rng {
     }
 
     /// Uniform in `0..n` (the modulo bias is irrelevant here).
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next_u64() % n as u64) as usize
     }
 
-    fn size(&mut self) -> usize {
+    /// A request size, uniform in `16..=1024`.
+    pub fn size(&mut self) -> usize {
         MIN_SIZE + self.below(MAX_SIZE - MIN_SIZE + 1)
     }
 
     /// A random permutation of `0..n` (Fisher-Yates).
-    fn permutation(&mut self, n: usize) -> Vec<usize> {
+    pub fn permutation(&mut self, n: usize) -> Vec<usize> {
         let mut v: Vec<usize> = (0..n).collect();
         for i in (1..n).rev() {
             v.swap(i, self.below(i + 1));
@@ -90,23 +149,23 @@ fn touch(p: *mut u8) -> *mut u8 {
     black_box(p)
 }
 
-fn config() -> Criterion {
-    Criterion::default()
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(2))
-        .sample_size(30)
+/// Shows every allocation workload to `v`.
+pub fn visit(v: &mut impl Visit) {
+    bump(v);
+    free_list(v);
+    pool(v);
+    stack(v);
 }
 
 // ---------------------------------------------------------------------------
-// Bump: one allocation per iteration, reset when the 1 MiB region is full.
+// Bump: one allocation per step, reset when the 1 MiB region is full.
 
-fn bump(c: &mut Criterion) {
-    let mut g = c.benchmark_group("bump");
-    for size in [16usize, 64, 256] {
+fn bump(v: &mut impl Visit) {
+    for (g, size) in [(&BUMP16, 16usize), (&BUMP64, 64), (&BUMP256, 256)] {
         let l = layout(size);
-        g.bench_with_input(BenchmarkId::new("kcom_Bump", size), &l, |b, &l| {
+        v.visit(g, "kcom_Bump", || {
             let mut bump = Bump::with_capacity_in(REGION, GlobalAllocator).expect("region");
-            b.iter(|| {
+            move || {
                 let l = black_box(l);
                 // SAFETY: a valid layout; blocks are never freed individually
                 // and are dead once the region is reset.
@@ -116,10 +175,10 @@ fn bump(c: &mut Criterion) {
                     // SAFETY: as above, on the emptied region.
                     p = unsafe { bump.alloc(l) };
                 }
-                touch(p)
-            });
+                touch(p);
+            }
         });
-        g.bench_with_input(BenchmarkId::new("bumpalo", size), &l, |b, &l| {
+        v.visit(g, "bumpalo", || {
             let mut bump = bumpalo::Bump::with_capacity(REGION);
             // No second chunk: a full region fails the request, like kcom's.
             // (A limit above the current size would let bumpalo add a small
@@ -127,7 +186,7 @@ fn bump(c: &mut Criterion) {
             // region, so every round would fault fresh pages in.)
             let chunk = bump.allocated_bytes();
             bump.set_allocation_limit(Some(chunk));
-            b.iter(|| {
+            move || {
                 let l = black_box(l);
                 let p = match bump.try_alloc_layout(l) {
                     Ok(p) => p,
@@ -136,12 +195,10 @@ fn bump(c: &mut Criterion) {
                         bump.try_alloc_layout(l).expect("emptied region")
                     }
                 };
-                touch(p.as_ptr())
-            });
-            assert_eq!(bump.allocated_bytes(), chunk, "bumpalo grew a chunk");
+                touch(p.as_ptr());
+            }
         });
     }
-    g.finish();
 }
 
 // ---------------------------------------------------------------------------
@@ -149,7 +206,7 @@ fn bump(c: &mut Criterion) {
 
 /// The operations the heap workloads need, implemented for each contestant
 /// with its own native calls.
-trait Heap {
+pub trait Heap {
     /// Allocates; null on failure.
     ///
     /// # Safety
@@ -269,6 +326,49 @@ impl Heap for TalcHeap {
     }
 }
 
+/// rlsf's TLSF in the configuration its own `GlobalTlsf` uses (`usize`
+/// bitmaps, 64 × 64 lists), over its own region.
+type TlsfCore =
+    rlsf::Tlsf<'static, usize, usize, { usize::BITS as usize }, { usize::BITS as usize }>;
+
+/// `rlsf::Tlsf` over its own region. Field order: the allocator is dropped
+/// before the region it points into.
+struct RlsfHeap {
+    tlsf: TlsfCore,
+    _region: RawRegion,
+}
+
+impl RlsfHeap {
+    fn new() -> Self {
+        let region = RawRegion::new();
+        let mut tlsf = TlsfCore::new();
+        let block = NonNull::slice_from_raw_parts(region.0, REGION);
+        // SAFETY: the region is valid for `REGION` bytes, used by nothing
+        // else, and outlives the allocator (same struct, dropped after it;
+        // the `'static` in the type is never relied on past that).
+        unsafe { tlsf.insert_free_block_ptr(block) }.expect("region too small for rlsf");
+        RlsfHeap {
+            tlsf,
+            _region: region,
+        }
+    }
+}
+
+impl Heap for RlsfHeap {
+    #[inline(always)]
+    unsafe fn alloc(&mut self, l: Layout) -> *mut u8 {
+        self.tlsf
+            .allocate(l)
+            .map_or(ptr::null_mut(), NonNull::as_ptr)
+    }
+    #[inline(always)]
+    unsafe fn free(&mut self, p: *mut u8, l: Layout) {
+        // SAFETY: `p` is a live block of this heap allocated with alignment
+        // `l.align()`.
+        unsafe { self.tlsf.deallocate(NonNull::new_unchecked(p), l.align()) }
+    }
+}
+
 /// The process heap (`std::alloc::System`, glibc malloc here).
 struct Sys;
 
@@ -287,13 +387,15 @@ impl Heap for Sys {
 
 /// Pre-generated churn: `LIVE` initial sizes, then `OPS` pairs of (slot to
 /// free, size to allocate in its place).
-struct ChurnPlan {
+#[derive(Debug)]
+pub struct ChurnPlan {
     initial: Vec<usize>,
     ops: Vec<(usize, usize)>,
 }
 
 impl ChurnPlan {
-    fn new() -> Self {
+    /// The one churn sequence every contestant runs.
+    pub fn new() -> Self {
         let mut r = Rng(0x6b63_6f6d_0001);
         let initial = (0..LIVE).map(|_| r.size()).collect();
         let ops = (0..OPS).map(|_| (r.below(LIVE), r.size())).collect();
@@ -301,82 +403,139 @@ impl ChurnPlan {
     }
 }
 
-/// One churn step per iteration: free a random live block, allocate a new
-/// random-size block in its slot.
-fn churn<H: Heap>(b: &mut criterion::Bencher<'_>, heap: &mut H, plan: &ChurnPlan) {
-    let mut live: Vec<(*mut u8, Layout)> = plan
-        .initial
-        .iter()
-        .map(|&s| {
-            let l = layout(s);
-            // SAFETY: a non-zero layout; freed below or in the loop.
-            (touch(unsafe { heap.alloc(l) }), l)
-        })
-        .collect();
-    let mut i = 0;
-    b.iter(|| {
-        let (slot, size) = plan.ops[i];
-        i = (i + 1) & (OPS - 1);
-        let (p, l) = live[slot];
-        // SAFETY: `p` is live in `heap` with layout `l` (slot bookkeeping).
-        unsafe { heap.free(black_box(p), l) };
-        let l = layout(black_box(size));
-        // SAFETY: a non-zero layout; the block is recorded in its slot.
-        let q = touch(unsafe { heap.alloc(l) });
-        live[slot] = (q, l);
-    });
-    for (p, l) in live {
-        // SAFETY: every slot holds a live block with its layout.
-        unsafe { heap.free(p, l) };
+impl Default for ChurnPlan {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
-/// One batch per iteration: allocate `BATCH` random sizes, free them all in
+/// `LIVE` blocks held in `heap`; each step frees a random one and allocates
+/// a new random-size block in its slot. Frees what is left on drop.
+struct Churn<H: Heap> {
+    heap: H,
+    plan: Rc<ChurnPlan>,
+    live: Vec<(*mut u8, Layout)>,
+    i: usize,
+}
+
+impl<H: Heap> Churn<H> {
+    /// Fills the heap with the plan's initial blocks.
+    fn new(mut heap: H, plan: Rc<ChurnPlan>) -> Self {
+        let live = plan
+            .initial
+            .iter()
+            .map(|&s| {
+                let l = layout(s);
+                // SAFETY: a non-zero layout; freed in `step` or on drop.
+                (touch(unsafe { heap.alloc(l) }), l)
+            })
+            .collect();
+        Churn {
+            heap,
+            plan,
+            live,
+            i: 0,
+        }
+    }
+
+    /// One free + alloc.
+    #[inline(always)]
+    fn step(&mut self) {
+        let (slot, size) = self.plan.ops[self.i];
+        self.i = (self.i + 1) & (OPS - 1);
+        let (p, l) = self.live[slot];
+        // SAFETY: `p` is live in `heap` with layout `l` (slot bookkeeping).
+        unsafe { self.heap.free(black_box(p), l) };
+        let l = layout(black_box(size));
+        // SAFETY: a non-zero layout; the block is recorded in its slot.
+        let q = touch(unsafe { self.heap.alloc(l) });
+        self.live[slot] = (q, l);
+    }
+}
+
+impl<H: Heap> Drop for Churn<H> {
+    fn drop(&mut self) {
+        for &(p, l) in &self.live {
+            // SAFETY: every slot holds a live block with its layout.
+            unsafe { self.heap.free(p, l) };
+        }
+    }
+}
+
+/// The batch sequence: `BATCH` sizes and the order to free them in.
+#[derive(Debug)]
+pub struct BatchPlan {
+    sizes: Vec<usize>,
+    order: Vec<usize>,
+}
+
+impl BatchPlan {
+    /// The one batch sequence every contestant runs.
+    pub fn new() -> Self {
+        let mut r = Rng(0x6b63_6f6d_0002);
+        let sizes = (0..BATCH).map(|_| r.size()).collect();
+        let order = r.permutation(BATCH);
+        BatchPlan { sizes, order }
+    }
+}
+
+impl Default for BatchPlan {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Each step allocates `BATCH` random sizes in `heap` and frees them all in
 /// a random order.
-fn batch<H: Heap>(b: &mut criterion::Bencher<'_>, heap: &mut H, sizes: &[usize], order: &[usize]) {
-    let mut live: Vec<(*mut u8, Layout)> = vec![(ptr::null_mut(), layout(MIN_SIZE)); BATCH];
-    b.iter(|| {
-        for (slot, &s) in live.iter_mut().zip(sizes) {
-            let l = layout(black_box(s));
-            // SAFETY: a non-zero layout; freed in the loop below.
-            *slot = (touch(unsafe { heap.alloc(l) }), l);
-        }
-        for &k in order {
-            let (p, l) = live[k];
-            // SAFETY: every slot was filled above and is freed once, here.
-            unsafe { heap.free(black_box(p), l) };
-        }
+#[inline(always)]
+fn batch_step<H: Heap>(heap: &mut H, plan: &BatchPlan, live: &mut [(*mut u8, Layout)]) {
+    for (slot, &s) in live.iter_mut().zip(&plan.sizes) {
+        let l = layout(black_box(s));
+        // SAFETY: a non-zero layout; freed in the loop below.
+        *slot = (touch(unsafe { heap.alloc(l) }), l);
+    }
+    for &k in &plan.order {
+        let (p, l) = live[k];
+        // SAFETY: every slot was filled above and is freed once, here.
+        unsafe { heap.free(black_box(p), l) };
+    }
+}
+
+/// Registers the churn and batch workloads of one heap contestant.
+fn heap_contestant<H: Heap + 'static>(
+    v: &mut impl Visit,
+    name: &'static str,
+    new: impl Fn() -> H + Copy,
+    churn_plan: &Rc<ChurnPlan>,
+    batch_plan: &Rc<BatchPlan>,
+) {
+    v.visit(&FREELIST_CHURN, name, || {
+        let mut c = Churn::new(new(), churn_plan.clone());
+        move || c.step()
+    });
+    v.visit(&FREELIST_BATCH, name, || {
+        let mut heap = new();
+        let plan = batch_plan.clone();
+        let mut live = vec![(ptr::null_mut(), layout(MIN_SIZE)); BATCH];
+        move || batch_step(&mut heap, &plan, &mut live)
     });
 }
 
-fn free_list(c: &mut Criterion) {
-    let plan = ChurnPlan::new();
-    let mut g = c.benchmark_group("freelist_churn");
-    g.bench_function("kcom_FreeList", |b| {
-        let mut h = FreeList::with_capacity_in(REGION, GlobalAllocator).expect("region");
-        churn(b, &mut h, &plan);
-    });
-    g.bench_function("linked_list_allocator", |b| {
-        churn(b, &mut Lla::new(), &plan)
-    });
-    g.bench_function("talc", |b| churn(b, &mut TalcHeap::new(), &plan));
-    g.bench_function("System", |b| churn(b, &mut Sys, &plan));
-    g.finish();
-
-    let mut r = Rng(0x6b63_6f6d_0002);
-    let sizes: Vec<usize> = (0..BATCH).map(|_| r.size()).collect();
-    let order = r.permutation(BATCH);
-    let mut g = c.benchmark_group("freelist_batch256");
-    g.bench_function("kcom_FreeList", |b| {
-        let mut h = FreeList::with_capacity_in(REGION, GlobalAllocator).expect("region");
-        batch(b, &mut h, &sizes, &order);
-    });
-    g.bench_function("linked_list_allocator", |b| {
-        batch(b, &mut Lla::new(), &sizes, &order)
-    });
-    g.bench_function("talc", |b| batch(b, &mut TalcHeap::new(), &sizes, &order));
-    g.bench_function("System", |b| batch(b, &mut Sys, &sizes, &order));
-    g.finish();
+fn free_list(v: &mut impl Visit) {
+    let churn_plan = Rc::new(ChurnPlan::new());
+    let batch_plan = Rc::new(BatchPlan::new());
+    let (c, b) = (&churn_plan, &batch_plan);
+    heap_contestant(
+        v,
+        "kcom_FreeList",
+        || FreeList::with_capacity_in(REGION, GlobalAllocator).expect("region"),
+        c,
+        b,
+    );
+    heap_contestant(v, "linked_list_allocator", Lla::new, c, b);
+    heap_contestant(v, "talc", TalcHeap::new, c, b);
+    heap_contestant(v, "rlsf", RlsfHeap::new, c, b);
+    heap_contestant(v, "System", || Sys, c, b);
 }
 
 // ---------------------------------------------------------------------------
@@ -412,17 +571,17 @@ impl Blocks for Pool {
 }
 
 /// `Locked<Pool>` used through `&self`, as shared code would.
-impl Blocks for &Locked<Pool> {
+impl Blocks for Rc<Locked<Pool>> {
     type Handle = *mut u8;
     #[inline(always)]
     fn take(&mut self) -> *mut u8 {
         // SAFETY: a valid layout; given back through `give`.
-        touch(unsafe { Allocator::alloc(*self, black_box(OBJ)) })
+        touch(unsafe { Allocator::alloc(&**self, black_box(OBJ)) })
     }
     #[inline(always)]
     unsafe fn give(&mut self, p: *mut u8) {
         // SAFETY: `p` is a live block of this pool (caller contract).
-        unsafe { Allocator::dealloc(*self, black_box(p), OBJ) }
+        unsafe { Allocator::dealloc(&**self, black_box(p), OBJ) }
     }
 }
 
@@ -531,6 +690,54 @@ impl Blocks for Baseline {
     }
 }
 
+/// The least a free-list pool can do: an intrusive LIFO list of 64-byte
+/// blocks with no checks and no counter (take: load the head, test it,
+/// load its link, store the new head; give: store the link, store the
+/// head). The minimum sequence any pool of this kind pays on top of
+/// [`Baseline`].
+struct BareList {
+    /// The blocks' memory (only reached through `head` and the links).
+    _blocks: Vec<Obj>,
+    head: *mut u8,
+}
+
+impl BareList {
+    fn new() -> Self {
+        let mut blocks = vec![[0u8; 64]; POOL_BLOCKS];
+        let mut head = ptr::null_mut::<u8>();
+        for b in blocks.iter_mut().rev() {
+            let p = b.as_mut_ptr();
+            // SAFETY: `p` is a 64-byte block of `blocks`; the link is
+            // written unaligned (a byte array has alignment 1).
+            unsafe { p.cast::<*mut u8>().write_unaligned(head) };
+            head = p;
+        }
+        BareList {
+            _blocks: blocks,
+            head,
+        }
+    }
+}
+
+impl Blocks for BareList {
+    type Handle = *mut u8;
+    #[inline(always)]
+    fn take(&mut self) -> *mut u8 {
+        let p = self.head;
+        assert!(!p.is_null(), "bare list exhausted");
+        // SAFETY: a free block of `blocks` starts with its link.
+        self.head = unsafe { p.cast::<*mut u8>().read_unaligned() };
+        touch(p)
+    }
+    #[inline(always)]
+    unsafe fn give(&mut self, p: *mut u8) {
+        let p = black_box(p);
+        // SAFETY: `p` is a block of `blocks` handed out by `take`.
+        unsafe { p.cast::<*mut u8>().write_unaligned(self.head) };
+        self.head = p;
+    }
+}
+
 /// Only the lock: two `SpinLock` acquire/release pairs, as one
 /// `Locked<_>` alloc+free pair takes, with no allocator inside.
 struct LockOnly(SpinLock);
@@ -551,140 +758,179 @@ impl Blocks for LockOnly {
     }
 }
 
-/// One take+give pair per iteration.
-fn pair<B: Blocks>(b: &mut criterion::Bencher<'_>, mut pool: B) {
-    b.iter(|| {
-        let h = pool.take();
-        // SAFETY: `h` was just taken and is given back once.
-        unsafe { pool.give(h) };
-    });
+/// `LIVE` blocks held; each step frees a random one and takes a new one in
+/// its slot. Gives everything back on drop.
+struct PoolChurn<B: Blocks> {
+    pool: B,
+    slots: Rc<Vec<usize>>,
+    live: Vec<B::Handle>,
+    i: usize,
 }
 
-/// `LIVE` blocks held; one step per iteration frees a random one and takes
-/// a new one in its slot.
-fn pool_churn<B: Blocks>(b: &mut criterion::Bencher<'_>, mut pool: B, slots: &[usize]) {
-    let mut live: Vec<B::Handle> = (0..LIVE).map(|_| pool.take()).collect();
-    let mut i = 0;
-    b.iter(|| {
-        let slot = slots[i];
-        i = (i + 1) & (OPS - 1);
+impl<B: Blocks> PoolChurn<B> {
+    fn new(mut pool: B, slots: Rc<Vec<usize>>) -> Self {
+        let live = (0..LIVE).map(|_| pool.take()).collect();
+        PoolChurn {
+            pool,
+            slots,
+            live,
+            i: 0,
+        }
+    }
+
+    #[inline(always)]
+    fn step(&mut self) {
+        let slot = self.slots[self.i];
+        self.i = (self.i + 1) & (OPS - 1);
         // SAFETY: each slot holds a live handle, given back once and
         // replaced at once.
-        unsafe { pool.give(live[slot]) };
-        live[slot] = pool.take();
-    });
-    for h in live {
-        // SAFETY: every slot holds a live handle.
-        unsafe { pool.give(h) };
+        unsafe { self.pool.give(self.live[slot]) };
+        self.live[slot] = self.pool.take();
     }
 }
 
-fn pool(c: &mut Criterion) {
+impl<B: Blocks> Drop for PoolChurn<B> {
+    fn drop(&mut self) {
+        for &h in &self.live {
+            // SAFETY: every slot holds a live handle.
+            unsafe { self.pool.give(h) };
+        }
+    }
+}
+
+/// Registers the pair and churn workloads of one block-pool contestant.
+fn pool_contestant<B: Blocks + 'static>(
+    v: &mut impl Visit,
+    name: &'static str,
+    new: impl Fn() -> B + Copy,
+    slots: &Rc<Vec<usize>>,
+    churn: bool,
+) {
+    v.visit(&POOL64_PAIR, name, || {
+        let mut pool = new();
+        move || {
+            let h = pool.take();
+            // SAFETY: `h` was just taken and is given back once.
+            unsafe { pool.give(h) };
+        }
+    });
+    if churn {
+        v.visit(&POOL64_CHURN, name, || {
+            let mut c = PoolChurn::new(new(), slots.clone());
+            move || c.step()
+        });
+    }
+}
+
+fn pool(v: &mut impl Visit) {
     let new_pool = || Pool::with_blocks_in(64, POOL_BLOCKS, GlobalAllocator).expect("pool");
-    let new_slab = || slab::Slab::<MaybeUninit<Obj>>::with_capacity(POOL_BLOCKS);
-    let heapless = Heapless::new();
-
-    let mut g = c.benchmark_group("pool64_pair");
-    g.bench_function("kcom_Pool", |b| pair(b, new_pool()));
-    g.bench_function("kcom_Locked_Pool", |b| {
-        let locked = Locked::new(new_pool());
-        pair(b, &locked);
-    });
-    g.bench_function("slab", |b| pair(b, new_slab()));
-    g.bench_function("heapless_pool", |b| pair(b, heapless));
-    g.bench_function("floor_no_allocator", |b| pair(b, Baseline::new()));
-    g.bench_function("floor_spinlock_only", |b| {
-        pair(b, LockOnly(SpinLock::new()));
-    });
-    g.finish();
-
     let mut r = Rng(0x6b63_6f6d_0003);
-    let slots: Vec<usize> = (0..OPS).map(|_| r.below(LIVE)).collect();
-    let mut g = c.benchmark_group("pool64_churn");
-    g.bench_function("kcom_Pool", |b| pool_churn(b, new_pool(), &slots));
-    g.bench_function("kcom_Locked_Pool", |b| {
-        let locked = Locked::new(new_pool());
-        pool_churn(b, &locked, &slots);
-    });
-    g.bench_function("slab", |b| pool_churn(b, new_slab(), &slots));
-    g.bench_function("heapless_pool", |b| pool_churn(b, heapless, &slots));
-    g.bench_function("floor_no_allocator", |b| {
-        pool_churn(b, Baseline::new(), &slots)
-    });
-    g.finish();
+    let slots: Rc<Vec<usize>> = Rc::new((0..OPS).map(|_| r.below(LIVE)).collect());
+    let s = &slots;
+    pool_contestant(v, "kcom_Pool", new_pool, s, true);
+    pool_contestant(
+        v,
+        "kcom_Locked_Pool",
+        move || Rc::new(Locked::new(new_pool())),
+        s,
+        true,
+    );
+    pool_contestant(
+        v,
+        "slab",
+        || slab::Slab::<MaybeUninit<Obj>>::with_capacity(POOL_BLOCKS),
+        s,
+        true,
+    );
+    pool_contestant(v, "heapless_pool", Heapless::new, s, true);
+    pool_contestant(v, "floor_no_allocator", Baseline::new, s, true);
+    pool_contestant(v, "floor_bare_free_list", BareList::new, s, true);
+    pool_contestant(
+        v,
+        "floor_spinlock_only",
+        || LockOnly(SpinLock::new()),
+        s,
+        false,
+    );
 }
 
 // ---------------------------------------------------------------------------
 // Stack: push 64 random sizes, then release them all.
 
-fn stack(c: &mut Criterion) {
+fn stack(v: &mut impl Visit) {
     let mut r = Rng(0x6b63_6f6d_0004);
-    let layouts: Vec<Layout> = (0..STACK_DEPTH).map(|_| layout(r.size())).collect();
-    let mut g = c.benchmark_group("stack64");
-    g.bench_function("kcom_Stack_pop", |b| {
+    let layouts: Rc<Vec<Layout>> = Rc::new((0..STACK_DEPTH).map(|_| layout(r.size())).collect());
+    let g = &STACK64;
+    v.visit(g, "kcom_Stack_pop", || {
         let mut st = Stack::with_capacity_in(REGION, GlobalAllocator).expect("region");
-        b.iter(|| {
-            for &l in &layouts {
+        let layouts = layouts.clone();
+        move || {
+            for &l in layouts.iter() {
                 // SAFETY: a valid layout; released by the pops below.
                 touch(unsafe { st.alloc(black_box(l)) });
             }
             while st.pop() {}
-        });
+        }
     });
-    g.bench_function("kcom_Stack_dealloc", |b| {
+    v.visit(g, "kcom_Stack_dealloc", || {
         let st = Stack::with_capacity_in(REGION, GlobalAllocator).expect("region");
+        let layouts = layouts.clone();
         let mut live = [ptr::null_mut::<u8>(); STACK_DEPTH];
-        b.iter(|| {
-            for (slot, &l) in live.iter_mut().zip(&layouts) {
+        move || {
+            for (slot, &l) in live.iter_mut().zip(layouts.iter()) {
                 // SAFETY: a valid layout; freed in reverse order below.
                 *slot = touch(unsafe { st.alloc(black_box(l)) });
             }
-            for (&p, &l) in live.iter().zip(&layouts).rev() {
+            for (&p, &l) in live.iter().zip(layouts.iter()).rev() {
                 // SAFETY: `p` is the most recent live block, with layout `l`.
                 unsafe { st.dealloc(black_box(p), l) };
             }
-        });
+        }
     });
-    g.bench_function("kcom_Stack_reset", |b| {
+    v.visit(g, "kcom_Stack_reset", || {
         let mut st = Stack::with_capacity_in(REGION, GlobalAllocator).expect("region");
-        b.iter(|| {
-            for &l in &layouts {
+        let layouts = layouts.clone();
+        move || {
+            for &l in layouts.iter() {
                 // SAFETY: a valid layout; released by the reset below.
                 touch(unsafe { st.alloc(black_box(l)) });
             }
             st.reset();
-        });
+        }
     });
-    g.bench_function("kcom_Stack_scope", |b| {
+    v.visit(g, "kcom_Stack_scope", || {
         let mut st = Stack::with_capacity_in(REGION, GlobalAllocator).expect("region");
-        b.iter(|| {
+        let layouts = layouts.clone();
+        move || {
             st.scope(|st| {
-                for &l in &layouts {
+                for &l in layouts.iter() {
                     // SAFETY: a valid layout; released when the scope ends.
                     touch(unsafe { st.alloc(black_box(l)) });
                 }
             });
-        });
+        }
     });
-    g.bench_function("bumpalo_reset", |b| {
+    v.visit(g, "bumpalo_reset", || {
         let mut bump = bumpalo::Bump::with_capacity(REGION);
-        b.iter(|| {
-            for &l in &layouts {
+        let layouts = layouts.clone();
+        move || {
+            for &l in layouts.iter() {
                 touch(bump.alloc_layout(black_box(l)).as_ptr());
             }
             bump.reset();
-        });
+        }
     });
-    g.bench_function("bumpalo_lifo_dealloc", |b| {
+    v.visit(g, "bumpalo_lifo_dealloc", || {
         use allocator_api2::alloc::Allocator as _;
         let mut bump = bumpalo::Bump::with_capacity(REGION);
+        let layouts = layouts.clone();
         let mut live = [NonNull::<u8>::dangling(); STACK_DEPTH];
-        b.iter(|| {
-            for (slot, &l) in live.iter_mut().zip(&layouts) {
+        move || {
+            for (slot, &l) in live.iter_mut().zip(layouts.iter()) {
                 let p = (&bump).allocate(black_box(l)).expect("region");
                 *slot = NonNull::new(touch(p.cast::<u8>().as_ptr())).expect("non-null");
             }
-            for (&p, &l) in live.iter().zip(&layouts).rev() {
+            for (&p, &l) in live.iter().zip(layouts.iter()).rev() {
                 // SAFETY: `p` was allocated by this bump with layout `l` and
                 // is freed once (bumpalo reclaims it only if it is the most
                 // recent block).
@@ -692,14 +938,50 @@ fn stack(c: &mut Criterion) {
             }
             // Bytes lost to alignment padding are reclaimed only by a reset.
             bump.reset();
-        });
+        }
     });
-    g.finish();
 }
 
-criterion_group! {
-    name = benches;
-    config = config();
-    targets = bump, free_list, pool, stack
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every workload runs a few steps (enough for the bump contestants to
+    /// stay in their region and the churns to cycle slots) without failing.
+    #[test]
+    fn workloads_run() {
+        struct Run(Vec<String>);
+        impl Visit for Run {
+            fn visit<S, F>(&mut self, g: &Group, name: &'static str, mut setup: F)
+            where
+                S: FnMut(),
+                F: FnMut() -> S,
+            {
+                let mut step = setup();
+                for _ in 0..5 {
+                    step();
+                }
+                self.0.push(format!("{}/{name}", g.name));
+            }
+        }
+        let mut run = Run(Vec::new());
+        visit(&mut run);
+        assert!(run.0.iter().any(|n| n == "freelist_churn/rlsf"));
+        assert!(run.0.iter().any(|n| n == "stack64/kcom_Stack_scope"));
+    }
+
+    #[test]
+    fn plans_are_deterministic_and_in_range() {
+        let (a, b) = (ChurnPlan::new(), ChurnPlan::new());
+        assert_eq!(a.ops, b.ops);
+        assert!(
+            a.ops
+                .iter()
+                .all(|&(slot, size)| slot < LIVE && (MIN_SIZE..=MAX_SIZE).contains(&size))
+        );
+        let p = BatchPlan::new();
+        let mut order = p.order.clone();
+        order.sort_unstable();
+        assert_eq!(order, (0..BATCH).collect::<Vec<_>>());
+    }
 }
-criterion_main!(benches);
