@@ -44,7 +44,8 @@ const _: () = assert!(CLASSES <= HEADS && EXACT == 64);
 /// Always below `CLASSES`, whatever `size` is (the mask and `ilog2`'s range
 /// make that visible to the compiler, so indexing the class arrays needs no
 /// check).
-#[inline(always)]
+#[cfg_attr(debug_assertions, inline)]
+#[cfg_attr(not(debug_assertions), inline(always))]
 fn class_of(size: usize) -> usize {
     debug_assert!(size >= MIN_BLOCK && size.is_multiple_of(UNIT));
     if size <= EXACT_MAX {
@@ -172,13 +173,15 @@ impl<A: Allocator> FreeList<A> {
     }
 
     /// The size of the region in bytes.
-    #[inline]
+    #[cfg_attr(debug_assertions, inline)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     pub fn capacity(&self) -> usize {
         self.region.len()
     }
 
     /// The sum of the sizes of the live allocations (as requested).
-    #[inline]
+    #[cfg_attr(debug_assertions, inline)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     pub fn total_allocated(&self) -> usize {
         self.allocated.get()
     }
@@ -187,7 +190,8 @@ impl<A: Allocator> FreeList<A> {
     /// on what can still be allocated (a single request can get at most
     /// `remaining() - 3 * size_of::<usize>()` bytes, in one free block).
     /// Equals [`capacity`](Self::capacity) when nothing is allocated.
-    #[inline]
+    #[cfg_attr(debug_assertions, inline)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     pub fn remaining(&self) -> usize {
         self.free_bytes.get()
     }
@@ -203,7 +207,8 @@ impl<A: Allocator> FreeList<A> {
     }
 
     /// See [`Heap`].
-    #[inline(always)]
+    #[cfg_attr(debug_assertions, inline)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     fn heap(&self) -> Heap<'_> {
         Heap {
             base: self.region.base(),
@@ -233,7 +238,8 @@ impl<A: Allocator> FreeList<A> {
 
     /// The block size needed to hold `size` bytes at payload offset
     /// `p_off` of a block starting at `b`.
-    #[inline(always)]
+    #[cfg_attr(debug_assertions, inline)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     fn need(b: usize, p_off: usize, size: usize) -> Option<usize> {
         let n = (p_off - b)
             .checked_add(size)?
@@ -244,7 +250,8 @@ impl<A: Allocator> FreeList<A> {
 
     /// Validates that `ptr` is a live block's payload of at least `size`
     /// bytes; returns `(block, block size, payload offset)`.
-    #[inline(always)]
+    #[cfg_attr(debug_assertions, inline)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     fn locate(&self, ptr: *mut u8, size: usize) -> Option<(usize, usize, usize)> {
         let hp = self.heap();
         let off = ptr.addr().wrapping_sub(self.region.addr());
@@ -279,7 +286,8 @@ impl<A: Allocator> FreeList<A> {
     /// Checks that the header at `b` is a live block's, consistent with its
     /// footer, holding `size` bytes at payload offset `off`; returns
     /// `(block, block size, payload offset)`.
-    #[inline(always)]
+    #[cfg_attr(debug_assertions, inline)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     fn check_block(&self, b: usize, off: usize, size: usize) -> Option<(usize, usize, usize)> {
         let hp = self.heap();
         let len = self.region.len();
@@ -326,7 +334,8 @@ impl<A: Allocator> FreeList<A> {
     }
 
     #[cfg(not(debug_assertions))]
-    #[inline(always)]
+    #[cfg_attr(debug_assertions, inline)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     fn is_block_start(&self, _b: usize) -> bool {
         true
     }
@@ -339,7 +348,8 @@ impl<A: Allocator> FreeList<A> {
     /// `[b, b + used)` is a block (`used` a multiple of UNIT, at least
     /// MIN_BLOCK) that is in no free list and overlaps no live block, and
     /// `used >= size + 3 * WORD`.
-    #[inline(always)]
+    #[cfg_attr(debug_assertions, inline)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     unsafe fn hand_out(&self, b: usize, used: usize, size: usize) -> *mut u8 {
         let hp = self.heap();
         // SAFETY: the block is ours (contract); the back-offset word is the
@@ -362,7 +372,8 @@ impl<A: Allocator> FreeList<A> {
     ///
     /// `cur` is a free block in class `cls`'s list (its head if `HEAD`), at
     /// least `need` bytes, and `need >= size + 3 * WORD`.
-    #[inline(always)]
+    #[cfg_attr(debug_assertions, inline)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     unsafe fn take<const HEAD: bool>(
         &self,
         cur: usize,
@@ -468,7 +479,8 @@ impl<A: Allocator> FreeList<A> {
     /// # Safety
     ///
     /// The range is a whole block that is not free and not in a list.
-    #[inline(always)]
+    #[cfg_attr(debug_assertions, inline)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     unsafe fn release(&self, b: usize, size: usize) {
         let hp = self.heap();
         let len = self.region.len();
@@ -528,7 +540,8 @@ impl Heap<'_> {
     /// # Safety
     ///
     /// `off` is word-aligned and `off + WORD <= len`.
-    #[inline(always)]
+    #[cfg_attr(debug_assertions, inline)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     unsafe fn word(self, off: usize) -> usize {
         // SAFETY: in bounds and aligned (the region is UNIT-aligned).
         unsafe { self.base.add(off).cast::<usize>().read() }
@@ -539,7 +552,8 @@ impl Heap<'_> {
     /// # Safety
     ///
     /// As for [`word`](Self::word), and the word is not part of a live block's body.
-    #[inline(always)]
+    #[cfg_attr(debug_assertions, inline)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     unsafe fn set_word(self, off: usize, v: usize) {
         // SAFETY: in bounds and aligned (the region is UNIT-aligned).
         unsafe { self.base.add(off).cast::<usize>().write(v) }
@@ -550,7 +564,8 @@ impl Heap<'_> {
     /// # Safety
     ///
     /// `b` and `size` are multiples of UNIT, `size >= MIN_BLOCK`, `b + size <= len`.
-    #[inline(always)]
+    #[cfg_attr(debug_assertions, inline)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     unsafe fn set_block(self, b: usize, size: usize, flag: usize) {
         // SAFETY: both words lie in the block, inside the region.
         unsafe {
@@ -567,7 +582,8 @@ impl Heap<'_> {
     ///
     /// `[b, b + size)` lies in the region, is free or ours, and is in no
     /// list; `need <= size`, both multiples of UNIT, `need >= MIN_BLOCK`.
-    #[inline(always)]
+    #[cfg_attr(debug_assertions, inline)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     unsafe fn keep_front(self, b: usize, size: usize, need: usize) -> usize {
         let rest = size - need;
         if rest < MIN_BLOCK {
@@ -583,7 +599,8 @@ impl Heap<'_> {
     }
 
     /// The first non-empty class at or above `c`, if any.
-    #[inline(always)]
+    #[cfg_attr(debug_assertions, inline)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     fn find_from(self, c: usize) -> Option<usize> {
         let mut w = c / 64;
         if w >= BITMAP_WORDS {
@@ -607,7 +624,8 @@ impl Heap<'_> {
     /// # Safety
     ///
     /// `b` is a free block of class `c` (at least MIN_BLOCK) in no list.
-    #[inline(always)]
+    #[cfg_attr(debug_assertions, inline)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     unsafe fn push(self, b: usize, c: usize) {
         let n = self.heads[c].get();
         // SAFETY: the links live in words 1 and 2 of free blocks (>= 4 words).
@@ -630,7 +648,8 @@ impl Heap<'_> {
     /// # Safety
     ///
     /// `b` is a free block in class `c`'s list (its first one if `HEAD`).
-    #[inline(always)]
+    #[cfg_attr(debug_assertions, inline)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     unsafe fn unlink<const HEAD: bool>(self, b: usize, c: usize) {
         // SAFETY: `b` and its list neighbours are free blocks whose link
         // words are valid.
@@ -660,7 +679,8 @@ impl Heap<'_> {
 // (split/merge along block boundaries), so live blocks never overlap. The
 // region is held by raw pointer and freed only on drop.
 unsafe impl<A: Allocator> Allocator for FreeList<A> {
-    #[inline(always)]
+    #[cfg_attr(debug_assertions, inline)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         if layout.align() > UNIT {
             return self.alloc_aligned(layout);
@@ -705,7 +725,8 @@ unsafe impl<A: Allocator> Allocator for FreeList<A> {
         }
     }
 
-    #[inline(always)]
+    #[cfg_attr(debug_assertions, inline)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         let Some((b, bsize, _)) = self.locate(ptr, layout.size()) else {
             debug_assert!(
@@ -720,7 +741,8 @@ unsafe impl<A: Allocator> Allocator for FreeList<A> {
         unsafe { self.release(b, bsize) };
     }
 
-    #[inline]
+    #[cfg_attr(debug_assertions, inline)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     unsafe fn grow(&self, ptr: *mut u8, old_layout: Layout, new_layout: Layout) -> *mut u8 {
         let hp = self.heap();
         let Some((b, bsize, off)) = self.locate(ptr, old_layout.size()) else {
@@ -772,7 +794,8 @@ unsafe impl<A: Allocator> Allocator for FreeList<A> {
         }
     }
 
-    #[inline]
+    #[cfg_attr(debug_assertions, inline)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     unsafe fn shrink(&self, ptr: *mut u8, old_layout: Layout, new_layout: Layout) -> *mut u8 {
         let hp = self.heap();
         let Some((b, bsize, off)) = self.locate(ptr, old_layout.size()) else {
@@ -799,7 +822,8 @@ unsafe impl<A: Allocator> Allocator for FreeList<A> {
         ptr
     }
 
-    #[inline]
+    #[cfg_attr(debug_assertions, inline)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     fn pageable(&self) -> bool {
         self.region.pageable()
     }

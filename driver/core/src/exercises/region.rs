@@ -61,31 +61,82 @@ impl Exercise for RegionExercise {
     }
 
     fn run(&self, params: &ExerciseParams, env: &Env<'_>) -> Result<ExerciseReport, NTSTATUS> {
-        let strategy = self.strategy();
-        let backing = non_paged(strategy);
-        let (clock, counters) = (env.clock, env.counters());
+        // One function per strategy, never inlined: each keeps its
+        // allocator (a `FreeList` carries about 1 KiB of list heads) in its
+        // own frame, so the kernel stack holds one of them at a time, and no
+        // frame needs a stack probe (`__chkstk`) even in a debug build.
         match self {
-            RegionExercise::Bump => {
-                let mut bump = Bump::with_capacity_in(region_capacity(params, 0), backing)?;
-                run_batched(strategy, &mut bump, params, clock, counters, |b| b.reset())
-            }
-            RegionExercise::Pool => {
-                let block =
-                    Layout::from_size_align(params.max_size as usize, params.align as usize)
-                        .map_err(|_| STATUS_DATA_ERROR)?;
-                let blocks =
-                    (MAX_LIVE_BYTES as usize / block.size()).clamp(1, MAX_LIVE_BLOCKS as usize);
-                let mut pool = Pool::with_layout_in(block, blocks, backing)?;
-                run_batched(strategy, &mut pool, params, clock, counters, |_| {})
-            }
-            RegionExercise::FreeList => {
-                let mut list = FreeList::with_capacity_in(region_capacity(params, 64), backing)?;
-                run_batched(strategy, &mut list, params, clock, counters, |_| {})
-            }
-            RegionExercise::Stack => {
-                let mut stack = Stack::with_capacity_in(region_capacity(params, 32), backing)?;
-                run_batched(strategy, &mut stack, params, clock, counters, |_| {})
-            }
+            RegionExercise::Bump => run_bump(params, env),
+            RegionExercise::Pool => run_pool(params, env),
+            RegionExercise::FreeList => run_free_list(params, env),
+            RegionExercise::Stack => run_stack(params, env),
         }
     }
+}
+
+#[inline(never)]
+fn run_bump(params: &ExerciseParams, env: &Env<'_>) -> Result<ExerciseReport, NTSTATUS> {
+    let strategy = StrategyId::Bump;
+    let backing = non_paged(strategy);
+    let mut bump = Bump::with_capacity_in(region_capacity(params, 0), backing)?;
+    run_batched(
+        strategy,
+        &mut bump,
+        params,
+        env.clock,
+        env.counters(),
+        |b| b.reset(),
+    )
+}
+
+#[inline(never)]
+fn run_pool(params: &ExerciseParams, env: &Env<'_>) -> Result<ExerciseReport, NTSTATUS> {
+    let strategy = StrategyId::Pool;
+    let block = Layout::from_size_align(params.max_size as usize, params.align as usize)
+        .map_err(|_| STATUS_DATA_ERROR)?;
+    let blocks = (MAX_LIVE_BYTES as usize / block.size()).clamp(1, MAX_LIVE_BLOCKS as usize);
+    let mut pool = Pool::with_layout_in(block, blocks, non_paged(strategy))?;
+    run_batched(
+        strategy,
+        &mut pool,
+        params,
+        env.clock,
+        env.counters(),
+        |_| {},
+    )
+}
+
+#[inline(never)]
+fn run_free_list(params: &ExerciseParams, env: &Env<'_>) -> Result<ExerciseReport, NTSTATUS> {
+    let strategy = StrategyId::FreeList;
+    // A `match`, not `?`: in a debug build each step of `?` keeps its own
+    // copy of the allocator in the frame, which then needs a stack probe.
+    #[allow(clippy::question_mark)]
+    let mut list =
+        match FreeList::with_capacity_in(region_capacity(params, 64), non_paged(strategy)) {
+            Ok(list) => list,
+            Err(error) => return Err(error.into()),
+        };
+    run_batched(
+        strategy,
+        &mut list,
+        params,
+        env.clock,
+        env.counters(),
+        |_| {},
+    )
+}
+
+#[inline(never)]
+fn run_stack(params: &ExerciseParams, env: &Env<'_>) -> Result<ExerciseReport, NTSTATUS> {
+    let strategy = StrategyId::Stack;
+    let mut stack = Stack::with_capacity_in(region_capacity(params, 32), non_paged(strategy))?;
+    run_batched(
+        strategy,
+        &mut stack,
+        params,
+        env.clock,
+        env.counters(),
+        |_| {},
+    )
 }
