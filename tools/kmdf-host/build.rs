@@ -1,62 +1,35 @@
-//! Generates the KMDF function table of the host from `wdffuncenum.h`.
+//! Generates the KMDF function table of the host from `kmdf-1.33-tables.txt`.
 //!
 //! The `WDFFUNCENUM` order (the index of every WDF function in the table a
 //! client calls through) and the `WDFSTRUCTENUM` order (the index of every
 //! public structure in `WdfStructures`) are facts of the KMDF 1.33 headers.
-//! They are read from the header kept beside the project
-//! (`../shared/third_party/kmdf-headers-1.33/include/wdffuncenum.h`; override
-//! with `KMDF_FUNCENUM_H`), never copied into it. Only the x86_64 Linux build
-//! needs them.
+//! The crate carries them in its own form, one name a line, in
+//! `kmdf-1.33-tables.txt`; `tests/images.rs` checks that file against
+//! `wdffuncenum.h` whenever the header is at hand. Only the x86_64 Linux
+//! build needs them.
 
 use std::env;
 use std::fmt::Write as _;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
+
+/// The file, beside this script.
+const TABLES: &str = "kmdf-1.33-tables.txt";
 
 fn main() {
     println!("cargo::rerun-if-changed=build.rs");
-    println!("cargo::rerun-if-env-changed=KMDF_FUNCENUM_H");
+    println!("cargo::rerun-if-changed={TABLES}");
     let linux_x64 = env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux")
         && env::var("CARGO_CFG_TARGET_ARCH").as_deref() == Ok("x86_64");
     if !linux_x64 {
         return;
     }
-    let header = match env::var_os("KMDF_FUNCENUM_H") {
-        Some(path) => PathBuf::from(path),
-        None => Path::new(&env::var("CARGO_MANIFEST_DIR").unwrap())
-            .join("../../../shared/third_party/kmdf-headers-1.33/include/wdffuncenum.h"),
-    };
-    println!("cargo::rerun-if-changed={}", header.display());
-    let text = match fs::read_to_string(&header) {
-        Ok(text) => text,
-        Err(e) => {
-            println!(
-                "cargo::error=kmdf-host needs the KMDF 1.33 header wdffuncenum.h at {} \
-                 (../shared beside the repository, or set KMDF_FUNCENUM_H): {e}",
-                header.display()
-            );
-            return;
-        }
-    };
-    let result = enum_names(
-        &text,
-        "_WDFFUNCENUM",
-        "TableIndex",
-        "WdfFunctionTableNumEntries",
-    )
-    .and_then(|functions| {
-        let structures = enum_names(
-            &text,
-            "_WDFSTRUCTENUM",
-            "",
-            "WDF_STRUCTURE_TABLE_NUM_ENTRIES",
-        )?;
-        Ok((functions, structures))
-    });
-    let (functions, structures) = match result {
+    let path = Path::new(&env::var("CARGO_MANIFEST_DIR").unwrap()).join(TABLES);
+    let text = fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let (functions, structures) = match tables(&text) {
         Ok(tables) => tables,
         Err(message) => {
-            println!("cargo::error={}: {message}", header.display());
+            println!("cargo::error={}: {message}", path.display());
             return;
         }
     };
@@ -129,52 +102,36 @@ fn main() {
     fs::write(&path, out).unwrap();
 }
 
-/// The names of a C enum's members `<Name><suffix> = <index>`, which must be
-/// contiguous from 0, up to the member `count_name`, whose value is the count.
-fn enum_names(
-    text: &str,
-    tag: &str,
-    suffix: &str,
-    count_name: &str,
-) -> Result<Vec<String>, String> {
-    let start = text
-        .find(&format!("typedef enum {tag}"))
-        .ok_or_else(|| format!("no `typedef enum {tag}`"))?;
-    let body = &text[start..];
-    let end = body
-        .find('}')
-        .ok_or_else(|| format!("{tag} is not closed"))?;
-    let mut names = Vec::new();
-    let mut count = None;
-    for line in body[..end].lines() {
-        let Some((lhs, rhs)) = line.trim().split_once('=') else {
-            continue;
-        };
-        let lhs = lhs.trim();
-        let value: usize = rhs
-            .trim()
-            .trim_end_matches(',')
-            .trim()
-            .parse()
-            .map_err(|_| format!("{tag}: {lhs} has no decimal value"))?;
-        if lhs == count_name {
-            count = Some(value);
+/// The `[functions]` and `[structures]` sections of the tables file: one
+/// name a line, `#` starts a comment line. The function table has 458
+/// entries and the structure table 81 (KMDF 1.33).
+fn tables(text: &str) -> Result<(Vec<String>, Vec<String>), String> {
+    let mut functions = Vec::new();
+    let mut structures = Vec::new();
+    let mut section: Option<&mut Vec<String>> = None;
+    for (number, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        let name = if suffix.is_empty() {
-            lhs.strip_prefix("INDEX_").unwrap_or(lhs)
-        } else {
-            lhs.strip_suffix(suffix)
-                .ok_or_else(|| format!("{tag}: {lhs} does not end in {suffix}"))?
-        };
-        if value != names.len() {
-            return Err(format!("{tag}: {lhs} = {value}, expected {}", names.len()));
+        match line {
+            "[functions]" => section = Some(&mut functions),
+            "[structures]" => section = Some(&mut structures),
+            name if name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') => {
+                match &mut section {
+                    Some(list) => list.push(name.to_string()),
+                    None => return Err(format!("line {}: a name before any section", number + 1)),
+                }
+            }
+            other => return Err(format!("line {}: not a name: {other:?}", number + 1)),
         }
-        names.push(name.to_string());
     }
-    match count {
-        Some(n) if n == names.len() => Ok(names),
-        Some(n) => Err(format!("{count_name} = {n}, but {} entries", names.len())),
-        None => Err(format!("{tag} has no {count_name}")),
+    if functions.len() != 458 || structures.len() != 81 {
+        return Err(format!(
+            "{} functions and {} structures (KMDF 1.33 has 458 and 81)",
+            functions.len(),
+            structures.len()
+        ));
     }
+    Ok((functions, structures))
 }
