@@ -1,7 +1,7 @@
 //! Misuse of the COM macros is rejected at compile time with readable
 //! errors (the expected messages are in `tests/ui/*.stderr`).
 //!
-//! The expected output is tied to the toolchain (stable, see README); after a
+//! The expected output is tied to the toolchain (the one `rust-toolchain.toml` names); after a
 //! compiler upgrade regenerate it with `TRYBUILD=overwrite cargo test -p
 //! tests-host --test compile_fail` and review the diff.
 
