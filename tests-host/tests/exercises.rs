@@ -100,7 +100,10 @@ fn check_report(req: &RunRequest, r: &ExerciseReport) {
 fn exercises_end_to_end() {
     let device_before = sim::stats(PoolType::NonPagedNx, tags::DEVICE).outstanding_allocations;
     let state = DeviceState::new(config()).expect("device");
-    assert_eq!(state.registry().len(), StrategyId::ALL.len());
+    assert!(
+        state.registry().strategies().eq(StrategyId::ALL),
+        "the device registers every strategy, in wire order"
+    );
     assert_eq!(
         sim::stats(PoolType::NonPagedNx, tags::DEVICE).outstanding_allocations,
         device_before + StrategyId::ALL.len() as u64,

@@ -8,21 +8,9 @@ use crate::protocol::{StrategyId, pool_tag};
 pub const DEVICE: u32 = pool_tag(*b"KcSm");
 
 /// The tag of the memory `strategy`'s exercise allocates from the kernel
-/// pool (for `global`: the tag its build's global allocator uses is
-/// reported instead, see `DeviceConfig::global_tag`).
+/// pool, from the strategies' table ([`StrategyId::tag`]). For `global`,
+/// `GET_INFO` reports the tag its build's global allocator uses instead
+/// (`DeviceConfig::global_tag`).
 pub const fn for_strategy(strategy: StrategyId) -> u32 {
-    pool_tag(match strategy {
-        StrategyId::Global => *b"KcGl",
-        StrategyId::WdkNonPaged => *b"KcNp",
-        StrategyId::WdkPaged => *b"KcPg",
-        StrategyId::WdkAligned => *b"KcAl",
-        StrategyId::Bump => *b"KcBu",
-        StrategyId::Pool => *b"KcPo",
-        StrategyId::FreeList => *b"KcFl",
-        StrategyId::Stack => *b"KcSk",
-        StrategyId::KBox => *b"KcKb",
-        StrategyId::InitBox => *b"KcIb",
-        StrategyId::ComObject => *b"KcCo",
-        StrategyId::AsyncCom => *b"KcAs",
-    })
+    strategy.tag()
 }

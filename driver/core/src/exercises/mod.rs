@@ -165,3 +165,26 @@ fn record_report(
     let nanos = (env.clock)().saturating_sub(start);
     tracked.counts().report(strategy, nanos, checksum)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::StrategyId;
+
+    /// The module docs' table (written by hand: it names files and
+    /// workloads) lists every strategy once, in wire order.
+    #[test]
+    fn the_docs_table_lists_every_strategy_in_wire_order() {
+        let mut rows = include_str!("mod.rs")
+            .lines()
+            .filter_map(|line| line.strip_prefix("//! | `"))
+            .filter_map(|row| row.split_once('`').map(|(name, _)| name));
+        for s in StrategyId::ALL {
+            assert_eq!(rows.next(), Some(s.name()), "the table's row for {s:?}");
+        }
+        assert_eq!(
+            rows.next(),
+            None,
+            "a row for a strategy StrategyId does not have"
+        );
+    }
+}

@@ -1,54 +1,71 @@
 //! The allocator strategies and pool types the protocol names.
 
-/// The allocator strategies the protocol knows, by wire value.
-///
-/// A device registers an exercise for some of them; `GET_INFO` lists those.
-#[repr(u32)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum StrategyId {
+/// Defines [`StrategyId`] from its one table: each strategy's doc line,
+/// variant, wire value, command-line name and pool tag. Everything that
+/// lists the strategies ([`StrategyId::ALL`], [`StrategyId::name`],
+/// [`StrategyId::tag`], and from them `GET_INFO`, the client's messages and
+/// `tags::for_strategy`) is derived from it.
+macro_rules! strategies {
+    ($($(#[doc = $doc:literal])* $variant:ident = $value:literal, $name:literal, $tag:literal;)*) => {
+        /// The allocator strategies the protocol knows, by wire value.
+        ///
+        /// A device registers an exercise for some of them; `GET_INFO` lists those.
+        #[repr(u32)]
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum StrategyId {
+            $($(#[doc = $doc])* $variant = $value,)*
+        }
+
+        impl StrategyId {
+            /// All strategies, in wire order.
+            pub const ALL: [StrategyId; [$($name),*].len()] = [$(StrategyId::$variant),*];
+
+            /// The short name used on command lines and in `GET_INFO` (`"free-list"`).
+            pub const fn name(self) -> &'static str {
+                match self {
+                    $(StrategyId::$variant => $name,)*
+                }
+            }
+
+            /// The pool tag of the memory this strategy's exercise allocates
+            /// (four characters, as `!poolused` prints them).
+            pub const fn tag(self) -> u32 {
+                match self {
+                    $(StrategyId::$variant => pool_tag(*$tag),)*
+                }
+            }
+        }
+    };
+}
+
+strategies! {
     /// The Rust global allocator (`kcom::GlobalAllocator`).
-    Global = 0,
+    Global = 0, "global", b"KcGl";
     /// `WdkAllocator` on non-paged, no-execute pool.
-    WdkNonPaged = 1,
+    WdkNonPaged = 1, "wdk-nonpaged", b"KcNp";
     /// `WdkAllocator` on paged pool (`PASSIVE_LEVEL` only).
-    WdkPaged = 2,
+    WdkPaged = 2, "wdk-paged", b"KcPg";
     /// `WdkAllocator` with alignments above 16 (`wdk-alloc-align`).
-    WdkAligned = 3,
+    WdkAligned = 3, "wdk-aligned", b"KcAl";
     /// Bump (arena) allocator.
-    Bump = 4,
+    Bump = 4, "bump", b"KcBu";
     /// Fixed-size block pool.
-    Pool = 5,
+    Pool = 5, "pool", b"KcPo";
     /// First-fit free list.
-    FreeList = 6,
+    FreeList = 6, "free-list", b"KcFl";
     /// LIFO stack allocator.
-    Stack = 7,
+    Stack = 7, "stack", b"KcSk";
     /// `KBox` over a kcom allocator.
-    KBox = 8,
+    KBox = 8, "kbox", b"KcKb";
     /// `InitBox` / `PinInit`, including a failing initializer.
-    InitBox = 9,
+    InitBox = 9, "init-box", b"KcIb";
     /// COM object lifecycle (create, QueryInterface, AddRef/Release).
-    ComObject = 10,
+    ComObject = 10, "com-object", b"KcCo";
     /// An async COM method awaiting work completed on another thread.
-    AsyncCom = 11,
+    AsyncCom = 11, "async-com", b"KcAs";
 }
 
 impl StrategyId {
-    /// All strategies, in wire order.
-    pub const ALL: [StrategyId; 12] = [
-        StrategyId::Global,
-        StrategyId::WdkNonPaged,
-        StrategyId::WdkPaged,
-        StrategyId::WdkAligned,
-        StrategyId::Bump,
-        StrategyId::Pool,
-        StrategyId::FreeList,
-        StrategyId::Stack,
-        StrategyId::KBox,
-        StrategyId::InitBox,
-        StrategyId::ComObject,
-        StrategyId::AsyncCom,
-    ];
-
     /// The strategy with wire value `v`, if any.
     pub const fn from_u32(v: u32) -> Option<StrategyId> {
         if (v as usize) < Self::ALL.len() {
@@ -61,24 +78,6 @@ impl StrategyId {
     /// The wire value.
     pub const fn as_u32(self) -> u32 {
         self as u32
-    }
-
-    /// The short name used on command lines and in `GET_INFO` (`"free-list"`).
-    pub const fn name(self) -> &'static str {
-        match self {
-            StrategyId::Global => "global",
-            StrategyId::WdkNonPaged => "wdk-nonpaged",
-            StrategyId::WdkPaged => "wdk-paged",
-            StrategyId::WdkAligned => "wdk-aligned",
-            StrategyId::Bump => "bump",
-            StrategyId::Pool => "pool",
-            StrategyId::FreeList => "free-list",
-            StrategyId::Stack => "stack",
-            StrategyId::KBox => "kbox",
-            StrategyId::InitBox => "init-box",
-            StrategyId::ComObject => "com-object",
-            StrategyId::AsyncCom => "async-com",
-        }
     }
 
     /// The strategy called `name` (exact, case-sensitive match of [`name`](Self::name)).
@@ -120,14 +119,19 @@ mod tests {
 
     #[test]
     fn strategy_ids_names_and_wire_values_agree() {
-        assert_eq!(StrategyId::ALL.len(), 12);
         for (i, s) in StrategyId::ALL.into_iter().enumerate() {
             assert_eq!(s.as_u32() as usize, i);
             assert_eq!(StrategyId::from_u32(i as u32), Some(s));
             assert_eq!(StrategyId::from_name(s.name()), Some(s));
             assert!(s.name().len() < NAME_LEN);
+            let later = &StrategyId::ALL[i + 1..];
+            assert!(
+                later
+                    .iter()
+                    .all(|t| t.name() != s.name() && t.tag() != s.tag())
+            );
         }
-        assert_eq!(StrategyId::from_u32(12), None);
+        assert_eq!(StrategyId::from_u32(StrategyId::ALL.len() as u32), None);
         assert_eq!(StrategyId::from_u32(u32::MAX), None);
         assert_eq!(
             StrategyId::from_name("free-list"),
