@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A newcomer's first two commands, as the README gives them, in a clone of
+# A new user's first two commands, as the README gives them, in a clone of
 # this checkout that has nothing beside it: no ../shared, no KMDF headers,
 # no environment settings of ours.
 #

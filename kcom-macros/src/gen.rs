@@ -63,7 +63,7 @@ pub(crate) fn declare(krate: &TokenStream2, iface: &Interface) -> TokenStream2 {
             .segments
             .last()
             .is_some_and(|s| s.ident == "IUnknown" && parent.segments.len() > 1);
-    // The seed-era examples name `IUnknown` (and `GUID`) without importing
+    // kcom's README examples name `IUnknown` (and `GUID`) without importing
     // them, with only the macro and the status types in scope. A glob import
     // of just the name the declaration writes bare makes it resolve: an
     // explicit import of the caller's, if there is one, takes precedence over

@@ -297,7 +297,7 @@ fn allocation_failure_is_an_error_and_drops_the_value() {
     assert_eq!(rec.deallocs(), 0);
 }
 
-// ---- hand-written (seed style) objects with a custom allocator ----
+// ---- hand-written objects (vtable literals) with a custom allocator ----
 
 declare_com_interface! {
     pub trait IPing: IUnknown {
@@ -332,7 +332,7 @@ impl ComImpl<IPingVtbl> for Pinger {
 impl_com_object!(Pinger, IPingVtbl);
 
 #[test]
-fn seed_style_object_in_a_custom_allocator() {
+fn hand_written_object_in_a_custom_allocator() {
     let rec = CountingAlloc::new();
     let drops = DropCounter::new();
     let raw = Pinger::try_new_com_in(Pinger(drops.track()), &rec).unwrap();
@@ -358,7 +358,7 @@ fn seed_style_object_in_a_custom_allocator() {
 }
 
 #[test]
-fn seed_style_object_with_the_global_allocator() {
+fn hand_written_object_with_the_global_allocator() {
     let drops = DropCounter::new();
     let raw = Pinger::try_new_com(Pinger(drops.track())).unwrap();
     // SAFETY: `raw` is live until the last Release below.

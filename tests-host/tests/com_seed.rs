@@ -1,21 +1,21 @@
-//! The kcom README's synchronous example, verbatim, run as a test, plus the
+//! kcom's hand-written synchronous example, verbatim, run as a test, plus the
 //! `IUnknown` behaviour that example must have: QueryInterface through the
 //! object's own `IUnknown` entries.
 //!
-//! The README code (`kcom/examples/seed/sync.rs`, included below, shared
+//! The example's code (`kcom/examples/seed/sync.rs`, included below, shared
 //! with the `seed_sync` example) has one `unsafe` block without a
 //! `// SAFETY:` comment; it is kept character for character (see
 //! `kcom/examples/seed_sync.rs` for the argument), the tests below document
 //! theirs.
 #![allow(clippy::undocumented_unsafe_blocks, dead_code)]
 
-// The README code, from its one copy (the `seed_sync` example's).
+// The example's code, from its one copy (the `seed_sync` example's).
 include!("../../kcom/examples/seed/sync.rs");
 
 use kcom::{IUnknownInterface, STATUS_INVALID_PARAMETER, STATUS_NOINTERFACE};
 
 #[test]
-fn readme_example_runs() {
+fn the_hand_written_example_runs() {
     main();
 }
 

@@ -1,4 +1,4 @@
-// The seed-era style: `IUnknown` and `GUID` used without importing them
+// `IUnknown` and `GUID` used without importing them
 // (the expansion brings them into scope), an IID written as a struct
 // literal, a method returning a bare `NTSTATUS`.
 use kcom::{declare_com_interface, NTSTATUS};

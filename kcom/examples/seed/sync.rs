@@ -1,4 +1,6 @@
-// The kcom README's synchronous usage example, character for character.
+// kcom's hand-written synchronous example (a vtable literal, `ComImpl`,
+// `impl_com_object!`), character for character as kcom's API specification
+// shows it.
 // Included by `examples/seed_sync.rs` (run it with `cargo run -p kcom
 // --example seed_sync`) and by `tests-host/tests/com_seed.rs`, which runs it
 // and checks the object's `IUnknown` behaviour; this is its only copy.

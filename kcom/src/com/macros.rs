@@ -38,7 +38,7 @@
 /// kcom's `async-com` feature.
 ///
 /// `IUnknown` as the parent and `GUID` as the type of the IID may be written
-/// without importing them, as the seed-era examples do
+/// without importing them, as kcom's README examples do
 /// (`use kcom::{declare_com_interface, NTSTATUS};` is enough); an import of
 /// your own takes precedence.
 ///

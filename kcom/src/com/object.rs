@@ -287,7 +287,7 @@ impl Drop for ShimGuard {
 }
 
 /// A Rust type implementing the interface whose vtable is `V`, written by
-/// hand (the seed style). Use `implement_com!` to have all of this
+/// hand (with a vtable literal). Use `implement_com!` to have all of this
 /// generated instead.
 pub trait ComImpl<V: 'static> {
     /// The vtable for objects of this type (primary slot).

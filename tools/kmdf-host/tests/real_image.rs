@@ -246,7 +246,7 @@ fn the_device_starts_and_runs_every_strategy_with_nothing_left() {
     let host = entered(Options::default());
     let driver_only = host.outstanding_blocks();
     let device = host.add_device().expect("AddDevice succeeds");
-    // Issue 10, item 1: AddDevice succeeds (no SDDL refused on the unnamed
+    // AddDevice succeeds (no SDDL refused on the unnamed
     // FDO), the interface is registered, and the default queue is parallel
     // and (item 7) not power-managed.
     assert_eq!(host.interfaces(device), vec![interface_guid()]);
@@ -392,7 +392,7 @@ fn the_image_binds_to_framework_1_33_and_1_31_as_its_minimum_allows() {
 #[test]
 #[ignore = "needs KCOM_SAMPLE_IMAGE (bash ci/kmdf-host.sh)"]
 fn the_image_does_not_load_before_windows_10_2004() {
-    // Issue 10, item 6: wdk-alloc imports ExAllocatePool2, which ntoskrnl
+    // Wdk-alloc imports ExAllocatePool2, which ntoskrnl
     // exports from build 19041 on.
     let before = load(Options {
         kernel_build: 18362,
@@ -604,7 +604,7 @@ fn async_com_works(host: &Host, device: Device) {
 #[test]
 #[ignore = "needs KCOM_SAMPLE_IMAGE (bash ci/kmdf-host.sh)"]
 fn two_devices_each_keep_async_com_when_the_other_is_removed() {
-    // Issue 10, item 5: each device parents its own work items.
+    // Each device parents its own work items.
     let host = entered(Options::default());
     let driver_only = host.outstanding_blocks();
     let first = host.add_device().expect("first device");
@@ -633,7 +633,7 @@ fn two_devices_each_keep_async_com_when_the_other_is_removed() {
 #[test]
 #[ignore = "needs KCOM_SAMPLE_IMAGE (bash ci/kmdf-host.sh)"]
 fn requests_keep_being_served_across_a_device_power_transition() {
-    // Issue 10, item 7: the default queue is not power-managed, so a
+    // The default queue is not power-managed, so a
     // request in progress does not hold up D3 and new requests are served
     // while the device is in D3.
     let (host, device) = started(Options::default());
