@@ -299,20 +299,31 @@ impl<T: Transport> Client<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::device::diagnosis;
     use crate::loopback::Loopback;
     use kcom::{STATUS_INVALID_PARAMETER, STATUS_NOT_SUPPORTED, STATUS_SUCCESS};
     use std::cell::Cell;
+    use windows_sys::Win32::Devices::DeviceAndDriverInstallation::{
+        CM_PROB_FAILED_START, DN_HAS_PROBLEM,
+    };
+    use windows_sys::Win32::Foundation::{
+        ERROR_ACCESS_DENIED, ERROR_FILE_NOT_FOUND, GENERIC_READ, GENERIC_WRITE,
+    };
 
-    /// A transport with a scripted answer, counting its calls.
+    /// The scripted answer to one IOCTL code.
+    type Answer = Box<dyn Fn(u32) -> Result<Vec<u8>, TransportError>>;
+
+    /// A transport with a scripted answer per IOCTL code, counting its
+    /// calls.
     struct Scripted {
-        answer: Result<Vec<u8>, TransportError>,
+        answer: Answer,
         calls: Cell<usize>,
     }
 
     impl Transport for Scripted {
-        fn ioctl(&self, _: u32, _: &[u8], out: &mut [u8]) -> Result<usize, TransportError> {
+        fn ioctl(&self, code: u32, _: &[u8], out: &mut [u8]) -> Result<usize, TransportError> {
             self.calls.set(self.calls.get() + 1);
-            let bytes = self.answer.clone()?;
+            let bytes = (self.answer)(code)?;
             let n = bytes.len().min(out.len());
             out[..n].copy_from_slice(&bytes[..n]);
             Ok(n)
@@ -322,9 +333,17 @@ mod tests {
         }
     }
 
+    /// A client whose transport answers every IOCTL with `answer`.
     fn scripted(answer: Result<Vec<u8>, TransportError>) -> Client<Scripted> {
+        scripted_by(move |_| answer.clone())
+    }
+
+    /// A client whose transport answers IOCTL `code` with `answer(code)`.
+    fn scripted_by(
+        answer: impl Fn(u32) -> Result<Vec<u8>, TransportError> + 'static,
+    ) -> Client<Scripted> {
         Client::new(Scripted {
-            answer,
+            answer: Box::new(answer),
             calls: Cell::new(0),
         })
     }
@@ -420,6 +439,87 @@ mod tests {
         assert_eq!(
             client.info().unwrap_err().to_string(),
             "GET_INFO: access denied"
+        );
+    }
+
+    /// The device backend's answer to `ERROR_ACCESS_DENIED` on an open
+    /// handle, scripted per IOCTL as the I/O manager checks it: the
+    /// IOCTL's `CTL_CODE` rights against a handle opened with `access`,
+    /// and a driver that refuses the rest with `STATUS_ACCESS_DENIED`.
+    fn denied_for_a_handle_opened_with(access: u32) -> Client<Scripted> {
+        scripted_by(move |code| {
+            Err(TransportError::Os {
+                code: ERROR_ACCESS_DENIED,
+                message: diagnosis::access_denied(code, access, None),
+            })
+        })
+    }
+
+    #[test]
+    fn access_denied_on_an_open_handle_names_the_rights_not_the_account() {
+        let read_only = denied_for_a_handle_opened_with(GENERIC_READ);
+        let err = read_only
+            .run(&RunRequest::new(StrategyId::Global, 1, 1, 1, 0))
+            .unwrap_err();
+        assert_eq!(err.ioctl, "RUN_EXERCISE");
+        assert_eq!(
+            err.to_string(),
+            "RUN_EXERCISE: access denied by the I/O manager: IOCTL 0x8C0EE004 requires \
+             FILE_READ_DATA | FILE_WRITE_DATA, and the handle (opened with GENERIC_READ) lacks \
+             FILE_WRITE_DATA; the handle's access is at fault, not the account's"
+        );
+        // GET_INFO needs only FILE_READ_DATA, which that handle has: the
+        // refusal is the driver's.
+        let err = read_only.info().unwrap_err().to_string();
+        assert!(
+            err.starts_with("GET_INFO: access denied, although the handle (opened with GENERIC_READ) has what IOCTL 0x8C0E6000 requires FILE_READ_DATA: "),
+            "{err}"
+        );
+        let read_write = denied_for_a_handle_opened_with(GENERIC_READ | GENERIC_WRITE);
+        for err in [
+            read_write.pool_stats().unwrap_err().to_string(),
+            read_write
+                .run(&RunRequest::new(StrategyId::Bump, 1, 1, 1, 0))
+                .unwrap_err()
+                .to_string(),
+        ] {
+            assert!(err.contains("STATUS_ACCESS_DENIED (0xC0000022)"), "{err}");
+            assert!(!err.contains("run as Administrator"), "{err}");
+        }
+        assert_eq!(read_write.transport().calls.get(), 2);
+    }
+
+    #[test]
+    fn a_missing_interface_reads_as_installed_or_not() {
+        // What `kcomctl` prints when the device backend finds no
+        // interface: the transport error, whole.
+        let not_installed = TransportError::Os {
+            code: ERROR_FILE_NOT_FOUND,
+            message: diagnosis::no_interface(&[]),
+        };
+        assert!(
+            not_installed
+                .to_string()
+                .starts_with("driver not installed: no device has hardware ID "),
+            "{not_installed}"
+        );
+        let not_started = TransportError::Os {
+            code: ERROR_FILE_NOT_FOUND,
+            message: diagnosis::no_interface(&[diagnosis::DevNode {
+                instance_id: r"ROOT\SOFTWAREDEVICE\0000".into(),
+                status: DN_HAS_PROBLEM,
+                problem: CM_PROB_FAILED_START,
+                problem_status: None,
+            }]),
+        };
+        assert_eq!(
+            not_started.to_string(),
+            format!(
+                "no enabled kcom sample device interface: device ROOT\\SOFTWAREDEVICE\\0000 \
+                 installed but not started, problem CM_PROB_FAILED_START (10); see `devcon \
+                 status {}` (OS error 2)",
+                diagnosis::HARDWARE_ID
+            )
         );
     }
 }

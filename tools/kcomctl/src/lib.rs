@@ -9,7 +9,8 @@
 //! * [`transport`]: "send these IOCTL bytes, get bytes or an `NTSTATUS`",
 //!   implemented by [`loopback::Loopback`] (the driver's core in this
 //!   process, over kcom's simulated kernel pool), on Windows by
-//!   `device::Device` (the installed driver, via `DeviceIoControl`), and on
+//!   `device::Device` (the installed driver, via `DeviceIoControl`; what it
+//!   says when Windows refuses it is [`device::diagnosis`]), and on
 //!   x86_64 Linux by `image::Image` (the compiled driver image under
 //!   `kmdf-host`).
 //!
@@ -17,7 +18,6 @@
 
 pub mod cli;
 pub mod client;
-#[cfg(windows)]
 pub mod device;
 #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
 pub mod image;

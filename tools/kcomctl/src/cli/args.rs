@@ -43,6 +43,15 @@ pub struct Cli {
     pub loopback: bool,
 
     /// Use the installed driver (Windows only; the default there).
+    ///
+    /// With no enabled device interface, kcomctl looks up the device nodes
+    /// that carry the INF's hardware ID: with none, the driver is not
+    /// installed and it prints the `devcon install` command; otherwise it
+    /// prints each node's problem code (CM_PROB_* name and number) and
+    /// points to `devcon status`. Access denied when opening the device
+    /// means the prompt is not elevated (the device admits only SYSTEM and
+    /// Administrators); access denied on a request to an open device names
+    /// the rights the request's IOCTL code demands against the handle's.
     #[arg(long, global = true, help_heading = "Output and backend")]
     pub device: bool,
 
