@@ -159,20 +159,9 @@ impl Default for Options {
     }
 }
 
-/// A pool tag as text (`'kcom'`), non-printable bytes as `.`.
-pub fn tag_text(tag: u32) -> String {
-    (tag & 0x7FFF_FFFF)
-        .to_le_bytes()
-        .iter()
-        .map(|&b| {
-            if b.is_ascii_graphic() || b == b' ' {
-                b as char
-            } else {
-                '.'
-            }
-        })
-        .collect()
-}
+/// A pool tag as text (`kcom`): `ntdef`'s [`PoolTag`](ntdef::PoolTag)
+/// format, the one kcomctl prints too.
+pub use ntdef::tag_text;
 
 /// The tag of a four-character text (`"kcom"` -> `u32::from_le_bytes`).
 pub fn parse_tag(text: &str) -> Option<u32> {

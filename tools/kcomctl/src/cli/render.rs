@@ -33,15 +33,8 @@ pub fn pool_name(pt: u32) -> String {
 }
 
 /// A pool tag as `!poolused` prints it (four characters), or hex when it
-/// is not printable ASCII.
-pub fn tag_text(tag: u32) -> String {
-    let bytes = tag.to_le_bytes();
-    if bytes.iter().all(|b| b.is_ascii_graphic() || *b == b' ') {
-        bytes.iter().map(|&b| b as char).collect()
-    } else {
-        format!("0x{tag:08X}")
-    }
-}
+/// is not printable ASCII: `ntdef`'s format, the one kmdf-host prints too.
+pub use ntdef::tag_text;
 
 /// `n` and a noun, in the plural unless `n == 1` (`"3 strategies"`).
 pub(super) fn plural(n: usize, noun: &str) -> String {

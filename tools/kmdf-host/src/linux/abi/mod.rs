@@ -18,56 +18,39 @@ pub const fn nt_success(status: NtStatus) -> bool {
     status >= 0
 }
 
-/// NTSTATUS values used by the host (from `ntstatus.h` and KMDF's
-/// `wdfstatus.h`).
+/// NTSTATUS values used by the host, under their names without `STATUS_`
+/// (values and names are `ntdef`'s, the one table the workspace keeps).
 pub mod status {
     use super::NtStatus;
 
-    macro_rules! statuses {
-        ($($name:ident = $value:literal,)*) => {
-            $(
-                #[doc = concat!("`STATUS_", stringify!($name), "`.")]
-                pub const $name: NtStatus = $value as u32 as NtStatus;
-            )*
+    pub use ntdef::status::{
+        STATUS_ACCESS_DENIED as ACCESS_DENIED, STATUS_BUFFER_TOO_SMALL as BUFFER_TOO_SMALL,
+        STATUS_DELETE_PENDING as DELETE_PENDING, STATUS_DEVICE_BUSY as DEVICE_BUSY,
+        STATUS_DRIVER_INTERNAL_ERROR as DRIVER_INTERNAL_ERROR,
+        STATUS_INFO_LENGTH_MISMATCH as INFO_LENGTH_MISMATCH,
+        STATUS_INSUFFICIENT_RESOURCES as INSUFFICIENT_RESOURCES,
+        STATUS_INTERNAL_ERROR as INTERNAL_ERROR,
+        STATUS_INVALID_DEVICE_REQUEST as INVALID_DEVICE_REQUEST,
+        STATUS_INVALID_DEVICE_STATE as INVALID_DEVICE_STATE,
+        STATUS_INVALID_PARAMETER as INVALID_PARAMETER,
+        STATUS_INVALID_PARAMETER_4 as INVALID_PARAMETER_4,
+        STATUS_INVALID_SECURITY_DESCR as INVALID_SECURITY_DESCR, STATUS_SUCCESS as SUCCESS,
+        STATUS_TIMEOUT as TIMEOUT, STATUS_UNSUCCESSFUL as UNSUCCESSFUL,
+        STATUS_WDF_BUSY as WDF_BUSY,
+        STATUS_WDF_EXECUTION_LEVEL_INVALID as WDF_EXECUTION_LEVEL_INVALID,
+        STATUS_WDF_INCOMPATIBLE_EXECUTION_LEVEL as WDF_INCOMPATIBLE_EXECUTION_LEVEL,
+        STATUS_WDF_INTERNAL_ERROR as WDF_INTERNAL_ERROR, STATUS_WDF_NO_CALLBACK as WDF_NO_CALLBACK,
+        STATUS_WDF_NOT_ENOUGH_MAP_REGISTERS as WDF_NOT_ENOUGH_MAP_REGISTERS,
+        STATUS_WDF_OBJECT_ATTRIBUTES_INVALID as WDF_OBJECT_ATTRIBUTES_INVALID,
+        STATUS_WDF_PARENT_ASSIGNMENT_NOT_ALLOWED as WDF_PARENT_ASSIGNMENT_NOT_ALLOWED,
+        STATUS_WDF_PARENT_NOT_SPECIFIED as WDF_PARENT_NOT_SPECIFIED,
+        STATUS_WDF_PAUSED as WDF_PAUSED,
+        STATUS_WDF_SYNCHRONIZATION_SCOPE_INVALID as WDF_SYNCHRONIZATION_SCOPE_INVALID,
+    };
 
-            /// The `STATUS_*` name of `status`, if the host knows it.
-            pub fn name(status: NtStatus) -> Option<&'static str> {
-                match status {
-                    $(x if x == $name => Some(concat!("STATUS_", stringify!($name))),)*
-                    _ => None,
-                }
-            }
-        };
-    }
-
-    statuses! {
-        SUCCESS = 0x0000_0000,
-        TIMEOUT = 0x0000_0102,
-        DEVICE_BUSY = 0x8000_0011,
-        UNSUCCESSFUL = 0xC000_0001,
-        INFO_LENGTH_MISMATCH = 0xC000_0004,
-        INVALID_PARAMETER = 0xC000_000D,
-        INVALID_DEVICE_REQUEST = 0xC000_0010,
-        ACCESS_DENIED = 0xC000_0022,
-        BUFFER_TOO_SMALL = 0xC000_0023,
-        DELETE_PENDING = 0xC000_0056,
-        INVALID_SECURITY_DESCR = 0xC000_0079,
-        INSUFFICIENT_RESOURCES = 0xC000_009A,
-        INTERNAL_ERROR = 0xC000_00E5,
-        INVALID_PARAMETER_4 = 0xC000_00F2,
-        DRIVER_INTERNAL_ERROR = 0xC000_0183,
-        INVALID_DEVICE_STATE = 0xC000_0184,
-        WDF_INTERNAL_ERROR = 0xC020_0201,
-        WDF_PAUSED = 0xC020_0203,
-        WDF_BUSY = 0xC020_0204,
-        WDF_OBJECT_ATTRIBUTES_INVALID = 0xC020_0209,
-        WDF_NO_CALLBACK = 0xC020_020B,
-        WDF_INCOMPATIBLE_EXECUTION_LEVEL = 0xC020_020C,
-        WDF_PARENT_ASSIGNMENT_NOT_ALLOWED = 0xC020_020F,
-        WDF_SYNCHRONIZATION_SCOPE_INVALID = 0xC020_0210,
-        WDF_EXECUTION_LEVEL_INVALID = 0xC020_0211,
-        WDF_PARENT_NOT_SPECIFIED = 0xC020_0212,
-        WDF_NOT_ENOUGH_MAP_REGISTERS = 0xC020_0214,
+    /// The `STATUS_*` name of `status`, if the host knows it.
+    pub fn name(status: NtStatus) -> Option<&'static str> {
+        ntdef::status_name(status)
     }
 
     /// `STATUS_NAME (0xC0000079)`, or the value alone.
