@@ -95,7 +95,11 @@ fn main() {
     )
     .unwrap();
     for index in 0..functions.len() {
-        writeln!(out, "    crate::linux::wdf::table::trap::<{index}>,").unwrap();
+        writeln!(
+            out,
+            "    crate::linux::backend::model::table::trap::<{index}>,"
+        )
+        .unwrap();
     }
     writeln!(out, "];").unwrap();
     let path = Path::new(&env::var("OUT_DIR").unwrap()).join("wdf_tables.rs");

@@ -4,7 +4,7 @@
 # public headers of both versions over the substitute WDK's mingw-w64 DDK
 # headers. Structures whose headers are not public print 0.
 # usage: structure-sizes.sh <Windows-Driver-Frameworks checkout> [<substitute WDK dir>]
-# (the source of src/linux/wdf/structures.rs)
+# (the source of src/linux/backend/model/structures.rs)
 set -euo pipefail
 wdf=${1:?checkout of microsoft/Windows-Driver-Frameworks}
 sub=${2:-${WDK_SUBST_DIR:-/tmp/wdk-subst}}

@@ -5,132 +5,95 @@ use std::fmt;
 
 use crate::options::tag_text;
 
-/// A rule of KMDF, KMDF Verifier, Driver Verifier or the I/O manager that
-/// the host checks. The identifier (`Rule::id`) is stable: tests and tools
-/// match on it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Rule {
+/// Declares [`Rule`] from one list: each rule's description (its doc), its
+/// variant and its stable identifier; the identifier table, [`Rule::ALL`]
+/// and the lookup by identifier are derived from it.
+macro_rules! rules {
+    ($($(#[doc = $doc:literal])* $rule:ident = $id:literal,)*) => {
+        /// A rule of KMDF, KMDF Verifier, Driver Verifier or the I/O manager
+        /// that the host checks. The identifier (`Rule::id`) is stable: tests
+        /// and tools match on it.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum Rule {
+            $($(#[doc = $doc])* $rule,)*
+        }
+
+        impl Rule {
+            /// Every rule, in declaration order.
+            pub const ALL: [Rule; [$(stringify!($rule)),*].len()] = [$(Rule::$rule,)*];
+
+            /// The stable identifier.
+            pub fn id(self) -> &'static str {
+                match self {
+                    $(Rule::$rule => $id,)*
+                }
+            }
+        }
+    };
+}
+
+rules! {
     /// An import that no host module provides (the image would not load).
-    UnresolvedImport,
+    UnresolvedImport = "unresolved-import",
     /// A WDF function kmdf-host does not implement (the run stops).
-    UnsupportedWdfFunction,
+    UnsupportedWdfFunction = "unsupported-wdf-function",
     /// The driver called `KeBugCheckEx` (the run stops).
-    BugCheck,
+    BugCheck = "bug-check",
     /// KMDF Verifier stops the machine (`WDF_VIOLATION`, 0x10D): a NULL
     /// required parameter, an invalid handle, a fatal request error.
-    WdfViolation,
+    WdfViolation = "wdf-violation",
     /// An access violation or other fault in driver code (the run stops).
-    Fault,
+    Fault = "fault",
     /// An access past the end (or before the start) of a special-pool block.
-    SpecialPoolOverrun,
+    SpecialPoolOverrun = "special-pool-overrun",
     /// An access to a freed special-pool block.
-    UseAfterFree,
+    UseAfterFree = "use-after-free",
     /// The bytes around a pool block (special pool's fill, or the guard
     /// bytes after an ordinary block) were overwritten: found when the
     /// block was freed.
-    PoolCorruption,
+    PoolCorruption = "pool-corruption",
     /// A request was completed more than once.
-    DoubleCompletion,
+    DoubleCompletion = "double-completion",
     /// A request was never completed.
-    RequestNeverCompleted,
+    RequestNeverCompleted = "request-never-completed",
     /// `Information` greater than the output buffer of a successful
     /// `METHOD_BUFFERED` request.
-    InformationTooLong,
+    InformationTooLong = "information-too-long",
     /// Pool blocks still allocated when the driver unloaded.
-    PoolLeak,
+    PoolLeak = "pool-leak",
     /// `ExFreePoolWithTag` with a tag other than the block's.
-    WrongTagFree,
+    WrongTagFree = "wrong-tag-free",
     /// A free of a block that is not allocated (double free or a foreign
     /// pointer).
-    BadFree,
+    BadFree = "bad-free",
     /// Paged pool allocated or freed above APC_LEVEL.
-    PagedPoolAtDispatch,
+    PagedPoolAtDispatch = "paged-pool-at-dispatch",
     /// A pool allocation with invalid flags, pool type or tag.
-    BadPoolCall,
+    BadPoolCall = "bad-pool-call",
     /// A WDF structure's `Size` is not one KMDF accepts.
-    WrongStructureSize,
+    WrongStructureSize = "wrong-structure-size",
     /// A call made at an IRQL above the routine's maximum.
-    IrqlTooHigh,
+    IrqlTooHigh = "irql-too-high",
     /// A wait with a non-zero timeout at DISPATCH_LEVEL or above.
-    WaitAtDispatch,
+    WaitAtDispatch = "wait-at-dispatch",
     /// A callback returned at another IRQL than it was called at.
-    IrqlNotRestored,
+    IrqlNotRestored = "irql-not-restored",
     /// A callback returned holding a spin lock, or a spin lock was released
     /// that was not held.
-    SpinLockMisuse,
+    SpinLockMisuse = "spin-lock-misuse",
     /// A wait that never ended.
-    Hang,
+    Hang = "hang",
     /// A WDF object used after it was deleted, or deleted twice.
-    ObjectMisuse,
+    ObjectMisuse = "object-misuse",
     /// Another KMDF Verifier break (`FxVerifierDbgBreakPoint`): a call KMDF
     /// refused and ignored or failed (a value out of range, a flush from
     /// the work item's own callback, incompatible execution levels).
-    VerifierBreak,
+    VerifierBreak = "verifier-break",
     /// A power transition was held up by requests of a power-managed queue.
-    PowerTransitionBlocked,
+    PowerTransitionBlocked = "power-transition-blocked",
 }
 
 impl Rule {
-    /// The stable identifier.
-    pub fn id(self) -> &'static str {
-        match self {
-            Rule::UnresolvedImport => "unresolved-import",
-            Rule::UnsupportedWdfFunction => "unsupported-wdf-function",
-            Rule::BugCheck => "bug-check",
-            Rule::WdfViolation => "wdf-violation",
-            Rule::Fault => "fault",
-            Rule::SpecialPoolOverrun => "special-pool-overrun",
-            Rule::UseAfterFree => "use-after-free",
-            Rule::PoolCorruption => "pool-corruption",
-            Rule::DoubleCompletion => "double-completion",
-            Rule::RequestNeverCompleted => "request-never-completed",
-            Rule::InformationTooLong => "information-too-long",
-            Rule::PoolLeak => "pool-leak",
-            Rule::WrongTagFree => "wrong-tag-free",
-            Rule::BadFree => "bad-free",
-            Rule::PagedPoolAtDispatch => "paged-pool-at-dispatch",
-            Rule::BadPoolCall => "bad-pool-call",
-            Rule::WrongStructureSize => "wrong-structure-size",
-            Rule::IrqlTooHigh => "irql-too-high",
-            Rule::WaitAtDispatch => "wait-at-dispatch",
-            Rule::IrqlNotRestored => "irql-not-restored",
-            Rule::SpinLockMisuse => "spin-lock-misuse",
-            Rule::Hang => "hang",
-            Rule::ObjectMisuse => "object-misuse",
-            Rule::VerifierBreak => "verifier-break",
-            Rule::PowerTransitionBlocked => "power-transition-blocked",
-        }
-    }
-
-    /// Every rule, for listings.
-    pub const ALL: [Rule; 25] = [
-        Rule::UnresolvedImport,
-        Rule::UnsupportedWdfFunction,
-        Rule::BugCheck,
-        Rule::WdfViolation,
-        Rule::Fault,
-        Rule::SpecialPoolOverrun,
-        Rule::UseAfterFree,
-        Rule::PoolCorruption,
-        Rule::DoubleCompletion,
-        Rule::RequestNeverCompleted,
-        Rule::InformationTooLong,
-        Rule::PoolLeak,
-        Rule::WrongTagFree,
-        Rule::BadFree,
-        Rule::PagedPoolAtDispatch,
-        Rule::BadPoolCall,
-        Rule::WrongStructureSize,
-        Rule::IrqlTooHigh,
-        Rule::WaitAtDispatch,
-        Rule::IrqlNotRestored,
-        Rule::SpinLockMisuse,
-        Rule::Hang,
-        Rule::ObjectMisuse,
-        Rule::VerifierBreak,
-        Rule::PowerTransitionBlocked,
-    ];
-
     /// The rule with identifier `id`.
     pub fn from_id(id: &str) -> Option<Rule> {
         Rule::ALL.into_iter().find(|r| r.id() == id)

@@ -4,21 +4,22 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::abi::irql::{DISPATCH, PASSIVE};
-use super::abi::{
-    self, DriverExtension, DriverObject, UnicodeString, execution_level, ioctl, status,
-};
-use super::context::{self, Callback, caller_thunk};
-use super::fault;
-use super::image::Image;
-use super::kernel::pool::Request;
-use super::session::Session;
-use super::wdf::{Data, Framework, Kind, RequestData, call_driver, fn_ptr};
 use crate::api::{
     Access, BindSummary, Completion, Device, DevicePower, DeviceSettings, ImageLayout,
     PowerTransition, QueueInfo,
 };
 use crate::error::Error;
+use crate::linux::abi::fn_ptr;
+use crate::linux::abi::irql::{DISPATCH, PASSIVE};
+use crate::linux::abi::{
+    self, DriverExtension, DriverObject, UnicodeString, execution_level, ioctl, status,
+};
+use crate::linux::backend::model::{Data, Framework, Kind, RequestData, call_driver};
+use crate::linux::cpu::thread::{self, Callback};
+use crate::linux::kernel::fault;
+use crate::linux::kernel::pool::Request;
+use crate::linux::kernel::session::Session;
+use crate::linux::loader::image::Image;
 use crate::options::{FaultInjection, Options};
 use crate::report::{Origin, Outstanding, PoolKind, Report, Rule, Violation};
 
@@ -107,9 +108,9 @@ fn counted(buffer: &[u16]) -> UnicodeString {
 /// Resolves an import of the image to the host's implementation.
 fn resolve(module: &str, name: &str, options: &Options) -> Option<usize> {
     match module.to_ascii_lowercase().as_str() {
-        "ntoskrnl.exe" => super::kernel::ntoskrnl_export(name, options.kernel_build),
-        "hal.dll" => super::kernel::hal_export(name),
-        "wdfldr.sys" => super::wdf::bind::wdfldr_export(name),
+        "ntoskrnl.exe" => crate::linux::kernel::ntoskrnl_export(name, options.kernel_build),
+        "hal.dll" => crate::linux::kernel::hal_export(name),
+        "wdfldr.sys" => crate::linux::backend::model::bind::wdfldr_export(name),
         _ => None,
     }
 }
@@ -140,7 +141,8 @@ impl Host {
             &|m, n| resolve(m, n, &options),
         )?;
         let service = options.service_name.clone();
-        let session = Arc::new(Session::new(image, options));
+        let backend = Box::new(Framework::new(options.framework));
+        let session = Arc::new(Session::new(image, options, backend));
         let registry = utf16(&format!(
             "\\Registry\\Machine\\System\\CurrentControlSet\\Services\\{service}"
         ));
@@ -256,7 +258,7 @@ impl Host {
         let pdo = Shared::new(pdo);
         let pdo_ptr = pdo.ptr().cast::<u8>();
         self.pdos.lock().unwrap().push(pdo);
-        let before: Vec<usize> = self.session.wdf.lock().devices.clone();
+        let before: Vec<usize> = self.session.wdf().lock().devices.clone();
         // SAFETY: a function pointer type; non-zero (checked above).
         let f: unsafe extern "win64" fn(*mut DriverObject, *mut u8) -> i32 = unsafe { fn_ptr(add) };
         let object = self.driver.object.ptr();
@@ -274,7 +276,7 @@ impl Host {
         if !abi::nt_success(status) {
             return Err(Error::AddDeviceFailed(status));
         }
-        let s = self.session.wdf.lock();
+        let s = self.session.wdf().lock();
         let Some(&handle) = s.devices.iter().find(|d| !before.contains(d)) else {
             return Err(Error::NotAPnpDriver(
                 "EvtDriverDeviceAdd succeeded without creating a device".into(),
@@ -291,7 +293,7 @@ impl Host {
 
     /// The devices that exist.
     pub fn devices(&self) -> Vec<Device> {
-        let s = self.session.wdf.lock();
+        let s = self.session.wdf().lock();
         s.devices
             .iter()
             .filter_map(|&h| {
@@ -305,7 +307,7 @@ impl Host {
 
     /// The queues of `device`.
     pub fn queues(&self, device: Device) -> Result<Vec<QueueInfo>, Error> {
-        let s = self.session.wdf.lock();
+        let s = self.session.wdf().lock();
         let Some(d) = s.device(device.handle) else {
             return Err(Error::State(format!(
                 "device {} does not exist",
@@ -327,7 +329,7 @@ impl Host {
 
     /// What the driver set on `device`'s `WDFDEVICE_INIT`.
     pub fn device_settings(&self, device: Device) -> Result<DeviceSettings, Error> {
-        let s = self.session.wdf.lock();
+        let s = self.session.wdf().lock();
         let Some(d) = s.device(device.handle) else {
             return Err(Error::State(format!(
                 "device {} does not exist",
@@ -345,7 +347,7 @@ impl Host {
 
     /// The device interface classes `device` registered.
     pub fn interfaces(&self, device: Device) -> Vec<String> {
-        let s = self.session.wdf.lock();
+        let s = self.session.wdf().lock();
         match s.device(device.handle) {
             Some(d) => d.interfaces.iter().map(|g| g.to_string()).collect(),
             None => Vec::new(),
@@ -379,7 +381,7 @@ impl Host {
         output_len: usize,
     ) -> Result<Completion, Error> {
         let session = &self.session;
-        let fw = &session.wdf;
+        let fw = &session.wdf();
         if ioctl::method(code) != ioctl::METHOD_BUFFERED {
             return Err(Error::Request(format!(
                 "IOCTL 0x{code:08X} uses transfer method {}: kmdf-host models METHOD_BUFFERED only",
@@ -620,7 +622,7 @@ impl Host {
     /// Queues that are not power-managed keep dispatching.
     pub fn set_power(&self, device: Device, state: DevicePower) -> Result<PowerTransition, Error> {
         let session = &self.session;
-        let fw = &session.wdf;
+        let fw = &session.wdf();
         let start = Instant::now();
         let deadline = start + session.options.request_timeout;
         let mut s = fw.lock();
@@ -691,7 +693,7 @@ impl Host {
     /// still be checked.
     pub fn remove_device(&self, device: Device) -> Result<(), Error> {
         let session = &self.session;
-        let fw = &session.wdf;
+        let fw = &session.wdf();
         let deadline = Instant::now() + session.options.request_timeout;
         let mut s = fw.lock();
         let Some(d) = s.device_mut(device.handle) else {
@@ -744,7 +746,7 @@ impl Host {
         s.devices.retain(|h| *h != device.handle);
         drop(s);
         // The device is deleted at PASSIVE_LEVEL by the PnP manager's thread.
-        let frame = context::enter(
+        let frame = thread::enter(
             session,
             PASSIVE,
             Callback {
@@ -789,7 +791,7 @@ impl Host {
                 // the I/O manager does, with the live driver object.
                 call_driver(&self.session, PASSIVE, callback, || unsafe { f(object) });
             }
-            self.session.wdf.join_workers();
+            self.session.wdf().join_workers();
         }
         self.report(true)
     }
@@ -868,9 +870,9 @@ impl Host {
 
     /// How the driver bound to the framework (after `driver_entry`).
     pub fn bind_summary(&self) -> Option<BindSummary> {
-        let s = self.session.wdf.lock();
+        let s = self.session.wdf().lock();
         s.bound.as_ref().map(|b| BindSummary {
-            framework: self.session.wdf.version,
+            framework: self.session.wdf().version,
             client_minor: b.client_minor,
             minimum_minor: b.minimum_minor,
             client_newer: b.client_newer,
@@ -920,119 +922,6 @@ impl Drop for Host {
         if self.entered && !self.unloaded && !std::thread::panicking() {
             let _ = self.unload_inner();
         }
-        self.session.wdf.join_workers();
+        self.session.wdf().join_workers();
     }
-}
-
-/// The framework's AddDevice (`FxDriver::AddDevice`): a `WDFDEVICE_INIT`,
-/// `EvtDriverDeviceAdd` at PASSIVE_LEVEL; on failure the device it created
-/// is deleted (with its callbacks); on success the device starts.
-///
-/// # Safety
-///
-/// Called as the driver object's `AddDevice` routine (by `Host::add_device`,
-/// or by driver code forwarding to it) on a thread entered into the
-/// session. The arguments are not used; the `EvtDriverDeviceAdd` the driver
-/// registered is called (KMDF's signature, by `Host::load`'s contract).
-unsafe extern "win64" fn fx_add_device(_driver_object: *mut DriverObject, _pdo: *mut u8) -> i32 {
-    let session = context::session();
-    let fw = &session.wdf;
-    let (driver, evt) = {
-        let s = fw.lock();
-        (
-            s.driver,
-            s.config.map(|c| c.evt_driver_device_add).unwrap_or(0),
-        )
-    };
-    let Some(driver) = driver else {
-        return status::INVALID_DEVICE_STATE;
-    };
-    if evt == 0 {
-        return status::INVALID_DEVICE_REQUEST;
-    }
-    let init = {
-        let mut s = fw.lock();
-        let h = fw.new_handle(&mut s);
-        s.inits.insert(h, super::wdf::DeviceInitData::default());
-        h
-    };
-    let before: Vec<usize> = fw.lock().devices.clone();
-    // SAFETY: a function pointer type; non-zero (checked above).
-    let f: unsafe extern "win64" fn(usize, usize) -> i32 = unsafe { fn_ptr(evt) };
-    let callback = Callback {
-        what: "EvtDriverDeviceAdd",
-        address: evt,
-    };
-    // SAFETY: the driver's EvtDriverDeviceAdd (KMDF's signature by
-    // `Host::load`'s contract) with its WDFDRIVER and a fresh
-    // WDFDEVICE_INIT.
-    let status = call_driver(&session, PASSIVE, callback, || unsafe { f(driver, init) });
-    fw.lock().inits.remove(&init);
-    let created: Vec<usize> = fw
-        .lock()
-        .devices
-        .iter()
-        .copied()
-        .filter(|d| !before.contains(d))
-        .collect();
-    session.trace(format_args!(
-        "EvtDriverDeviceAdd returned 0x{:08X}",
-        status as u32
-    ));
-    if !abi::nt_success(status) {
-        for d in created {
-            fw.lock().devices.retain(|x| *x != d);
-            fw.delete(&session, d);
-        }
-        return status;
-    }
-    let mut s = fw.lock();
-    for d in created {
-        if let Some(dev) = s.device_mut(d) {
-            dev.started = true;
-        }
-    }
-    status::SUCCESS
-}
-caller_thunk!(FxAddDevice => fx_add_device);
-
-/// The framework's unload routine (`FxDriver::Unload`): `EvtDriverUnload`,
-/// then the WDFDRIVER is deleted.
-///
-/// # Safety
-///
-/// Called as the driver object's unload routine, once, on a thread entered
-/// into the session. The argument is not used; the `EvtDriverUnload` the
-/// driver registered is called (KMDF's signature, by `Host::load`'s
-/// contract).
-unsafe extern "win64" fn fx_unload(_driver_object: *mut DriverObject) {
-    let session = context::session();
-    let fw = &session.wdf;
-    let (driver, unload) = {
-        let s = fw.lock();
-        (s.driver, s.config.map(|c| c.evt_driver_unload).unwrap_or(0))
-    };
-    let Some(driver) = driver else { return };
-    if unload != 0 {
-        // SAFETY: a function pointer type; non-zero (checked).
-        let f: unsafe extern "win64" fn(usize) = unsafe { fn_ptr(unload) };
-        let callback = Callback {
-            what: "EvtDriverUnload",
-            address: unload,
-        };
-        // SAFETY: the driver's EvtDriverUnload (KMDF's signature by
-        // `Host::load`'s contract) with its live WDFDRIVER.
-        call_driver(&session, PASSIVE, callback, || unsafe { f(driver) });
-    }
-    fw.delete(&session, driver);
-    fw.lock().driver = None;
-}
-caller_thunk!(FxUnload => fx_unload);
-
-pub(crate) fn fx_add_device_address() -> usize {
-    FxAddDevice as *const () as usize
-}
-
-pub(crate) fn fx_unload_address() -> usize {
-    FxUnload as *const () as usize
 }

@@ -5,8 +5,8 @@
 
 use std::ffi::{CStr, c_char};
 
-use super::super::abi::UnicodeString;
-use super::super::context;
+use crate::linux::abi::UnicodeString;
+use crate::linux::kernel::session::Session;
 
 #[unsafe(naked)]
 /// `DbgPrint(Format, ...)`: spills the register arguments to the caller's
@@ -97,7 +97,7 @@ unsafe extern "win64" fn dbg_print(format: *const c_char, args: *const u64) -> i
     // `DbgPrint` contract, which this function's caller gives. (A driver
     // that passes fewer arguments reads its own frame, as on Windows.)
     let text = unsafe { format_ms(format, &mut Args::new(args)) };
-    if let Some(session) = context::try_session() {
+    if let Some(session) = Session::try_current() {
         session.debug_print(text);
     }
     0

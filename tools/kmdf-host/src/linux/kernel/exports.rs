@@ -6,13 +6,14 @@ use std::ffi::{c_char, c_void};
 use std::sync::OnceLock;
 use std::time::Instant;
 
-use super::super::abi::irql::{APC, DISPATCH, PASSIVE};
-use super::super::abi::{PROTECTED_POOL, UnicodeString, pool_flags, pool_type};
-use super::super::context::{self, caller_thunk};
-use super::super::stop::{stop, stop_with_details};
 use super::debug::unicode_string;
 use super::irql::require_max;
 use super::pool::{Failure, Freed, Request};
+use crate::linux::abi::irql::{APC, DISPATCH, PASSIVE};
+use crate::linux::abi::{PROTECTED_POOL, UnicodeString, pool_flags, pool_type};
+use crate::linux::cpu::thread::{self, caller_thunk};
+use crate::linux::kernel::session::Session;
+use crate::linux::kernel::stop::{stop, stop_with_details};
 use crate::options::tag_text;
 use crate::report::{Origin, PoolKind, Rule};
 
@@ -26,8 +27,8 @@ fn allocate(
     alignment: usize,
     raise: bool,
 ) -> *mut c_void {
-    let session = context::session();
-    let irql = context::irql();
+    let session = Session::current();
+    let irql = thread::irql();
     if kind == PoolKind::Paged && irql > APC {
         session.violation(
             Rule::PagedPoolAtDispatch,
@@ -46,7 +47,7 @@ fn allocate(
     if tag & !PROTECTED_POOL == 0 {
         session.violation(Rule::BadPoolCall, format!("{name}: pool tag 0"));
     }
-    let caller = context::caller();
+    let caller = thread::caller();
     let result = session.pool.allocate(Request {
         size,
         tag,
@@ -97,7 +98,7 @@ unsafe extern "win64" fn ex_allocate_pool2(flags: u64, size: usize, tag: u32) ->
         pool_flags::NON_PAGED_EXECUTE => PoolKind::NonPagedExecute,
         pool_flags::PAGED => PoolKind::Paged,
         _ => {
-            context::session().violation(
+            Session::current().violation(
                 Rule::BadPoolCall,
                 format!("ExAllocatePool2: flags {flags:#x} name {} pool types (exactly one is required)", types.count_ones()),
             );
@@ -105,7 +106,7 @@ unsafe extern "win64" fn ex_allocate_pool2(flags: u64, size: usize, tag: u32) ->
         }
     };
     if flags & !pool_flags::VALID != 0 {
-        context::session().violation(
+        Session::current().violation(
             Rule::BadPoolCall,
             format!(
                 "ExAllocatePool2: unknown flags {:#x}",
@@ -152,7 +153,7 @@ unsafe extern "win64" fn ex_allocate_pool_with_tag(
         pool_type::NON_PAGED_NX => (PoolKind::NonPagedNx, 16),
         pool_type::NON_PAGED_NX_CACHE_ALIGNED => (PoolKind::NonPagedNx, 64),
         other => {
-            context::session().violation(
+            Session::current().violation(
                 Rule::BadPoolCall,
                 format!(
                     "ExAllocatePoolWithTag: pool type {other}{}",
@@ -193,12 +194,12 @@ unsafe extern "win64" fn ex_allocate_pool(kind: u32, size: usize) -> *mut c_void
 caller_thunk!(ExAllocatePool => ex_allocate_pool);
 
 fn free(name: &str, p: *mut c_void, tag: Option<u32>) {
-    let session = context::session();
+    let session = Session::current();
     if p.is_null() {
         session.violation(Rule::BadFree, format!("{name}(NULL)"));
         return;
     }
-    let irql = context::irql();
+    let irql = thread::irql();
     if let Some(block) = session.pool.block(p as usize) {
         if block.kind == PoolKind::Paged && irql > APC {
             session.violation(
@@ -225,7 +226,7 @@ fn free(name: &str, p: *mut c_void, tag: Option<u32>) {
             return;
         }
     }
-    let caller = context::caller();
+    let caller = thread::caller();
     let outcome = session.pool.free(p as usize, tag, caller);
     session.trace(format_args!(
         "{name}({p:p}) -> {outcome:?} from {}",
@@ -292,7 +293,7 @@ caller_thunk!(ExFreePool => ex_free_pool);
 
 /// `RPNC`: wdk-panic's bug check code for a Rust panic; its parameters are
 /// the panic location (file pointer, file length, line, column).
-const RUST_PANIC: u32 = u32::from_be_bytes(*b"RPNC");
+pub(crate) const RUST_PANIC: u32 = u32::from_be_bytes(*b"RPNC");
 
 /// Whether the parameters of bug check `code` name a Rust panic location
 /// whose file name is `(pointer, length)`.
@@ -335,8 +336,8 @@ unsafe extern "win64" fn ke_bug_check_ex(
     p3: usize,
     p4: usize,
 ) -> ! {
-    let session = context::session();
-    let at = session.describe(context::caller());
+    let session = Session::current();
+    let at = session.describe(thread::caller());
     let p = [p1, p2, p3, p4];
     let file = panic_file(code, p)
         .filter(|&(address, len)| session.image.readable(address, len))
@@ -344,20 +345,7 @@ unsafe extern "win64" fn ke_bug_check_ex(
         // the mapped image (checked just above), which stays mapped.
         .map(|(address, len)| unsafe { std::slice::from_raw_parts(address as *const u8, len) });
     let mut details = bug_check_details(code, p, file);
-    // try_lock: a stop must not wait for a lock the driver's thread holds.
-    let count = session
-        .wdf
-        .state
-        .try_lock()
-        .ok()
-        .and_then(|s| s.bound.as_ref().and_then(|b| b.client_function_count));
-    if code == RUST_PANIC && count == Some(0) {
-        details.push(
-            "= the driver's WdfFunctionCount is 0: the headers leave it unset for a client not newer \
-             than the framework, and wdk-sys checks every WDF call's table index against it"
-                .into(),
-        );
-    }
+    details.extend(session.bug_check_note(code));
     stop_with_details(
         Rule::BugCheck,
         format!("the driver bug-checked the machine: code 0x{code:08X}"),
@@ -386,7 +374,7 @@ caller_thunk!(KeBugCheck => ke_bug_check);
 ///
 /// `name` points at a valid `UNICODE_STRING`, or is NULL.
 unsafe extern "win64" fn mm_get_system_routine_address(name: *const UnicodeString) -> *mut c_void {
-    let session = context::session();
+    let session = Session::current();
     require_max("MmGetSystemRoutineAddress", PASSIVE);
     // SAFETY: the driver's UNICODE_STRING (this function's contract).
     let name = unsafe { unicode_string(name) };

@@ -4,9 +4,10 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
-use super::super::abi::irql::{APC, DISPATCH, HIGH, PASSIVE};
-use super::super::context::{self, caller_thunk};
-use super::super::stop::stop;
+use crate::linux::abi::irql::{APC, DISPATCH, HIGH, PASSIVE};
+use crate::linux::cpu::thread::{self, caller_thunk};
+use crate::linux::kernel::session::Session;
+use crate::linux::kernel::stop::stop;
 use crate::report::Rule;
 
 /// A unique non-zero token for the current thread, stored in a held lock.
@@ -19,9 +20,9 @@ fn owner_token() -> usize {
 
 /// Checks that the current IRQL is at most `max` for routine `name`.
 pub(crate) fn require_max(name: &str, max: u8) -> bool {
-    let now = context::irql();
+    let now = thread::irql();
     if now > max {
-        context::session().violation(
+        Session::current().violation(
             Rule::IrqlTooHigh,
             format!(
                 "{name} called at {}, its maximum is {}",
@@ -42,7 +43,7 @@ pub(crate) fn require_max(name: &str, max: u8) -> bool {
 /// Called on a thread the host entered into a session (driver code through
 /// its import); without one the run stops.
 unsafe extern "win64" fn ke_get_current_irql() -> u8 {
-    context::irql()
+    thread::irql()
 }
 caller_thunk!(KeGetCurrentIrql => ke_get_current_irql);
 
@@ -53,14 +54,14 @@ caller_thunk!(KeGetCurrentIrql => ke_get_current_irql);
 /// Called on a thread the host entered into a session (driver code through
 /// its import); without one the run stops.
 unsafe extern "win64" fn kf_raise_irql(new: u8) -> u8 {
-    let old = context::irql();
+    let old = thread::irql();
     if new < old || new > HIGH {
-        context::session().violation(
+        Session::current().violation(
             Rule::IrqlTooHigh,
             format!("KfRaiseIrql({new}) at IRQL {old}: the new IRQL must not be lower"),
         );
     }
-    context::set_irql(new.max(old));
+    thread::set_irql(new.max(old));
     old
 }
 caller_thunk!(KfRaiseIrql => kf_raise_irql);
@@ -85,15 +86,15 @@ caller_thunk!(KeRaiseIrqlToDpcLevel => ke_raise_irql_to_dpc_level);
 /// Called on a thread the host entered into a session (driver code through
 /// its import); without one the run stops.
 unsafe extern "win64" fn ke_lower_irql(new: u8) {
-    let old = context::irql();
+    let old = thread::irql();
     if new > old {
-        context::session().violation(
+        Session::current().violation(
             Rule::IrqlNotRestored,
             format!("KeLowerIrql({new}) at IRQL {old}: the new IRQL must not be higher"),
         );
         return;
     }
-    context::set_irql(new);
+    thread::set_irql(new);
 }
 caller_thunk!(KeLowerIrql => ke_lower_irql);
 
@@ -130,7 +131,7 @@ unsafe fn acquire(lock: *mut usize, name: &str) {
             ),
         );
     }
-    let session = context::session();
+    let session = Session::current();
     let start = Instant::now();
     while word
         .compare_exchange_weak(0, me, Ordering::Acquire, Ordering::Relaxed)
@@ -147,7 +148,7 @@ unsafe fn acquire(lock: *mut usize, name: &str) {
             );
         }
     }
-    context::add_spin_locks(1);
+    thread::add_spin_locks(1);
 }
 
 /// Releases the lock word if this thread holds it.
@@ -162,13 +163,13 @@ unsafe fn release(lock: *mut usize, name: &str) {
         .compare_exchange(owner_token(), 0, Ordering::Release, Ordering::Relaxed)
         .is_err()
     {
-        context::session().violation(
+        Session::current().violation(
             Rule::SpinLockMisuse,
             format!("{name}: the spin lock at {lock:p} is not held by this thread"),
         );
         return;
     }
-    context::add_spin_locks(-1);
+    thread::add_spin_locks(-1);
 }
 
 /// `KeAcquireSpinLockRaiseToDpc`: at most DISPATCH_LEVEL; takes the lock
@@ -178,7 +179,7 @@ unsafe fn release(lock: *mut usize, name: &str) {
 ///
 /// `lock` points at a `KSPIN_LOCK` initialised by `KeInitializeSpinLock`.
 unsafe extern "win64" fn ke_acquire_spin_lock_raise_to_dpc(lock: *mut usize) -> u8 {
-    let old = context::irql();
+    let old = thread::irql();
     if !require_max("KeAcquireSpinLockRaiseToDpc", DISPATCH) {
         stop(
             Rule::IrqlTooHigh,
@@ -187,7 +188,7 @@ unsafe extern "win64" fn ke_acquire_spin_lock_raise_to_dpc(lock: *mut usize) -> 
     }
     // SAFETY: the driver's initialised KSPIN_LOCK (this function's contract).
     unsafe { acquire(lock, "KeAcquireSpinLockRaiseToDpc") };
-    context::set_irql(DISPATCH);
+    thread::set_irql(DISPATCH);
     old
 }
 caller_thunk!(KeAcquireSpinLockRaiseToDpc => ke_acquire_spin_lock_raise_to_dpc);
@@ -200,16 +201,16 @@ caller_thunk!(KeAcquireSpinLockRaiseToDpc => ke_acquire_spin_lock_raise_to_dpc);
 unsafe extern "win64" fn ke_release_spin_lock(lock: *mut usize, new: u8) {
     // SAFETY: the driver's initialised KSPIN_LOCK (this function's contract).
     unsafe { release(lock, "KeReleaseSpinLock") };
-    if new > context::irql() {
-        context::session().violation(
+    if new > thread::irql() {
+        Session::current().violation(
             Rule::IrqlNotRestored,
             format!(
                 "KeReleaseSpinLock to IRQL {new}, above the current {}",
-                context::irql()
+                thread::irql()
             ),
         );
     } else {
-        context::set_irql(new);
+        thread::set_irql(new);
     }
 }
 caller_thunk!(KeReleaseSpinLock => ke_release_spin_lock);
@@ -220,9 +221,9 @@ caller_thunk!(KeReleaseSpinLock => ke_release_spin_lock);
 ///
 /// `lock` points at a `KSPIN_LOCK` initialised by `KeInitializeSpinLock`.
 unsafe extern "win64" fn ke_acquire_spin_lock_at_dpc_level(lock: *mut usize) {
-    let now = context::irql();
+    let now = thread::irql();
     if now != DISPATCH {
-        context::session().violation(
+        Session::current().violation(
             Rule::IrqlTooHigh,
             format!("KeAcquireSpinLockAtDpcLevel at IRQL {now}: it requires DISPATCH_LEVEL"),
         );

@@ -1,10 +1,16 @@
 //! The simulated kernel: the `ntoskrnl.exe` and `hal.dll` routines a KMDF
-//! driver imports, with the IRQL model and Driver Verifier's checks.
+//! driver imports, with the IRQL model and Driver Verifier's checks, the
+//! fault handler, the stop (the bug check) and the [`session::Session`]
+//! holding one driver's kernel state. Imports the ABI, the loader and the
+//! CPU layer.
 
 pub(crate) mod debug;
 pub(crate) mod exports;
+pub(crate) mod fault;
 pub(crate) mod irql;
 pub(crate) mod pool;
+pub(crate) mod session;
+pub(crate) mod stop;
 pub(crate) mod sync;
 
 use exports as x;

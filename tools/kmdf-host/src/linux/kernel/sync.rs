@@ -5,11 +5,12 @@ use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use super::super::abi::irql::DISPATCH;
-use super::super::abi::{DispatcherHeader, NOTIFICATION_EVENT, SYNCHRONIZATION_EVENT, status};
-use super::super::context::{self, caller_thunk};
-use super::super::stop::stop;
 use super::irql::require_max;
+use crate::linux::abi::irql::DISPATCH;
+use crate::linux::abi::{DispatcherHeader, NOTIFICATION_EVENT, SYNCHRONIZATION_EVENT, status};
+use crate::linux::cpu::thread::{self, caller_thunk};
+use crate::linux::kernel::session::Session;
+use crate::linux::kernel::stop::stop;
 use crate::report::Rule;
 
 /// The session's dispatcher lock: every signal state change happens under
@@ -43,7 +44,7 @@ unsafe fn signal_state<'a>(event: *mut DispatcherHeader) -> &'a AtomicI32 {
 /// (24 bytes) that nothing else uses during the call.
 unsafe extern "win64" fn ke_initialize_event(event: *mut DispatcherHeader, kind: u32, state: u8) {
     if kind > 1 {
-        context::session().violation(
+        Session::current().violation(
             Rule::BadPoolCall,
             format!("KeInitializeEvent with event type {kind} (0 or 1 expected)"),
         );
@@ -63,7 +64,7 @@ unsafe extern "win64" fn ke_initialize_event(event: *mut DispatcherHeader, kind:
             size: 6,
             reserved: 0,
             signal_state: i32::from(state != 0),
-            wait_list_head: super::super::abi::ListEntry {
+            wait_list_head: crate::linux::abi::ListEntry {
                 flink: list,
                 blink: list,
             },
@@ -87,7 +88,7 @@ unsafe extern "win64" fn ke_set_event(
     _wait: u8,
 ) -> i32 {
     require_max("KeSetEvent", DISPATCH);
-    let session = context::session();
+    let session = Session::current();
     let _guard = session.dispatcher.lock.lock().unwrap();
     // SAFETY: the driver's initialised KEVENT (this function's contract).
     let previous = unsafe { signal_state(event) }.swap(1, Ordering::SeqCst);
@@ -103,7 +104,7 @@ caller_thunk!(KeSetEvent => ke_set_event);
 /// `event` points at a `KEVENT` initialised with `KeInitializeEvent`.
 unsafe extern "win64" fn ke_reset_event(event: *mut DispatcherHeader) -> i32 {
     require_max("KeResetEvent", DISPATCH);
-    let session = context::session();
+    let session = Session::current();
     let _guard = session.dispatcher.lock.lock().unwrap();
     // SAFETY: the driver's initialised KEVENT (this function's contract).
     unsafe { signal_state(event) }.swap(0, Ordering::SeqCst)
@@ -164,10 +165,10 @@ unsafe extern "win64" fn ke_wait_for_single_object(
     _alertable: u8,
     timeout: *const i64,
 ) -> i32 {
-    let session = context::session();
+    let session = Session::current();
     // SAFETY: NULL or the driver's LARGE_INTEGER (this function's contract).
     let wait = unsafe { timeout_of(timeout) };
-    let irql = context::irql();
+    let irql = thread::irql();
     if irql > DISPATCH || (irql == DISPATCH && wait != Some(Duration::ZERO)) {
         session.violation(
             Rule::WaitAtDispatch,
@@ -233,9 +234,9 @@ unsafe extern "win64" fn ke_delay_execution_thread(
     _alertable: u8,
     interval: *const i64,
 ) -> i32 {
-    let irql = context::irql();
-    if irql > super::super::abi::irql::APC {
-        context::session().violation(
+    let irql = thread::irql();
+    if irql > crate::linux::abi::irql::APC {
+        Session::current().violation(
             Rule::WaitAtDispatch,
             format!(
                 "KeDelayExecutionThread at {}: it requires IRQL <= APC_LEVEL",

@@ -12,9 +12,10 @@ use std::ffi::c_void;
 use std::sync::Once;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use super::context;
-use super::stop::stop_at_fault;
-use super::unwind::{self, Registers};
+use crate::linux::cpu::thread;
+use crate::linux::cpu::unwind::{self, Registers};
+use crate::linux::kernel::session::Session;
+use crate::linux::kernel::stop::stop_at_fault;
 use crate::options::tag_text;
 use crate::report::Rule;
 
@@ -84,7 +85,7 @@ pub(crate) fn install() {
 /// `ucontext` point at the signal's valid, writable `siginfo_t` and
 /// `ucontext_t`.
 unsafe extern "C" fn handler(signal: i32, info: *mut libc::siginfo_t, ucontext: *mut c_void) {
-    if !context::is_driver_thread() {
+    if !thread::is_driver_thread() {
         // SAFETY: the kernel's arguments, passed on (the contract).
         unsafe { chain(signal, info, ucontext) };
         return;
@@ -145,13 +146,13 @@ unsafe fn chain(signal: i32, info: *mut libc::siginfo_t, ucontext: *mut c_void) 
         // SAFETY: a function pointer type; neither SIG_DFL (0) nor SIG_IGN,
         // so the handler's address, non-zero.
         let f: unsafe extern "C" fn(i32, *mut libc::siginfo_t, *mut c_void) =
-            unsafe { super::wdf::fn_ptr(previous) };
+            unsafe { crate::linux::abi::fn_ptr(previous) };
         // SAFETY: an SA_SIGINFO handler takes exactly these arguments, which
         // the kernel gave this handler.
         unsafe { f(signal, info, ucontext) };
     } else {
         // SAFETY: as above, a plain handler.
-        let f: unsafe extern "C" fn(i32) = unsafe { super::wdf::fn_ptr(previous) };
+        let f: unsafe extern "C" fn(i32) = unsafe { crate::linux::abi::fn_ptr(previous) };
         // SAFETY: a plain handler takes the signal number.
         unsafe { f(signal) };
     }
@@ -163,7 +164,7 @@ extern "C" fn landing() -> ! {
     let (signal, address) = (fault.signal, fault.address);
     let g = |r: i32| fault.gregs[r as usize] as usize;
     let (rip, rcx) = (g(libc::REG_RIP), g(libc::REG_RCX));
-    let session = context::session();
+    let session = Session::current();
     let image = &session.image;
     let mut details = Vec::new();
     let in_image = image.contains(rip);

@@ -2,7 +2,8 @@
 //! from `wdffuncenum.h` by the build script), each either the host's
 //! implementation or a trap that stops the run naming the function.
 
-use super::super::stop::stop_with_details;
+use crate::linux::kernel::session::Session;
+use crate::linux::kernel::stop::stop_with_details;
 use crate::report::Rule;
 
 include!(concat!(env!("OUT_DIR"), "/wdf_tables.rs"));
@@ -34,7 +35,7 @@ pub(crate) unsafe extern "win64" fn trap<const N: usize>() -> ! {
 unsafe extern "win64" fn trap_common() -> ! {
     core::arch::naked_asm!(
         "push r11",
-        super::super::context::save_nonvolatile!(),
+        crate::linux::cpu::thread::save_nonvolatile!(),
         // 9 pushes: the return address is 72 bytes up; RSP is now 16-byte
         // aligned, and 32 bytes of home space keep it so.
         "lea rdx, [rsp + 72]",
@@ -44,7 +45,7 @@ unsafe extern "win64" fn trap_common() -> ! {
         "mov ecx, [rsp + 96]",
         "call {unsupported}",
         "ud2",
-        record = sym super::super::context::record_call,
+        record = sym crate::linux::cpu::thread::record_call,
         unsupported = sym unsupported,
     )
 }
@@ -54,7 +55,7 @@ extern "win64" fn unsupported(index: u32) -> ! {
         .get(index as usize)
         .copied()
         .unwrap_or("?");
-    let location = super::super::context::try_session().map(|s| s.describe_caller());
+    let location = Session::try_current().map(|s| s.describe_caller());
     stop_with_details(
         Rule::UnsupportedWdfFunction,
         format!("WDF function {name} (table index {index}) is not supported by kmdf-host"),

@@ -6,12 +6,13 @@
 //! `FxLibraryCommonRegisterClient` (kmdf/src/librarycommon/
 //! fxlibrarycommon.cpp: function-count checks, the table handed out).
 
-use super::super::abi::{BindInfo, BindInfo2, DriverGlobals, Handle, UnicodeString, status};
-use super::super::context::{self, caller_thunk};
-use super::super::kernel::debug::unicode_string;
 use super::Bound;
 use super::structures::SIZES_1_33;
 use super::table::WDF_FUNCTION_COUNT;
+use crate::linux::abi::{BindInfo, BindInfo2, DriverGlobals, Handle, UnicodeString, status};
+use crate::linux::cpu::thread::caller_thunk;
+use crate::linux::kernel::debug::unicode_string;
+use crate::linux::kernel::session::Session;
 use crate::report::Rule;
 
 /// The function-table sizes of released KMDF versions that a client may
@@ -36,8 +37,8 @@ unsafe extern "win64" fn wdf_version_bind(
     bind: *mut BindInfo,
     globals_out: *mut *mut DriverGlobals,
 ) -> i32 {
-    let session = context::session();
-    let fw = &session.wdf;
+    let session = Session::current();
+    let fw = &session.wdf();
     let fx_minor = fw.version.minor();
     let fx_functions = WDF_FUNCTION_COUNT as u32;
     let fx_structures = SIZES_1_33.len() as u32;
@@ -195,15 +196,15 @@ unsafe extern "win64" fn wdf_version_unbind(
     _bind: *mut BindInfo,
     globals: *mut DriverGlobals,
 ) -> i32 {
-    let session = context::session();
-    if globals != session.wdf.globals {
+    let session = Session::current();
+    if globals != session.wdf().globals {
         session.violation(
             Rule::WdfViolation,
             "WdfVersionUnbind with globals the framework did not hand out".into(),
         );
         return status::INVALID_PARAMETER;
     }
-    session.wdf.lock().unbound = true;
+    session.wdf().lock().unbound = true;
     status::SUCCESS
 }
 caller_thunk!(WdfVersionUnbind => wdf_version_unbind);

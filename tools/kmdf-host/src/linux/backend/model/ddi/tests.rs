@@ -7,18 +7,19 @@ use std::ptr::{null, null_mut};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::super::super::abi::irql::PASSIVE;
-use super::super::super::abi::{
+use super::super::{DeviceInitData, Framework};
+use super::IMPLEMENTED;
+use super::driver::{fx_add_device_address, fx_unload_address};
+use crate::linux::abi::fn_ptr;
+use crate::linux::abi::irql::PASSIVE;
+use crate::linux::abi::{
     self, DriverConfig, DriverExtension, DriverObject, Handle, IoQueueConfig, ObjectAttributes,
     UnicodeString, WorkItemConfig, dispatch_type, driver_init_flags, execution_level, status,
     synchronization_scope, tri_state,
 };
-use super::super::super::context::{self, Callback, Frame};
-use super::super::super::host::{fx_add_device_address, fx_unload_address};
-use super::super::super::image::Image;
-use super::super::super::session::Session;
-use super::super::{DeviceInitData, fn_ptr};
-use super::IMPLEMENTED;
+use crate::linux::cpu::thread::{self, Callback, Frame};
+use crate::linux::kernel::session::Session;
+use crate::linux::loader::image::Image;
 use crate::options::Options;
 use crate::report::Rule;
 
@@ -77,8 +78,12 @@ struct Harness {
 impl Harness {
     fn new() -> Harness {
         let image = Image::for_test(0x1000, Vec::new(), (0, 0));
-        let session = Arc::new(Session::new(image, Options::default()));
-        let frame = context::enter(
+        let session = {
+            let options = Options::default();
+            let backend = Box::new(Framework::new(options.framework));
+            Arc::new(Session::new(image, options, backend))
+        };
+        let frame = thread::enter(
             &session,
             PASSIVE,
             Callback {
@@ -114,7 +119,7 @@ impl Harness {
     }
 
     fn globals(&self) -> *mut abi::DriverGlobals {
-        self.session.wdf.globals
+        self.session.wdf().globals
     }
 
     fn create_driver(&mut self, config: DriverConfig) -> i32 {
@@ -135,7 +140,7 @@ impl Harness {
 
     /// A fresh WDFDEVICE_INIT, as `FxDriver::AddDevice` makes one.
     fn init(&self) -> Handle {
-        let fw = &self.session.wdf;
+        let fw = &self.session.wdf();
         let mut s = fw.lock();
         let h = fw.new_handle(&mut s);
         s.inits.insert(h, DeviceInitData::default());
@@ -168,7 +173,7 @@ impl Harness {
 
 impl Drop for Harness {
     fn drop(&mut self) {
-        self.session.wdf.join_workers();
+        self.session.wdf().join_workers();
         if let Some(frame) = self.frame.take() {
             frame.leave();
         }
@@ -263,7 +268,7 @@ fn device_init_rules_of_fxdeviceinitapi() {
     // SAFETY: as above.
     unsafe { set_io_type(h.globals(), init, 4) };
     assert_eq!(h.rules(), [Rule::VerifierBreak]);
-    let s = h.session.wdf.lock();
+    let s = h.session.wdf().lock();
     let settings = &s.inits[&(init as usize)];
     assert_eq!(settings.io_type, 2);
     drop(s);
@@ -286,7 +291,7 @@ fn device_init_rules_of_fxdeviceinitapi() {
         assert_eq!(assign_name(h.globals(), init, &name), 0);
         set_characteristics(h.globals(), init, 0x80, 1);
     }
-    assert_eq!(h.session.wdf.lock().inits[&(init as usize)].name, None);
+    assert_eq!(h.session.wdf().lock().inits[&(init as usize)].name, None);
     // One device per init: the init stays until AddDevice returns, and a
     // second WdfDeviceCreate from it is refused.
     let saved = init;
@@ -333,7 +338,7 @@ fn queue_configurations_of_each_kmdf_version() {
         (
             status,
             h.session
-                .wdf
+                .wdf()
                 .lock()
                 .queue(queue as usize)
                 .map(|q| q.presented_limit),
@@ -371,7 +376,7 @@ extern "win64" fn flush_myself(item: usize) {
     FLUSHED.store(item, std::sync::atomic::Ordering::SeqCst);
     let flush: WithHandle = ddi("WdfWorkItemFlush");
     // SAFETY: WdfWorkItemFlush takes any handle; this one is live.
-    unsafe { flush(context::session().wdf.globals, item as Handle) };
+    unsafe { flush(Session::current().wdf().globals, item as Handle) };
 }
 
 #[test]
@@ -425,5 +430,5 @@ fn work_items_automatic_serialization_and_flush() {
     // Deleting the device runs the work item's rundown without waiting
     // for ever.
     std::thread::sleep(Duration::from_millis(10));
-    h.session.wdf.delete(&h.session, device as usize);
+    h.session.wdf().delete(&h.session, device as usize);
 }

@@ -2,10 +2,11 @@
 //! handleapi.cpp, `FxObjectGetTypedContext`) and `WdfObjectDelete`
 //! (shared/object/fxobjectapi.cpp).
 
-use super::super::super::abi::{self, ContextTypeInfo, Handle};
-use super::super::super::context::{self, caller_thunk};
 use super::super::Framework;
 use super::{not_null, verifier_break};
+use crate::linux::abi::{self, ContextTypeInfo, Handle};
+use crate::linux::cpu::thread::caller_thunk;
+use crate::linux::kernel::session::Session;
 use crate::report::Rule;
 
 /// `WdfObjectGetTypedContextWorker`: the context whose type info is
@@ -21,14 +22,14 @@ unsafe extern "win64" fn wdf_object_get_typed_context_worker(
     handle: Handle,
     type_info: *const ContextTypeInfo,
 ) -> *mut std::ffi::c_void {
-    let session = context::session();
+    let session = Session::current();
     const F: &str = "WdfObjectGetTypedContextWorker";
     not_null(F, "Handle", handle);
-    let s = session.wdf.lock();
-    session.wdf.check(&s, F, handle as usize, None);
+    let s = session.wdf().lock();
+    session.wdf().check(&s, F, handle as usize, None);
     drop(s);
     not_null(F, "TypeInfo", type_info);
-    Framework::typed_context(&session.wdf.lock(), handle as usize, type_info as usize)
+    Framework::typed_context(&session.wdf().lock(), handle as usize, type_info as usize)
         as *mut std::ffi::c_void
 }
 caller_thunk!(WdfObjectGetTypedContextWorker => wdf_object_get_typed_context_worker);
@@ -44,11 +45,11 @@ caller_thunk!(WdfObjectGetTypedContextWorker => wdf_object_get_typed_context_wor
 /// dereferenced); the driver must not use the object's context after its
 /// destroy callback.
 unsafe extern "win64" fn wdf_object_delete(_g: *mut abi::DriverGlobals, handle: Handle) {
-    let session = context::session();
+    let session = Session::current();
     const F: &str = "WdfObjectDelete";
     let (no_delete, kind) = {
-        let s = session.wdf.lock();
-        session.wdf.check(&s, F, handle as usize, None);
+        let s = session.wdf().lock();
+        session.wdf().check(&s, F, handle as usize, None);
         let o = &s.objects[&(handle as usize)];
         (o.no_delete_ddi, o.kind)
     };
@@ -64,6 +65,6 @@ unsafe extern "win64" fn wdf_object_delete(_g: *mut abi::DriverGlobals, handle: 
         );
         return;
     }
-    session.wdf.delete(&session, handle as usize);
+    session.wdf().delete(&session, handle as usize);
 }
 caller_thunk!(WdfObjectDelete => wdf_object_delete);

@@ -1,26 +1,34 @@
 //! One loaded driver and everything the simulated system keeps for it.
 
+use std::any::Any;
 use std::collections::VecDeque;
 use std::fmt::Write as _;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
-use super::context;
-use super::image::Image;
-use super::kernel::pool::{BlockInfo, Freed, Pool};
-use super::kernel::sync::Dispatcher;
-use super::wdf::Framework;
+use crate::linux::cpu::thread;
+use crate::linux::kernel::pool::{BlockInfo, Freed, Pool};
+use crate::linux::kernel::sync::Dispatcher;
+use crate::linux::loader::image::Image;
 use crate::options::{DebugOutput, Options, tag_text};
 use crate::report::{Rule, Violation};
 
+/// What the kernel needs of the framework backend a session runs on; the
+/// backend's own state is reached through [`Session::backend`].
+pub(crate) trait Backend: Any + Send + Sync + std::fmt::Debug {
+    /// A line the framework adds to the report of a bug check with `code`,
+    /// if it knows something about it.
+    fn bug_check_note(&self, code: u32) -> Option<String>;
+}
+
 /// A session: the image, the kernel's state (pool, dispatcher objects) and
-/// the framework's (objects, devices, queues) for one driver.
+/// the framework backend's (objects, devices, queues) for one driver.
 #[derive(Debug)]
 pub(crate) struct Session {
     pub options: Options,
     pub image: Image,
     pub pool: Pool,
     pub dispatcher: Dispatcher,
-    pub wdf: Framework,
+    backend: Box<dyn Backend>,
     violations: Mutex<Vec<Violation>>,
     debug_log: Mutex<Vec<String>>,
     framework_log: Mutex<VecDeque<String>>,
@@ -30,17 +38,47 @@ pub(crate) struct Session {
 const FRAMEWORK_LOG_LINES: usize = 4096;
 
 impl Session {
-    pub(crate) fn new(image: Image, options: Options) -> Session {
+    /// A session of `image` on the framework `backend`.
+    pub(crate) fn new(image: Image, options: Options, backend: Box<dyn Backend>) -> Session {
         Session {
             pool: Pool::new(&options),
             dispatcher: Dispatcher::default(),
-            wdf: Framework::new(options.framework),
+            backend,
             violations: Mutex::new(Vec::new()),
             debug_log: Mutex::new(Vec::new()),
             framework_log: Mutex::new(VecDeque::new()),
             image,
             options,
         }
+    }
+
+    /// The session of this thread, if it runs driver code.
+    pub(crate) fn try_current() -> Option<Arc<Session>> {
+        thread::session_ref().and_then(|s| s.downcast::<Session>().ok())
+    }
+
+    /// The session of this thread. Driver code only runs on threads the
+    /// host entered, so a kernel or WDF call without one means the driver
+    /// started a thread of its own, which the host cannot model: the run
+    /// stops.
+    pub(crate) fn current() -> Arc<Session> {
+        match Session::try_current() {
+            Some(s) => s,
+            None => crate::linux::kernel::stop::stop_without_session(
+                "a kernel or WDF routine was called on a thread kmdf-host did not start",
+            ),
+        }
+    }
+
+    /// The framework backend's state, if it is a `B`.
+    pub(crate) fn backend<B: Backend>(&self) -> Option<&B> {
+        let backend: &dyn Any = &*self.backend;
+        backend.downcast_ref::<B>()
+    }
+
+    /// The framework's note for a bug check with `code`.
+    pub(crate) fn bug_check_note(&self, code: u32) -> Option<String> {
+        self.backend.bug_check_note(code)
     }
 
     /// Names an address (in the image: section and nearest symbol).
@@ -52,11 +90,11 @@ impl Session {
     /// site in the image or, for a tail call (a `jmp` to the import, whose
     /// return address is the host's), the callback that made it.
     pub(crate) fn describe_caller(&self) -> String {
-        let caller = context::caller();
+        let caller = thread::caller();
         if self.image.contains(caller) {
             return self.image.describe_return(caller);
         }
-        match context::current_callback() {
+        match thread::current_callback() {
             Some(c) if c.address != 0 => format!(
                 "{} (the {}, by a tail call: no call site on the stack)",
                 self.describe(c.address),

@@ -12,14 +12,14 @@ use std::ffi::c_void;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::{JoinHandle, ThreadId};
 
-use super::abi::{
-    self, DriverConfig, Guid, IoQueueConfig, execution_level, irql, synchronization_scope,
-};
-use super::context::{self, Callback};
-use super::kernel::pool::{Failure, Request};
-use super::session::Session;
-use super::stop::stop;
 use crate::api::DevicePower;
+use crate::linux::abi::{
+    self, DriverConfig, Guid, IoQueueConfig, execution_level, fn_ptr, irql, synchronization_scope,
+};
+use crate::linux::cpu::thread::{self, Callback};
+use crate::linux::kernel::pool::{Failure, Request};
+use crate::linux::kernel::session::{Backend, Session};
+use crate::linux::kernel::stop::stop;
 use crate::options::FrameworkVersion;
 use crate::report::{Origin, PoolKind, Rule};
 
@@ -578,7 +578,7 @@ impl Framework {
                 origin: Origin::Framework,
                 zeroed: true,
                 alignment: 16,
-                caller: context::caller(),
+                caller: thread::caller(),
                 what: Some(what),
             })
             .map(|p| p as usize)
@@ -631,7 +631,7 @@ impl Framework {
                     if o.kind.passive_dispose() {
                         irql::PASSIVE
                     } else {
-                        context::irql()
+                        thread::irql()
                     },
                 )
             };
@@ -669,7 +669,7 @@ impl Framework {
                     if passive {
                         irql::PASSIVE
                     } else {
-                        context::irql().min(irql::DISPATCH)
+                        thread::irql().min(irql::DISPATCH)
                     },
                     Callback {
                         what: "EvtDestroyCallback",
@@ -801,22 +801,6 @@ impl Framework {
     }
 }
 
-/// Converts a code address (a callback the driver registered, an entry
-/// point) into a function pointer of type `F`.
-///
-/// # Safety
-///
-/// `F` is a function pointer type and `address` is not 0 (a function
-/// pointer is never null). Calling the result is a further unsafe step:
-/// the code at `address` must have `F`'s signature.
-pub(crate) unsafe fn fn_ptr<F: Copy>(address: usize) -> F {
-    assert_eq!(std::mem::size_of::<F>(), std::mem::size_of::<usize>());
-    debug_assert_ne!(address, 0);
-    // SAFETY: `F` is a pointer-sized function pointer type and the address
-    // is non-zero (the contract), so the bits are a valid `F`.
-    unsafe { std::mem::transmute_copy(&address) }
-}
-
 /// Enters `session` on this thread at `level`, calls `f` (which calls the
 /// driver's `callback`), checks what the driver left, and restores the
 /// thread's state.
@@ -827,9 +811,9 @@ pub(crate) fn call_driver<R>(
     f: impl FnOnce() -> R,
 ) -> R {
     let what = callback.what;
-    let frame = context::enter(session, level, callback);
+    let frame = thread::enter(session, level, callback);
     let result = f();
-    let (left_irql, left_locks) = (context::irql(), context::spin_locks());
+    let (left_irql, left_locks) = (thread::irql(), thread::spin_locks());
     if left_irql != level {
         session.violation(
             Rule::IrqlNotRestored,
@@ -844,4 +828,29 @@ pub(crate) fn call_driver<R>(
     }
     frame.leave();
     result
+}
+
+impl Backend for Framework {
+    fn bug_check_note(&self, code: u32) -> Option<String> {
+        // try_lock: a stop must not wait for a lock the driver's thread holds.
+        let count = self
+            .state
+            .try_lock()
+            .ok()
+            .and_then(|s| s.bound.as_ref().and_then(|b| b.client_function_count));
+        (code == crate::linux::kernel::exports::RUST_PANIC && count == Some(0)).then(|| {
+            "= the driver's WdfFunctionCount is 0: the headers leave it unset for a client not newer \
+             than the framework, and wdk-sys checks every WDF call's table index against it"
+                .into()
+        })
+    }
+}
+
+impl Session {
+    /// The model framework's state: every session the host runs is on the
+    /// model framework.
+    pub(crate) fn wdf(&self) -> &Framework {
+        self.backend::<Framework>()
+            .expect("a session of the model framework")
+    }
 }

@@ -3,16 +3,17 @@
 //! and `FxPkgIo::InitializeDefaultQueue` of fxpkgio.cpp) and
 //! `WdfIoQueueGetDevice`.
 
-use super::super::super::abi::{
-    self, Handle, IoQueueConfig, ObjectAttributes, dispatch_type, status, synchronization_scope,
-    tri_state,
-};
-use super::super::super::context::{self, caller_thunk};
 use super::super::{Data, Framework, Kind, QueueData};
 use super::{
     VALIDATE_EXECUTION_LEVEL_ALLOWED, VALIDATE_SYNCHRONIZATION_SCOPE_ALLOWED, not_null,
     read_prefix, refuse, validate_attributes, wrong_size,
 };
+use crate::linux::abi::{
+    self, Handle, IoQueueConfig, ObjectAttributes, dispatch_type, status, synchronization_scope,
+    tri_state,
+};
+use crate::linux::cpu::thread::caller_thunk;
+use crate::linux::kernel::session::Session;
 
 /// `sizeof(WDF_IO_QUEUE_CONFIG_V1_9)`: no `Driver`.
 const CONFIG_V1_9_SIZE: usize = 88;
@@ -35,12 +36,12 @@ unsafe extern "win64" fn wdf_io_queue_create(
     attributes: *const ObjectAttributes,
     queue_out: *mut Handle,
 ) -> i32 {
-    let session = context::session();
+    let session = Session::current();
     const F: &str = "WdfIoQueueCreate";
     let device = device as usize;
     session
-        .wdf
-        .check(&session.wdf.lock(), F, device, Some(Kind::Device));
+        .wdf()
+        .check(&session.wdf().lock(), F, device, Some(Kind::Device));
     not_null(F, "Config", config);
     // SAFETY: NULL or the driver's attributes (the contract).
     let attrs = match unsafe {
@@ -88,7 +89,13 @@ unsafe extern "win64" fn wdf_io_queue_create(
             "the Queue parameter is not optional for a queue that is not the default",
         );
     }
-    if c.default_queue != 0 && session.wdf.lock().device(device).is_some_and(|d| d.started) {
+    if c.default_queue != 0
+        && session
+            .wdf()
+            .lock()
+            .device(device)
+            .is_some_and(|d| d.started)
+    {
         return refuse(
             &session,
             F,
@@ -112,7 +119,7 @@ unsafe extern "win64" fn wdf_io_queue_create(
     });
     let h =
         match session
-            .wdf
+            .wdf()
             .create_object(&session, Kind::Queue, attrs.as_ref(), Some(device), data)
         {
             Ok(h) => h,
@@ -126,15 +133,15 @@ unsafe extern "win64" fn wdf_io_queue_create(
             }
         };
     let failed = |status: i32, why: &str| {
-        session.wdf.delete_from_failed_create(&session, h);
+        session.wdf().delete_from_failed_create(&session, h);
         refuse(&session, F, status, why)
     };
-    let checked = initialize(&session.wdf.lock(), h, device, &c, size);
+    let checked = initialize(&session.wdf().lock(), h, device, &c, size);
     if let Err((status, why)) = checked {
         return failed(status, why);
     }
     let power_managed = c.power_managed != tri_state::FALSE;
-    let mut s = session.wdf.lock();
+    let mut s = session.wdf().lock();
     if let Some(q) = s.queue_mut(h) {
         q.power_managed = power_managed;
     }
@@ -231,10 +238,10 @@ unsafe extern "win64" fn wdf_io_queue_get_device(
     _g: *mut abi::DriverGlobals,
     queue: Handle,
 ) -> Handle {
-    let session = context::session();
-    let s = session.wdf.lock();
+    let session = Session::current();
+    let s = session.wdf().lock();
     session
-        .wdf
+        .wdf()
         .check(&s, "WdfIoQueueGetDevice", queue as usize, Some(Kind::Queue));
     s.queue(queue as usize).map_or(0, |q| q.device) as Handle
 }

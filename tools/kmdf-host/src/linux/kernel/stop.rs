@@ -4,9 +4,8 @@
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use super::context;
-use super::session::Session;
 use crate::api::STOP_EXIT_CODE;
+use crate::linux::kernel::session::Session;
 use crate::report::Rule;
 
 static STOPPING: AtomicBool = AtomicBool::new(false);
@@ -14,7 +13,7 @@ static STOPPING: AtomicBool = AtomicBool::new(false);
 /// Stops the run in a routine the driver called: `rule` broken, `message`
 /// says how; the report names the call site and the driver's call stack.
 pub(crate) fn stop(rule: Rule, message: String) -> ! {
-    let session = context::try_session();
+    let session = Session::try_current();
     let location = session.as_ref().map(|s| s.describe_caller());
     stop_with_details(rule, message, location, &[])
 }
@@ -27,12 +26,12 @@ pub(crate) fn stop_with_details(
     location: Option<String>,
     details: &[String],
 ) -> ! {
-    let session = context::try_session();
+    let session = Session::try_current();
     let mut lines = details.to_vec();
     if let Some(s) = &session {
         lines.push("driver call stack:".into());
         lines.extend(
-            super::unwind::driver_stack(&s.image, None)
+            crate::linux::cpu::unwind::driver_stack(&s.image, None)
                 .into_iter()
                 .map(|line| format!("  {line}")),
         );
@@ -53,7 +52,7 @@ pub(crate) fn stop_at_fault(
     location: Option<String>,
     details: &[String],
 ) -> ! {
-    let session = context::try_session();
+    let session = Session::try_current();
     finish(
         session.as_deref(),
         rule,

@@ -125,9 +125,9 @@ pub(crate) fn table(version: FrameworkVersion) -> Box<[usize]> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::super::abi;
     use super::super::table::WDF_STRUCTURE_NAMES;
     use super::*;
+    use crate::linux::abi;
     use std::mem::size_of as sz;
 
     #[test]

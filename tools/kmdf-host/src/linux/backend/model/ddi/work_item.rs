@@ -7,15 +7,16 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::super::super::abi::irql::PASSIVE;
-use super::super::super::abi::{
+use super::super::{Data, Framework, Kind, WorkItemData, call_driver};
+use super::{check_irql, not_null, refuse, validate_attributes, verifier_break, wrong_size};
+use crate::linux::abi::fn_ptr;
+use crate::linux::abi::irql::PASSIVE;
+use crate::linux::abi::{
     self, Handle, ObjectAttributes, WorkItemConfig, status, synchronization_scope,
 };
-use super::super::super::context::{self, Callback, caller_thunk};
-use super::super::super::session::Session;
-use super::super::super::stop::stop;
-use super::super::{Data, Framework, Kind, WorkItemData, call_driver, fn_ptr};
-use super::{check_irql, not_null, refuse, validate_attributes, verifier_break, wrong_size};
+use crate::linux::cpu::thread::{Callback, caller_thunk};
+use crate::linux::kernel::session::Session;
+use crate::linux::kernel::stop::stop;
 use crate::report::{PoolKind, Rule};
 
 /// `WdfWorkItemCreate`.
@@ -33,7 +34,7 @@ unsafe extern "win64" fn wdf_work_item_create(
     attributes: *const ObjectAttributes,
     item_out: *mut Handle,
 ) -> i32 {
-    let session = context::session();
+    let session = Session::current();
     const F: &str = "WdfWorkItemCreate";
     // FxValidateObjectAttributesForParentHandle(PARENT_REQUIRED).
     if attributes.is_null() {
@@ -65,7 +66,7 @@ unsafe extern "win64" fn wdf_work_item_create(
             "ParentObject required in WDF_OBJECT_ATTRIBUTES",
         );
     }
-    session.wdf.check(&session.wdf.lock(), F, parent, None);
+    session.wdf().check(&session.wdf().lock(), F, parent, None);
     not_null(F, "Config", config);
     not_null(F, "WorkItem", item_out);
     // SAFETY: non-NULL (checked): a readable WDF_WORKITEM_CONFIG (the
@@ -103,7 +104,7 @@ unsafe extern "win64" fn wdf_work_item_create(
         io_work_item: 0,
         lock: None,
     });
-    let h = match session.wdf.create_object(
+    let h = match session.wdf().create_object(
         &session,
         Kind::WorkItem,
         attrs.as_ref(),
@@ -122,7 +123,7 @@ unsafe extern "win64" fn wdf_work_item_create(
     };
     // FxWorkItem::Initialize.
     let lock = {
-        let s = session.wdf.lock();
+        let s = session.wdf().lock();
         match Framework::device_of(&s, parent) {
             None => Err(None),
             Some(_) if c.automatic_serialization == 0 => Ok(None),
@@ -144,7 +145,7 @@ unsafe extern "win64" fn wdf_work_item_create(
     let lock = match lock {
         Ok(lock) => lock,
         Err(None) => {
-            session.wdf.delete_from_failed_create(&session, h);
+            session.wdf().delete_from_failed_create(&session, h);
             return refuse(
                 &session,
                 F,
@@ -153,7 +154,7 @@ unsafe extern "win64" fn wdf_work_item_create(
             );
         }
         Err(Some(holder)) => {
-            session.wdf.delete_from_failed_create(&session, h);
+            session.wdf().delete_from_failed_create(&session, h);
             verifier_break(
                 &session,
                 F,
@@ -166,14 +167,14 @@ unsafe extern "win64" fn wdf_work_item_create(
         }
     };
     // IoAllocateWorkItem.
-    let io = session.wdf.allocate(
+    let io = session.wdf().allocate(
         &session,
         32,
         PoolKind::NonPagedNx,
         "IO_WORKITEM of a WDFWORKITEM",
     );
     let Ok(io) = io else {
-        session.wdf.delete_from_failed_create(&session, h);
+        session.wdf().delete_from_failed_create(&session, h);
         return refuse(
             &session,
             F,
@@ -181,7 +182,7 @@ unsafe extern "win64" fn wdf_work_item_create(
             "the IO_WORKITEM could not be allocated",
         );
     };
-    if let Some(w) = session.wdf.lock().work_item_mut(h) {
+    if let Some(w) = session.wdf().lock().work_item_mut(h) {
         w.io_work_item = io;
         w.lock = lock;
     }
@@ -201,12 +202,12 @@ caller_thunk!(WdfWorkItemCreate => wdf_work_item_create);
 /// contract for `WdfWorkItemEnqueue` says: any handle (looked up, never
 /// dereferenced).
 unsafe extern "win64" fn wdf_work_item_enqueue(_g: *mut abi::DriverGlobals, item: Handle) {
-    let session = context::session();
+    let session = Session::current();
     const F: &str = "WdfWorkItemEnqueue";
     let h = item as usize;
     let func = {
-        let mut s = session.wdf.lock();
-        session.wdf.check(&s, F, h, Some(Kind::WorkItem));
+        let mut s = session.wdf().lock();
+        session.wdf().check(&s, F, h, Some(Kind::WorkItem));
         let Some(w) = s.work_item_mut(h) else {
             unreachable!("checked live above")
         };
@@ -231,7 +232,7 @@ unsafe extern "win64" fn wdf_work_item_enqueue(_g: *mut abi::DriverGlobals, item
         .name("kmdf-host worker".into())
         .spawn(move || run_work_item(worker_session, h, func));
     match spawned {
-        Ok(j) => session.wdf.add_worker(j),
+        Ok(j) => session.wdf().add_worker(j),
         Err(e) => stop(
             Rule::Hang,
             format!("{F}: cannot start a worker thread: {e}"),
@@ -245,7 +246,7 @@ caller_thunk!(WdfWorkItemEnqueue => wdf_work_item_enqueue);
 /// synchronization, if any), then lets flushes and rundown proceed.
 fn run_work_item(session: Arc<Session>, h: usize, func: usize) {
     let lock = {
-        let mut s = session.wdf.lock();
+        let mut s = session.wdf().lock();
         let Some(w) = s.work_item_mut(h) else {
             return;
         };
@@ -269,10 +270,10 @@ fn run_work_item(session: Arc<Session>, h: usize, func: usize) {
         // handle.
         call_driver(&session, PASSIVE, callback, || unsafe { f(h) });
     }
-    if let Some(w) = session.wdf.lock().work_item_mut(h) {
+    if let Some(w) = session.wdf().lock().work_item_mut(h) {
         w.running = None;
     }
-    session.wdf.changed.notify_all();
+    session.wdf().changed.notify_all();
 }
 
 /// `WdfWorkItemGetParentObject`.
@@ -286,9 +287,9 @@ unsafe extern "win64" fn wdf_work_item_get_parent_object(
     _g: *mut abi::DriverGlobals,
     item: Handle,
 ) -> Handle {
-    let session = context::session();
-    let s = session.wdf.lock();
-    session.wdf.check(
+    let session = Session::current();
+    let s = session.wdf().lock();
+    session.wdf().check(
         &s,
         "WdfWorkItemGetParentObject",
         item as usize,
@@ -308,18 +309,18 @@ caller_thunk!(WdfWorkItemGetParentObject => wdf_work_item_get_parent_object);
 /// contract for `WdfWorkItemFlush` says: any handle (looked up, never
 /// dereferenced).
 unsafe extern "win64" fn wdf_work_item_flush(_g: *mut abi::DriverGlobals, item: Handle) {
-    let session = context::session();
+    let session = Session::current();
     const F: &str = "WdfWorkItemFlush";
     let h = item as usize;
     session
-        .wdf
-        .check(&session.wdf.lock(), F, h, Some(Kind::WorkItem));
+        .wdf()
+        .check(&session.wdf().lock(), F, h, Some(Kind::WorkItem));
     if check_irql(&session, F, PASSIVE).is_err() {
         return;
     }
     let me = std::thread::current().id();
     let deadline = Instant::now() + session.options.hang_timeout;
-    let mut s = session.wdf.lock();
+    let mut s = session.wdf().lock();
     loop {
         let Some(w) = s.work_item(h) else {
             return;
@@ -351,7 +352,7 @@ unsafe extern "win64" fn wdf_work_item_flush(_g: *mut abi::DriverGlobals, item: 
             );
         }
         s = session
-            .wdf
+            .wdf()
             .changed
             .wait_timeout(s, (deadline - now).min(Duration::from_secs(1)))
             .unwrap()

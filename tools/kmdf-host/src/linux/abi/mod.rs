@@ -469,3 +469,19 @@ const _: () = {
     assert!(size_of::<WorkItemConfig>() == 24);
     assert!(size_of::<Guid>() == 16);
 };
+
+/// Converts a code address (a callback the driver registered, an entry
+/// point) into a function pointer of type `F`.
+///
+/// # Safety
+///
+/// `F` is a function pointer type and `address` is not 0 (a function
+/// pointer is never null). Calling the result is a further unsafe step:
+/// the code at `address` must have `F`'s signature.
+pub(crate) unsafe fn fn_ptr<F: Copy>(address: usize) -> F {
+    assert_eq!(std::mem::size_of::<F>(), std::mem::size_of::<usize>());
+    debug_assert_ne!(address, 0);
+    // SAFETY: `F` is a pointer-sized function pointer type and the address
+    // is non-zero (the contract), so the bits are a valid `F`.
+    unsafe { std::mem::transmute_copy(&address) }
+}

@@ -3,13 +3,13 @@
 //! `GetDeviceControlOutputMemoryObject`), completion (`VerifyRequestComplete`,
 //! `CompleteInternal`, `VerifyCompleteInternal`) and `Information`.
 
-use super::super::super::abi::irql::DISPATCH;
-use super::super::super::abi::{self, Handle, status};
-use super::super::super::context::{self, caller_thunk};
-use super::super::super::kernel::irql;
-use super::super::super::session::Session;
 use super::super::{Framework, Kind, Lookup};
 use super::{not_null, refuse, verifier_break};
+use crate::linux::abi::irql::DISPATCH;
+use crate::linux::abi::{self, Handle, status};
+use crate::linux::cpu::thread::{self, caller_thunk};
+use crate::linux::kernel::irql;
+use crate::linux::kernel::session::Session;
 use crate::report::Rule;
 
 /// Checks `request` live (a stop otherwise); `None` after a verifier break
@@ -20,9 +20,9 @@ fn request_state(
     function: &str,
     request: Handle,
 ) -> Option<(usize, usize, usize)> {
-    let s = session.wdf.lock();
+    let s = session.wdf().lock();
     session
-        .wdf
+        .wdf()
         .check(&s, function, request as usize, Some(Kind::Request));
     let Some(r) = s.request(request as usize) else {
         unreachable!("checked live above")
@@ -56,14 +56,14 @@ unsafe fn retrieve(
     length: *mut usize,
     output: bool,
 ) -> i32 {
-    let session = context::session();
+    let session = Session::current();
     let f = if output {
         "WdfRequestRetrieveOutputBuffer"
     } else {
         "WdfRequestRetrieveInputBuffer"
     };
-    session.wdf.check(
-        &session.wdf.lock(),
+    session.wdf().check(
+        &session.wdf().lock(),
         f,
         request as usize,
         Some(Kind::Request),
@@ -170,8 +170,8 @@ fn completion_status(completion: i32) -> i32 {
 /// LENGTH_MISMATCH`; the host reports it and goes on, copying back no more
 /// than the output buffer), and the status mapping.
 fn complete(request: Handle, completion: i32, information: Option<usize>, function: &str) {
-    let session = context::session();
-    let now = context::irql();
+    let session = Session::current();
+    let now = thread::irql();
     if now > DISPATCH {
         session.violation(
             Rule::IrqlTooHigh,
@@ -181,8 +181,8 @@ fn complete(request: Handle, completion: i32, information: Option<usize>, functi
             ),
         );
     }
-    let caller = context::caller();
-    let mut s = session.wdf.lock();
+    let caller = thread::caller();
+    let mut s = session.wdf().lock();
     if let Lookup::Deleted(Kind::Request) = Framework::lookup(&s, request as usize) {
         drop(s);
         session.violation(
@@ -192,7 +192,7 @@ fn complete(request: Handle, completion: i32, information: Option<usize>, functi
         return;
     }
     session
-        .wdf
+        .wdf()
         .check(&s, function, request as usize, Some(Kind::Request));
     let Some(r) = s.request_mut(request as usize) else {
         unreachable!("checked live above")
@@ -235,9 +235,9 @@ fn complete(request: Handle, completion: i32, information: Option<usize>, functi
     }
     if abandoned {
         // Nobody waits for it any more: release it here.
-        session.wdf.finish_request(&session, request as usize);
+        session.wdf().finish_request(&session, request as usize);
     }
-    session.wdf.changed.notify_all();
+    session.wdf().changed.notify_all();
 }
 
 /// `WdfRequestComplete`: the `Information` set before stays.
@@ -292,11 +292,11 @@ unsafe extern "win64" fn wdf_request_set_information(
     request: Handle,
     information: usize,
 ) {
-    let session = context::session();
+    let session = Session::current();
     if request_state(&session, "WdfRequestSetInformation", request).is_none() {
         return;
     }
-    if let Some(r) = session.wdf.lock().request_mut(request as usize) {
+    if let Some(r) = session.wdf().lock().request_mut(request as usize) {
         r.information = information;
     }
 }
@@ -313,9 +313,9 @@ unsafe extern "win64" fn wdf_request_get_information(
     _g: *mut abi::DriverGlobals,
     request: Handle,
 ) -> usize {
-    let session = context::session();
-    let s = session.wdf.lock();
-    session.wdf.check(
+    let session = Session::current();
+    let s = session.wdf().lock();
+    session.wdf().check(
         &s,
         "WdfRequestGetInformation",
         request as usize,

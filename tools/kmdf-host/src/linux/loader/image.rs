@@ -351,7 +351,7 @@ impl Image {
             };
             let mut notes = Vec::new();
             for candidate in candidates {
-                match super::symbols::read_pdb(&candidate, cv.guid()) {
+                match crate::linux::loader::symbols::read_pdb(&candidate, cv.guid()) {
                     Ok(list) => {
                         source = format!("{} symbols from {}", list.len(), candidate.display());
                         symbols.extend(list);

@@ -1,22 +1,26 @@
 //! Per-thread state of every thread that runs driver code: the session it
-//! belongs to, its IRQL, the spin locks it holds, where the driver last
-//! called into the host, and which driver callbacks are running (for
-//! reports and call stacks).
+//! belongs to (opaque here: the kernel layer above owns its type), its
+//! IRQL, the spin locks it holds, where the driver last called into the
+//! host, and which driver callbacks are running (for reports and call
+//! stacks).
 //!
 //! Kernel and framework entry points have no context argument, so they find
 //! their session here. A thread gets a session only through [`enter`], which
 //! the host calls before it calls into the driver (on the caller's thread,
 //! or on a worker thread it started).
 
+use std::any::Any;
 use std::cell::{Cell, RefCell};
 use std::sync::Arc;
 
-use super::session::Session;
+/// The session a thread belongs to, as this layer keeps it: the layer that
+/// defines the session's type recovers it by downcasting.
+pub(crate) type SessionRef = Arc<dyn Any + Send + Sync>;
 
 /// Where driver code called into the host: the return address and the
 /// registers the x64 convention makes the callee preserve, as they were at
 /// the call. From these the driver's stack can be unwound
-/// ([`super::unwind`]).
+/// ([`crate::linux::cpu::unwind`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct CallSite {
     /// The return address (0: no call recorded).
@@ -47,7 +51,7 @@ pub(crate) struct Activation {
 }
 
 thread_local! {
-    static SESSION: RefCell<Option<Arc<Session>>> = const { RefCell::new(None) };
+    static SESSION: RefCell<Option<SessionRef>> = const { RefCell::new(None) };
     static IRQL: Cell<u8> = const { Cell::new(0) };
     static CALL: Cell<CallSite> = const {
         Cell::new(CallSite { return_address: 0, rsp: 0, nonvolatile: [0; 8] })
@@ -60,20 +64,8 @@ thread_local! {
 }
 
 /// The session of this thread, if it runs driver code.
-pub(crate) fn try_session() -> Option<Arc<Session>> {
+pub(crate) fn session_ref() -> Option<SessionRef> {
     SESSION.with(|s| s.borrow().clone())
-}
-
-/// The session of this thread. Driver code only runs on threads the host
-/// entered, so a kernel or WDF call without one means the driver started a
-/// thread of its own, which the host cannot model: the run stops.
-pub(crate) fn session() -> Arc<Session> {
-    match try_session() {
-        Some(s) => s,
-        None => super::stop::stop_without_session(
-            "a kernel or WDF routine was called on a thread kmdf-host did not start",
-        ),
-    }
 }
 
 /// The IRQL of this thread.
@@ -147,7 +139,7 @@ pub(crate) unsafe extern "win64" fn record_call(
 /// The thread state before [`enter`], restored by [`Frame::leave`].
 #[derive(Debug)]
 pub(crate) struct Frame {
-    session: Option<Arc<Session>>,
+    session: Option<SessionRef>,
     irql: u8,
     call: CallSite,
     spin_locks: u32,
@@ -155,8 +147,13 @@ pub(crate) struct Frame {
 }
 
 /// Makes this thread run driver code of `session` at `level`: `callback`.
-pub(crate) fn enter(session: &Arc<Session>, level: u8, callback: Callback) -> Frame {
-    let previous = SESSION.with(|s| s.replace(Some(session.clone())));
+pub(crate) fn enter<S: Any + Send + Sync>(
+    session: &Arc<S>,
+    level: u8,
+    callback: Callback,
+) -> Frame {
+    let session: SessionRef = session.clone();
+    let previous = SESSION.with(|s| s.replace(Some(session)));
     let frame = Frame {
         session: previous,
         irql: irql(),
@@ -223,7 +220,7 @@ macro_rules! caller_thunk {
                 "push r8",
                 "push r9",
                 // The registers the driver's caller keeps, for unwinding.
-                $crate::linux::context::save_nonvolatile!(),
+                $crate::linux::cpu::thread::save_nonvolatile!(),
                 // 12 pushes: the return address is 96 bytes up.
                 "lea rdx, [rsp + 96]",
                 // The return address and 12 pushes leave RSP 8 mod 16; 40
@@ -239,7 +236,7 @@ macro_rules! caller_thunk {
                 "pop rdx",
                 "pop rcx",
                 "jmp {target}",
-                record = sym $crate::linux::context::record_call,
+                record = sym $crate::linux::cpu::thread::record_call,
                 target = sym $target,
             )
         }

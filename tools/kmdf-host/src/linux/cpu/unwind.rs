@@ -17,8 +17,8 @@
 //! data against the image's readable sections, so a corrupt stack ends the
 //! walk instead of faulting.
 
-use super::context::{self, CallSite};
-use super::image::Image;
+use crate::linux::cpu::thread::{self, CallSite};
+use crate::linux::loader::image::Image;
 
 /// `UNW_FLAG_CHAININFO`.
 const UNW_FLAG_CHAININFO: u8 = 0x4;
@@ -488,10 +488,10 @@ pub(crate) fn driver_stack(image: &Image, start: Option<Registers>) -> Vec<Strin
     };
     let memory = Memory { image, stack };
     let mut lines = Vec::new();
-    let mut activations = context::activations();
+    let mut activations = thread::activations();
     let (mut regs, mut exact) = match start {
         Some(r) => (r, true),
-        None => (Registers::at_call(&context::call_site()), false),
+        None => (Registers::at_call(&thread::call_site()), false),
     };
     let mut n = 0;
     loop {
@@ -541,8 +541,8 @@ pub(crate) fn driver_stack(image: &Image, start: Option<Registers>) -> Vec<Strin
 
 #[cfg(test)]
 mod tests {
-    use super::super::image::Section;
     use super::*;
+    use crate::linux::loader::image::Section;
 
     const TEXT: usize = 0x1000;
     const PDATA: usize = 0x2000;

@@ -3,19 +3,20 @@
 //! and `Initialize` (fxdriver.cpp: the registry path copy, the dispatch
 //! routines the framework takes over).
 
-use super::super::super::abi::irql::PASSIVE;
-use super::super::super::abi::{
-    self, DriverConfig, Handle, ObjectAttributes, UnicodeString, driver_init_flags, status,
-};
-use super::super::super::context::{self, caller_thunk};
-use super::super::super::host::{fx_add_device_address, fx_unload_address};
-use super::super::super::session::Session;
-use super::super::super::stop::stop;
-use super::super::{Data, DriverData, Kind};
+use super::super::{Data, DriverData, Kind, call_driver};
 use super::{
     TOP_LEVEL, check_irql, not_null, refuse, validate_attributes, validate_unicode_string,
     wrong_size,
 };
+use crate::linux::abi::irql::PASSIVE;
+use crate::linux::abi::{
+    self, DriverConfig, Handle, ObjectAttributes, UnicodeString, driver_init_flags, status,
+};
+use crate::linux::abi::{DriverObject, fn_ptr};
+use crate::linux::cpu::thread::Callback;
+use crate::linux::cpu::thread::caller_thunk;
+use crate::linux::kernel::session::Session;
+use crate::linux::kernel::stop::stop;
 use crate::options::tag_text;
 use crate::report::{PoolKind, Rule};
 
@@ -31,7 +32,7 @@ const DDK_TAG: u32 = u32::from_le_bytes(*b"Ddk ");
 
 /// Checks that `globals` are the ones this framework handed out.
 fn check_globals(session: &Session, function: &str, globals: *mut abi::DriverGlobals) {
-    if globals != session.wdf.globals {
+    if globals != session.wdf().globals {
         stop(
             Rule::WdfViolation,
             format!(
@@ -93,7 +94,7 @@ unsafe extern "win64" fn wdf_driver_create(
     config: *const DriverConfig,
     driver_out: *mut Handle,
 ) -> i32 {
-    let session = context::session();
+    let session = Session::current();
     const F: &str = "WdfDriverCreate";
     check_globals(&session, F, globals);
     not_null(F, "DriverObject", driver_object);
@@ -136,7 +137,7 @@ unsafe extern "win64" fn wdf_driver_create(
     if let Err(s) = unsafe { validate_unicode_string(&session, F, registry_path) } {
         return s;
     }
-    if session.wdf.lock().driver.is_some() {
+    if session.wdf().lock().driver.is_some() {
         return refuse(
             &session,
             F,
@@ -164,7 +165,7 @@ unsafe extern "win64" fn wdf_driver_create(
     } else {
         tag_from_name(&name)
     };
-    session.wdf.lock().tag = tag;
+    session.wdf().lock().tag = tag;
     let no_override = c.driver_init_flags & driver_init_flags::NO_DISPATCH_OVERRIDE != 0;
     let non_pnp = c.driver_init_flags & driver_init_flags::NON_PNP != 0;
     if !no_override && non_pnp && c.evt_driver_device_add != 0 {
@@ -180,7 +181,7 @@ unsafe extern "win64" fn wdf_driver_create(
         Ok(a) => a,
         Err(s) => return s,
     };
-    let h = match session.wdf.create_object(
+    let h = match session.wdf().create_object(
         &session,
         Kind::Driver,
         attrs.as_ref(),
@@ -191,14 +192,14 @@ unsafe extern "win64" fn wdf_driver_create(
         Err(s) => return refuse(&session, F, s, "the FxDriver object could not be allocated"),
     };
     // FxDriver::Initialize: the registry path, copied to paged pool.
-    let copy = session.wdf.allocate(
+    let copy = session.wdf().allocate(
         &session,
         path.len() * 2 + 2,
         PoolKind::Paged,
         "FxDriver registry path",
     );
     let Ok(copy) = copy else {
-        session.wdf.delete_from_failed_create(&session, h);
+        session.wdf().delete_from_failed_create(&session, h);
         return refuse(
             &session,
             F,
@@ -207,7 +208,7 @@ unsafe extern "win64" fn wdf_driver_create(
         );
     };
     {
-        let mut s = session.wdf.lock();
+        let mut s = session.wdf().lock();
         s.driver = Some(h);
         // m_DriverDeviceAdd and m_DriverUnload are taken only when the
         // framework owns the dispatch routines.
@@ -223,7 +224,7 @@ unsafe extern "win64" fn wdf_driver_create(
     // as the framework); the driver only reads it, and not before this
     // call returns.
     unsafe {
-        let g = &mut *session.wdf.globals;
+        let g = &mut *session.wdf().globals;
         g.driver = h as Handle;
         g.driver_tag = public_tag;
         g.driver_flags |= c.driver_init_flags;
@@ -275,6 +276,120 @@ unsafe extern "win64" fn wdf_driver_create(
     status::SUCCESS
 }
 caller_thunk!(WdfDriverCreate => wdf_driver_create);
+
+/// The framework's AddDevice (`FxDriver::AddDevice`): a `WDFDEVICE_INIT`,
+/// `EvtDriverDeviceAdd` at PASSIVE_LEVEL; on failure the device it created
+/// is deleted (with its callbacks); on success the device starts.
+///
+/// # Safety
+///
+/// Called as the driver object's `AddDevice` routine (by `Host::add_device`,
+/// or by driver code forwarding to it) on a thread entered into the
+/// session. The arguments are not used; the `EvtDriverDeviceAdd` the driver
+/// registered is called (KMDF's signature, by `Host::load`'s contract).
+unsafe extern "win64" fn fx_add_device(_driver_object: *mut DriverObject, _pdo: *mut u8) -> i32 {
+    let session = Session::current();
+    let fw = &session.wdf();
+    let (driver, evt) = {
+        let s = fw.lock();
+        (
+            s.driver,
+            s.config.map(|c| c.evt_driver_device_add).unwrap_or(0),
+        )
+    };
+    let Some(driver) = driver else {
+        return status::INVALID_DEVICE_STATE;
+    };
+    if evt == 0 {
+        return status::INVALID_DEVICE_REQUEST;
+    }
+    let init = {
+        let mut s = fw.lock();
+        let h = fw.new_handle(&mut s);
+        s.inits
+            .insert(h, crate::linux::backend::model::DeviceInitData::default());
+        h
+    };
+    let before: Vec<usize> = fw.lock().devices.clone();
+    // SAFETY: a function pointer type; non-zero (checked above).
+    let f: unsafe extern "win64" fn(usize, usize) -> i32 = unsafe { fn_ptr(evt) };
+    let callback = Callback {
+        what: "EvtDriverDeviceAdd",
+        address: evt,
+    };
+    // SAFETY: the driver's EvtDriverDeviceAdd (KMDF's signature by
+    // `Host::load`'s contract) with its WDFDRIVER and a fresh
+    // WDFDEVICE_INIT.
+    let status = call_driver(&session, PASSIVE, callback, || unsafe { f(driver, init) });
+    fw.lock().inits.remove(&init);
+    let created: Vec<usize> = fw
+        .lock()
+        .devices
+        .iter()
+        .copied()
+        .filter(|d| !before.contains(d))
+        .collect();
+    session.trace(format_args!(
+        "EvtDriverDeviceAdd returned 0x{:08X}",
+        status as u32
+    ));
+    if !abi::nt_success(status) {
+        for d in created {
+            fw.lock().devices.retain(|x| *x != d);
+            fw.delete(&session, d);
+        }
+        return status;
+    }
+    let mut s = fw.lock();
+    for d in created {
+        if let Some(dev) = s.device_mut(d) {
+            dev.started = true;
+        }
+    }
+    status::SUCCESS
+}
+caller_thunk!(FxAddDevice => fx_add_device);
+
+/// The framework's unload routine (`FxDriver::Unload`): `EvtDriverUnload`,
+/// then the WDFDRIVER is deleted.
+///
+/// # Safety
+///
+/// Called as the driver object's unload routine, once, on a thread entered
+/// into the session. The argument is not used; the `EvtDriverUnload` the
+/// driver registered is called (KMDF's signature, by `Host::load`'s
+/// contract).
+unsafe extern "win64" fn fx_unload(_driver_object: *mut DriverObject) {
+    let session = Session::current();
+    let fw = &session.wdf();
+    let (driver, unload) = {
+        let s = fw.lock();
+        (s.driver, s.config.map(|c| c.evt_driver_unload).unwrap_or(0))
+    };
+    let Some(driver) = driver else { return };
+    if unload != 0 {
+        // SAFETY: a function pointer type; non-zero (checked).
+        let f: unsafe extern "win64" fn(usize) = unsafe { fn_ptr(unload) };
+        let callback = Callback {
+            what: "EvtDriverUnload",
+            address: unload,
+        };
+        // SAFETY: the driver's EvtDriverUnload (KMDF's signature by
+        // `Host::load`'s contract) with its live WDFDRIVER.
+        call_driver(&session, PASSIVE, callback, || unsafe { f(driver) });
+    }
+    fw.delete(&session, driver);
+    fw.lock().driver = None;
+}
+caller_thunk!(FxUnload => fx_unload);
+
+pub(crate) fn fx_add_device_address() -> usize {
+    FxAddDevice as *const () as usize
+}
+
+pub(crate) fn fx_unload_address() -> usize {
+    FxUnload as *const () as usize
+}
 
 #[cfg(test)]
 mod tests {

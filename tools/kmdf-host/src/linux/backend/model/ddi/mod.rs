@@ -26,16 +26,16 @@ mod work_item;
 
 use std::ffi::CStr;
 
-use super::super::abi::{
+use super::Attributes;
+use crate::linux::abi::{
     self, ContextTypeInfo, ObjectAttributes, UnicodeString, execution_level, status,
     synchronization_scope,
 };
-use super::super::context;
-use super::super::kernel::debug::unicode_string;
-use super::super::kernel::irql;
-use super::super::session::Session;
-use super::super::stop::stop;
-use super::Attributes;
+use crate::linux::cpu::thread;
+use crate::linux::kernel::debug::unicode_string;
+use crate::linux::kernel::irql;
+use crate::linux::kernel::session::Session;
+use crate::linux::kernel::stop::stop;
 use crate::report::Rule;
 
 /// `FX_VALIDATE_OPTION_PARENT_NOT_ALLOWED`.
@@ -81,7 +81,7 @@ fn verifier_break(session: &Session, function: &str, rule: Rule, why: impl std::
 /// `FxVerifierCheckIrqlLevel`: above `max`, a verifier break and
 /// `STATUS_INVALID_DEVICE_REQUEST`.
 fn check_irql(session: &Session, function: &str, max: u8) -> Result<(), i32> {
-    let now = context::irql();
+    let now = thread::irql();
     if now > max {
         verifier_break(
             session,
@@ -109,7 +109,7 @@ fn wrong_size(
 ) -> i32 {
     let why = format!(
         "{structure}.Size is {got}, KMDF {} accepts {}",
-        session.wdf.version,
+        session.wdf().version,
         expected
             .iter()
             .map(usize::to_string)
