@@ -480,8 +480,13 @@ pub(crate) fn implement(krate: &TokenStream2, implementation: &Implementation) -
         let vtbl = with_suffix(p, "Vtbl");
         bounds.push(quote_spanned! {p.span()=> #ty: #p, });
         if slot > 0 {
-            secondaries.push(quote! {
-                &#vtbl::__for_slot::<#ty, #slot>() as *const #vtbl as *const ::core::ffi::c_void
+            // The vtable is named by path (`IBarVtbl` next to `IBar`), so it
+            // is checked to be the interface's own `Vtbl` before its type is
+            // erased: `query` answers for `IBarInterface` with this slot.
+            secondaries.push(quote_spanned! {p.span()=>
+                #krate::com::__private::secondary_vtable::<#iface>(
+                    &#vtbl::__for_slot::<#ty, #slot>()
+                )
             });
         }
         qi_arms.push(quote! {

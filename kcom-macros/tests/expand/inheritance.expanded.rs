@@ -415,8 +415,9 @@ where
         0,
     >();
     const SECONDARIES: Self::Secondaries = [
-        &IOtherVtbl::__for_slot::<Widget, 1usize>() as *const IOtherVtbl
-            as *const ::core::ffi::c_void,
+        ::kcom::com::__private::secondary_vtable::<
+            IOtherInterface,
+        >(&IOtherVtbl::__for_slot::<Widget, 1usize>()),
     ];
     unsafe fn query(
         base: *mut ::core::ffi::c_void,

@@ -120,6 +120,11 @@ macro_rules! declare_com_interface {
 /// any of them returns the base pointer (COM identity). `QueryInterface`
 /// for an ancestor returns the first listed interface that has it.
 ///
+/// Each listed `IBar` stands for the trait `IBar`, its `IBarInterface` and its
+/// `IBarVtbl`, resolved where the macro is called: all three must come from
+/// one declaration (`use v1::{IBar, IBarInterface, IBarVtbl}`, or a path,
+/// `v1::IBar`). A vtable from another declaration is a type error.
+///
 /// Two listed interfaces that share an IID, or whose ancestors do (other
 /// than a common ancestor), are a compile error: `QueryInterface` could not
 /// tell them apart.

@@ -58,6 +58,12 @@ pub unsafe fn upcast<I: ComInterface, P: ComInterface>(i: &I) -> &P {
     unsafe { &*(i as *const I as *const P) }
 }
 
+/// A secondary slot's vtable, type-erased for `ComClass::SECONDARIES` once
+/// the compiler has checked it is `I`'s own vtable type.
+pub const fn secondary_vtable<I: ComInterfaceInfo>(vtbl: &'static I::Vtbl) -> *const c_void {
+    (vtbl as *const I::Vtbl).cast()
+}
+
 /// The value of the object whose slot `SLOT` is `this`.
 ///
 /// # Safety
