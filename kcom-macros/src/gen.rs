@@ -91,6 +91,9 @@ pub(crate) fn declare(krate: &TokenStream2, iface: &Interface) -> TokenStream2 {
     let ancestor_msg = format!(
         "the IID of `{name}` is also the IID of one of its ancestors (its parent, …, IUnknown): a QueryInterface for it would return an ancestor's vtable; give every interface its own IID"
     );
+    let reserved_msg = format!(
+        "the IID of `{name}` is kcom::com::object::KCOM_OBJECT_IID, which kcom reserves for its typed queries; give every interface its own IID"
+    );
     let (parent_vtbl, parent_iface): (TokenStream2, TokenStream2) = if is_unknown_parent {
         (
             quote!(#krate::IUnknownVtbl),
@@ -374,11 +377,17 @@ pub(crate) fn declare(krate: &TokenStream2, iface: &Interface) -> TokenStream2 {
                     #krate::com::__private::InterfaceKey::new(
                         <#iface as #krate::ComInterfaceInfo>::IID,
                         #key_name,
+                        ::core::any::TypeId::of::<#iface>,
                     )
                     .prepend_to::<LEN>(PARENT);
                 &CHAIN
             };
         }
+
+        const _: () = ::core::assert!(
+            #krate::com::__private::iid_is_not_reserved(<#iface as #krate::ComInterfaceInfo>::IID),
+            #reserved_msg
+        );
 
         const _: () = ::core::assert!(
             #krate::com::__private::own_iid_is_unique(
@@ -474,6 +483,7 @@ pub(crate) fn implement(krate: &TokenStream2, implementation: &Implementation) -
     let primary_vtbl = with_suffix(&implementation.ifaces[0], "Vtbl");
     let mut secondaries = Vec::new();
     let mut qi_arms = Vec::new();
+    let mut type_arms = Vec::new();
     let mut bounds = Vec::new();
     for (slot, p) in implementation.ifaces.iter().enumerate() {
         let iface = with_suffix(p, "Interface");
@@ -489,6 +499,18 @@ pub(crate) fn implement(krate: &TokenStream2, implementation: &Implementation) -
                 )
             });
         }
+        type_arms.push(quote! {
+            if #krate::com::__private::chain_has_type(
+                <#iface as #krate::com::__private::InterfaceChain>::CHAIN,
+                iface,
+            ) {
+                // SAFETY: as for `query`: slot `#slot` holds the vtable of `#iface`,
+                // whose chain lists it and its ancestors.
+                return ::core::option::Option::Some(unsafe {
+                    #krate::com::__private::slot_ptr::<#ty>(base, #slot)
+                });
+            }
+        });
         qi_arms.push(quote! {
             if <#iface as #krate::ComInterfaceInfo>::matches(riid) {
                 // SAFETY: `base` is the base of a live object of this class, whose
@@ -501,10 +523,13 @@ pub(crate) fn implement(krate: &TokenStream2, implementation: &Implementation) -
     }
     quote! {
         // SAFETY: the slots are built from the declared interfaces' `__for_slot`
-        // vtables with matching slot numbers, and `query` returns only the object's
-        // own base or slot pointers: for an IID, the slot whose interface is, or
-        // derives from, the interface with that IID (its vtable starts with that
-        // interface's), which the const checks above make the only one.
+        // vtables with matching slot numbers (each checked to be its interface's
+        // `Vtbl`), and `query` returns only the object's own base or slot
+        // pointers: for an IID, the slot whose interface is, or derives from, the
+        // interface with that IID (its vtable starts with that interface's), which
+        // the const checks above make the only one. `query_type` returns the base
+        // for `IUnknown` and otherwise a slot whose interface's chain (itself and
+        // its ancestors) has the requested type.
         unsafe impl #impl_generics #krate::com::ComClass for #ty where Self: 'static {
             type Primary = #primary_iface;
             type Secondaries = [*const ::core::ffi::c_void; #n_secondary];
@@ -518,6 +543,16 @@ pub(crate) fn implement(krate: &TokenStream2, implementation: &Implementation) -
                     return ::core::option::Option::Some(base);
                 }
                 #(#qi_arms)*
+                ::core::option::Option::None
+            }
+            unsafe fn query_type(
+                base: *mut ::core::ffi::c_void,
+                iface: ::core::any::TypeId,
+            ) -> ::core::option::Option<*mut ::core::ffi::c_void> {
+                if iface == ::core::any::TypeId::of::<#krate::IUnknownInterface>() {
+                    return ::core::option::Option::Some(base);
+                }
+                #(#type_arms)*
                 ::core::option::Option::None
             }
         }

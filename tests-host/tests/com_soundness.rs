@@ -69,3 +69,101 @@ fn same_named_interfaces_from_two_modules_each_get_their_own_slot() {
     assert_eq!(narrow.narrow(), Ok(true));
     assert!(wide.same_object(&narrow));
 }
+
+/// Two declarations with one IID, in objects that never meet: `IB` has a
+/// method more than `IA`, so `IA`'s vtable typed as `IB` would be read past
+/// its end.
+mod a {
+    use kcom::{GUID, IUnknown, NTSTATUS, declare_com_interface};
+    declare_com_interface! {
+        pub trait IA: IUnknown {
+            const IID: GUID = kcom::guid!("7c3e0000-0000-4000-8000-0000000000b1");
+            fn one(&self) -> Result<u32, NTSTATUS>;
+        }
+    }
+}
+
+mod b {
+    use kcom::{GUID, IUnknown, NTSTATUS, declare_com_interface};
+    declare_com_interface! {
+        pub trait IB: IUnknown {
+            const IID: GUID = kcom::guid!("7c3e0000-0000-4000-8000-0000000000b1");
+            fn one(&self) -> Result<u32, NTSTATUS>;
+            fn two(&self) -> Result<u32, NTSTATUS>;
+        }
+    }
+}
+
+struct OnlyA;
+impl a::IA for OnlyA {
+    fn one(&self) -> Result<u32, NTSTATUS> {
+        Ok(1)
+    }
+}
+kcom::implement_com!(OnlyA: a::IA);
+
+struct OnlyB;
+impl b::IB for OnlyB {
+    fn one(&self) -> Result<u32, NTSTATUS> {
+        Ok(10)
+    }
+    fn two(&self) -> Result<u32, NTSTATUS> {
+        Ok(20)
+    }
+}
+kcom::implement_com!(OnlyB: b::IB);
+
+/// The reference count of the object behind `rc`, read through AddRef and
+/// Release.
+fn count_of<I: kcom::ComInterface>(rc: &ComRc<I>) -> u32 {
+    let unk = rc.unknown_vtable();
+    // SAFETY: `rc` holds a reference; the one added is given back at once.
+    unsafe {
+        (unk.AddRef)(rc.as_raw());
+        (unk.Release)(rc.as_raw())
+    }
+}
+
+#[test]
+fn an_iid_shared_by_two_declarations_does_not_hand_out_the_wrong_vtable() {
+    let ia = OnlyA::try_create(OnlyA).unwrap();
+    assert_eq!(
+        ia.query_interface::<b::IBInterface>().err(),
+        Some(kcom::STATUS_NOINTERFACE)
+    );
+    let ib = OnlyB::try_create(OnlyB).unwrap();
+    assert_eq!(
+        ib.query_interface::<a::IAInterface>().err(),
+        Some(kcom::STATUS_NOINTERFACE)
+    );
+    // Each still answers its own interface, and the refused queries left
+    // no reference behind.
+    let again = ia.query_interface::<a::IAInterface>().unwrap();
+    assert_eq!(again.one(), Ok(1));
+    drop(again);
+    assert_eq!(count_of(&ia), 1);
+    let again = ib.query_interface::<b::IBInterface>().unwrap();
+    assert_eq!(again.two(), Ok(20));
+    drop(again);
+    assert_eq!(count_of(&ib), 1);
+    assert!(ia.identity().is_ok());
+}
+
+#[test]
+fn a_c_caller_still_queries_by_iid() {
+    let ia = OnlyA::try_create(OnlyA).unwrap();
+    let unk = kcom::ComInterface::unknown_vtable(&*ia);
+    let mut out: *mut core::ffi::c_void = core::ptr::null_mut();
+    let iid = <a::IAInterface as kcom::ComInterfaceInfo>::IID;
+    // SAFETY: `ia` is live; the IID and `out` are valid locals; the
+    // reference QueryInterface adds is released below.
+    unsafe {
+        assert_eq!(
+            (unk.QueryInterface)(ia.as_raw(), &iid, &mut out),
+            kcom::STATUS_SUCCESS
+        );
+        assert_eq!(out, ia.as_raw());
+        (unk.Release)(out);
+    }
+    assert_eq!(count_of(&ia), 1);
+}

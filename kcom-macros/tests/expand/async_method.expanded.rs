@@ -63,11 +63,17 @@ unsafe impl ::kcom::com::__private::InterfaceChain for IMyDriverInterface {
                     ::core::module_path!(), "::", ::core::stringify!(IMyDriver), " (",
                     ::core::file!(), ":", ::core::line!(), ":", ::core::column!(), ")"
                 ),
+                ::core::any::TypeId::of::<IMyDriverInterface>,
             )
             .prepend_to::<LEN>(PARENT);
         &CHAIN
     };
 }
+const _: () = ::core::assert!(
+    ::kcom::com::__private::iid_is_not_reserved(< IMyDriverInterface as
+    ::kcom::ComInterfaceInfo > ::IID),
+    "the IID of `IMyDriver` is kcom::com::object::KCOM_OBJECT_IID, which kcom reserves for its typed queries; give every interface its own IID"
+);
 const _: () = ::core::assert!(
     ::kcom::com::__private::own_iid_is_unique(< IMyDriverInterface as
     ::kcom::com::__private::InterfaceChain > ::CHAIN),

@@ -60,11 +60,17 @@ unsafe impl ::kcom::com::__private::InterfaceChain for ICounterInterface {
                     ::core::module_path!(), "::", ::core::stringify!(ICounter), " (",
                     ::core::file!(), ":", ::core::line!(), ":", ::core::column!(), ")"
                 ),
+                ::core::any::TypeId::of::<ICounterInterface>,
             )
             .prepend_to::<LEN>(PARENT);
         &CHAIN
     };
 }
+const _: () = ::core::assert!(
+    ::kcom::com::__private::iid_is_not_reserved(< ICounterInterface as
+    ::kcom::ComInterfaceInfo > ::IID),
+    "the IID of `ICounter` is kcom::com::object::KCOM_OBJECT_IID, which kcom reserves for its typed queries; give every interface its own IID"
+);
 const _: () = ::core::assert!(
     ::kcom::com::__private::own_iid_is_unique(< ICounterInterface as
     ::kcom::com::__private::InterfaceChain > ::CHAIN),
@@ -179,6 +185,23 @@ where
             return ::core::option::Option::Some(base);
         }
         if <ICounterInterface as ::kcom::ComInterfaceInfo>::matches(riid) {
+            return ::core::option::Option::Some(unsafe {
+                ::kcom::com::__private::slot_ptr::<Counter>(base, 0usize)
+            });
+        }
+        ::core::option::Option::None
+    }
+    unsafe fn query_type(
+        base: *mut ::core::ffi::c_void,
+        iface: ::core::any::TypeId,
+    ) -> ::core::option::Option<*mut ::core::ffi::c_void> {
+        if iface == ::core::any::TypeId::of::<::kcom::IUnknownInterface>() {
+            return ::core::option::Option::Some(base);
+        }
+        if ::kcom::com::__private::chain_has_type(
+            <ICounterInterface as ::kcom::com::__private::InterfaceChain>::CHAIN,
+            iface,
+        ) {
             return ::core::option::Option::Some(unsafe {
                 ::kcom::com::__private::slot_ptr::<Counter>(base, 0usize)
             });

@@ -60,11 +60,17 @@ unsafe impl ::kcom::com::__private::InterfaceChain for IPingInterface {
                     ::core::module_path!(), "::", ::core::stringify!(IPing), " (",
                     ::core::file!(), ":", ::core::line!(), ":", ::core::column!(), ")"
                 ),
+                ::core::any::TypeId::of::<IPingInterface>,
             )
             .prepend_to::<LEN>(PARENT);
         &CHAIN
     };
 }
+const _: () = ::core::assert!(
+    ::kcom::com::__private::iid_is_not_reserved(< IPingInterface as
+    ::kcom::ComInterfaceInfo > ::IID),
+    "the IID of `IPing` is kcom::com::object::KCOM_OBJECT_IID, which kcom reserves for its typed queries; give every interface its own IID"
+);
 const _: () = ::core::assert!(
     ::kcom::com::__private::own_iid_is_unique(< IPingInterface as
     ::kcom::com::__private::InterfaceChain > ::CHAIN),

@@ -58,11 +58,17 @@ unsafe impl ::kcom::com::__private::InterfaceChain for IBaseInterface {
                     ::core::module_path!(), "::", ::core::stringify!(IBase), " (",
                     ::core::file!(), ":", ::core::line!(), ":", ::core::column!(), ")"
                 ),
+                ::core::any::TypeId::of::<IBaseInterface>,
             )
             .prepend_to::<LEN>(PARENT);
         &CHAIN
     };
 }
+const _: () = ::core::assert!(
+    ::kcom::com::__private::iid_is_not_reserved(< IBaseInterface as
+    ::kcom::ComInterfaceInfo > ::IID),
+    "the IID of `IBase` is kcom::com::object::KCOM_OBJECT_IID, which kcom reserves for its typed queries; give every interface its own IID"
+);
 const _: () = ::core::assert!(
     ::kcom::com::__private::own_iid_is_unique(< IBaseInterface as
     ::kcom::com::__private::InterfaceChain > ::CHAIN),
@@ -205,11 +211,17 @@ unsafe impl ::kcom::com::__private::InterfaceChain for IDerivedInterface {
                     ::core::module_path!(), "::", ::core::stringify!(IDerived), " (",
                     ::core::file!(), ":", ::core::line!(), ":", ::core::column!(), ")"
                 ),
+                ::core::any::TypeId::of::<IDerivedInterface>,
             )
             .prepend_to::<LEN>(PARENT);
         &CHAIN
     };
 }
+const _: () = ::core::assert!(
+    ::kcom::com::__private::iid_is_not_reserved(< IDerivedInterface as
+    ::kcom::ComInterfaceInfo > ::IID),
+    "the IID of `IDerived` is kcom::com::object::KCOM_OBJECT_IID, which kcom reserves for its typed queries; give every interface its own IID"
+);
 const _: () = ::core::assert!(
     ::kcom::com::__private::own_iid_is_unique(< IDerivedInterface as
     ::kcom::com::__private::InterfaceChain > ::CHAIN),
@@ -333,11 +345,17 @@ unsafe impl ::kcom::com::__private::InterfaceChain for IOtherInterface {
                     ::core::module_path!(), "::", ::core::stringify!(IOther), " (",
                     ::core::file!(), ":", ::core::line!(), ":", ::core::column!(), ")"
                 ),
+                ::core::any::TypeId::of::<IOtherInterface>,
             )
             .prepend_to::<LEN>(PARENT);
         &CHAIN
     };
 }
+const _: () = ::core::assert!(
+    ::kcom::com::__private::iid_is_not_reserved(< IOtherInterface as
+    ::kcom::ComInterfaceInfo > ::IID),
+    "the IID of `IOther` is kcom::com::object::KCOM_OBJECT_IID, which kcom reserves for its typed queries; give every interface its own IID"
+);
 const _: () = ::core::assert!(
     ::kcom::com::__private::own_iid_is_unique(< IOtherInterface as
     ::kcom::com::__private::InterfaceChain > ::CHAIN),
@@ -438,6 +456,31 @@ where
         }
         ::core::option::Option::None
     }
+    unsafe fn query_type(
+        base: *mut ::core::ffi::c_void,
+        iface: ::core::any::TypeId,
+    ) -> ::core::option::Option<*mut ::core::ffi::c_void> {
+        if iface == ::core::any::TypeId::of::<::kcom::IUnknownInterface>() {
+            return ::core::option::Option::Some(base);
+        }
+        if ::kcom::com::__private::chain_has_type(
+            <IDerivedInterface as ::kcom::com::__private::InterfaceChain>::CHAIN,
+            iface,
+        ) {
+            return ::core::option::Option::Some(unsafe {
+                ::kcom::com::__private::slot_ptr::<Widget>(base, 0usize)
+            });
+        }
+        if ::kcom::com::__private::chain_has_type(
+            <IOtherInterface as ::kcom::com::__private::InterfaceChain>::CHAIN,
+            iface,
+        ) {
+            return ::core::option::Option::Some(unsafe {
+                ::kcom::com::__private::slot_ptr::<Widget>(base, 1usize)
+            });
+        }
+        ::core::option::Option::None
+    }
 }
 const _: () = ::core::assert!(
     ! ::kcom::com::__private::chains_collide(< IDerivedInterface as
@@ -469,6 +512,23 @@ where
             return ::core::option::Option::Some(base);
         }
         if <IBaseInterface as ::kcom::ComInterfaceInfo>::matches(riid) {
+            return ::core::option::Option::Some(unsafe {
+                ::kcom::com::__private::slot_ptr::<Holder<T>>(base, 0usize)
+            });
+        }
+        ::core::option::Option::None
+    }
+    unsafe fn query_type(
+        base: *mut ::core::ffi::c_void,
+        iface: ::core::any::TypeId,
+    ) -> ::core::option::Option<*mut ::core::ffi::c_void> {
+        if iface == ::core::any::TypeId::of::<::kcom::IUnknownInterface>() {
+            return ::core::option::Option::Some(base);
+        }
+        if ::kcom::com::__private::chain_has_type(
+            <IBaseInterface as ::kcom::com::__private::InterfaceChain>::CHAIN,
+            iface,
+        ) {
             return ::core::option::Option::Some(unsafe {
                 ::kcom::com::__private::slot_ptr::<Holder<T>>(base, 0usize)
             });
