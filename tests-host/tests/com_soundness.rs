@@ -167,3 +167,51 @@ fn a_c_caller_still_queries_by_iid() {
     }
     assert_eq!(count_of(&ia), 1);
 }
+
+/// A hand-written object whose `query_interface` answers one IID with null.
+struct NullAnswer;
+impl a::IA for NullAnswer {
+    fn one(&self) -> Result<u32, NTSTATUS> {
+        Ok(7)
+    }
+}
+impl kcom::ComImpl<a::IAVtbl> for NullAnswer {
+    const VTABLE: &'static a::IAVtbl = &a::IAVtbl {
+        parent: *<NullAnswer as kcom::ComImpl<kcom::IUnknownVtbl>>::VTABLE,
+        one: a::shim_IA_one::<NullAnswer>,
+    };
+    fn query_interface(
+        &self,
+        this: *mut core::ffi::c_void,
+        riid: &GUID,
+    ) -> Option<*mut core::ffi::c_void> {
+        if *riid == <a::IAInterface as kcom::ComInterfaceInfo>::IID {
+            Some(core::ptr::null_mut())
+        } else {
+            <NullAnswer as kcom::ComImpl<kcom::IUnknownVtbl>>::query_interface(self, this, riid)
+        }
+    }
+}
+kcom::impl_com_object!(NullAnswer, a::IAVtbl);
+
+#[test]
+fn a_null_answer_from_a_hand_written_query_is_no_interface() {
+    let raw = NullAnswer::new_com(NullAnswer);
+    // SAFETY: `raw` is a fresh object whose primary vtable is `IAVtbl`,
+    // built from `NullAnswer`'s own shims; the `ComRc` owns its reference.
+    let rc = unsafe { ComRc::<a::IAInterface>::from_raw(raw) }.unwrap();
+    let unk = kcom::ComInterface::unknown_vtable(&*rc);
+    let iid = <a::IAInterface as kcom::ComInterfaceInfo>::IID;
+    let mut out: *mut core::ffi::c_void = core::ptr::dangling_mut();
+    // SAFETY: `raw` is live; the IID and `out` are valid locals.
+    let status = unsafe { (unk.QueryInterface)(raw, &iid, &mut out) };
+    assert_eq!(status, kcom::STATUS_NOINTERFACE);
+    assert!(out.is_null());
+    // No reference was added for the refused query.
+    assert_eq!(count_of(&rc), 1);
+    // The typed query knows the object's own vtable type.
+    let again = rc.query_interface::<a::IAInterface>().unwrap();
+    assert_eq!(again.one(), Ok(7));
+    drop(again);
+    assert_eq!(count_of(&rc), 1);
+}

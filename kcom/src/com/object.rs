@@ -267,11 +267,14 @@ pub(crate) unsafe extern "system" fn shim_query_interface<T, const SLOT: usize>(
         // base.
         unsafe { (h.query)(base, riid) }
     };
-    let status = match found {
+    // A null answer (a hand-written `ComImpl::query_interface` may give one)
+    // is no interface: success would hand the caller a reference it could
+    // never release.
+    let status = match found.and_then(NonNull::new) {
         Some(p) => {
             add_ref(h);
             // SAFETY: as above, `out` is valid for writes.
-            unsafe { out.write(p) };
+            unsafe { out.write(p.as_ptr()) };
             STATUS_SUCCESS
         }
         None => STATUS_NOINTERFACE,
@@ -346,6 +349,7 @@ pub trait ComImpl<V: 'static> {
 
     /// Returns the interface pointer for `riid`, or `None`. `this` is the
     /// object's primary interface pointer. Do not AddRef: the runtime does.
+    /// A null pointer is answered as `None` (`STATUS_NOINTERFACE`).
     fn query_interface(&self, this: *mut c_void, riid: &GUID) -> Option<*mut c_void>;
 }
 
