@@ -215,3 +215,96 @@ fn a_null_answer_from_a_hand_written_query_is_no_interface() {
     drop(again);
     assert_eq!(count_of(&rc), 1);
 }
+
+/// User types and argument names that are also names inside the generated
+/// code (its generic parameters, shim parameters and locals).
+mod hygiene {
+    use core::ffi::c_void;
+    use kcom::{GUID, IUnknown, NTSTATUS, STATUS_SUCCESS, declare_com_interface, implement_com};
+
+    /// Named like a generic type parameter.
+    #[repr(transparent)]
+    #[derive(Clone, Copy, Debug, Default, PartialEq)]
+    pub struct T(pub u32);
+
+    /// Named like a const generic parameter.
+    #[allow(clippy::upper_case_acronyms)]
+    #[repr(transparent)]
+    #[derive(Clone, Copy, Debug, Default, PartialEq)]
+    pub struct SLOT(pub u32);
+
+    declare_com_interface! {
+        pub trait IHygiene: IUnknown {
+            const IID: GUID = kcom::guid!("7c3e0000-0000-4000-8000-0000000000c1");
+            #[allow(clippy::too_many_arguments)]
+            fn sum(
+                &self,
+                this: T,
+                out: SLOT,
+                obj: u32,
+                guard: u32,
+                vtbl: u32,
+                status: u32,
+                result: u32,
+                e: u32,
+                v: u32,
+            ) -> NTSTATUS;
+            fn echo(&self, this: *mut c_void, out: T) -> Result<SLOT, NTSTATUS>;
+        }
+    }
+
+    declare_com_interface! {
+        pub trait IChild: IHygiene {
+            const IID: GUID = kcom::guid!("7c3e0000-0000-4000-8000-0000000000c2");
+            fn slot(&self, base: SLOT, riid: T, iface: T) -> Result<T, NTSTATUS>;
+        }
+    }
+
+    pub struct Impl;
+    impl IHygiene for Impl {
+        #[allow(clippy::too_many_arguments)]
+        fn sum(
+            &self,
+            this: T,
+            out: SLOT,
+            obj: u32,
+            guard: u32,
+            vtbl: u32,
+            status: u32,
+            result: u32,
+            e: u32,
+            v: u32,
+        ) -> NTSTATUS {
+            let total = this.0 + out.0 + obj + guard + vtbl + status + result + e + v;
+            if total == 1 + 2 + 3 + 4 + 5 + 6 + 7 + 8 + 9 {
+                STATUS_SUCCESS
+            } else {
+                kcom::STATUS_INVALID_PARAMETER
+            }
+        }
+        fn echo(&self, this: *mut c_void, out: T) -> Result<SLOT, NTSTATUS> {
+            Ok(SLOT(this.addr() as u32 + out.0))
+        }
+    }
+    impl IChild for Impl {
+        fn slot(&self, base: SLOT, riid: T, iface: T) -> Result<T, NTSTATUS> {
+            Ok(T(base.0 * 100 + riid.0 * 10 + iface.0))
+        }
+    }
+    implement_com!(Impl: IChild);
+}
+
+#[test]
+fn user_types_and_arguments_named_like_generated_ones_work() {
+    use hygiene::{SLOT, T};
+    let rc = hygiene::Impl::try_create(hygiene::Impl).unwrap();
+    assert_eq!(
+        rc.sum(T(1), SLOT(2), 3, 4, 5, 6, 7, 8, 9),
+        kcom::STATUS_SUCCESS
+    );
+    assert_eq!(
+        rc.echo(core::ptr::without_provenance_mut(40), T(2)),
+        Ok(SLOT(42))
+    );
+    assert_eq!(rc.slot(SLOT(1), T(2), T(3)), Ok(T(123)));
+}
