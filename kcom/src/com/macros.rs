@@ -74,6 +74,18 @@
 ///     }
 /// }
 /// ```
+///
+/// ```compile_fail,E0080
+/// use kcom::{declare_com_interface, GUID, IUnknown, NTSTATUS};
+///
+/// declare_com_interface! {
+///     // The IID kcom's objects answer for typed queries: refused.
+///     pub trait IBad: IUnknown {
+///         const IID: GUID = kcom::com::object::KCOM_OBJECT_IID;
+///         fn get(&self) -> NTSTATUS;
+///     }
+/// }
+/// ```
 #[macro_export]
 macro_rules! declare_com_interface {
     ($($tt:tt)*) => {
