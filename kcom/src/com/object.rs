@@ -48,7 +48,7 @@ use super::rc::ComRc;
 use super::unknown::IUnknownInterface;
 use crate::alloc::{Allocator, GlobalAllocator};
 use crate::{GUID, NTSTATUS, STATUS_INSUFFICIENT_RESOURCES, STATUS_INVALID_PARAMETER};
-use crate::{STATUS_NOINTERFACE, STATUS_SUCCESS};
+use crate::{STATUS_NOINTERFACE, STATUS_SUCCESS, nt_success};
 
 /// The largest reference count before [`FailFastReason::RefcountOverflow`].
 pub const MAX_REFCOUNT: u32 = i32::MAX as u32;
@@ -512,7 +512,7 @@ pub(crate) unsafe fn query_typed(
     let mut base: *mut c_void = ptr::null_mut();
     // SAFETY: as above; the IID and `base` are valid locals.
     let status = unsafe { (unknown.QueryInterface)(this.as_ptr(), &KCOM_OBJECT_IID, &mut base) };
-    if status != STATUS_SUCCESS || base.is_null() {
+    if !nt_success(status) || base.is_null() {
         return Err(STATUS_NOINTERFACE);
     }
     // SAFETY: only kcom's shim answers `KCOM_OBJECT_IID` (contract), with
@@ -527,8 +527,8 @@ pub(crate) unsafe fn query_typed(
         }
         None => Err(STATUS_NOINTERFACE),
     };
-    // SAFETY: we own the reference the probe added; the one just added (if
-    // any) keeps the object alive past it.
+    // SAFETY: we own the reference the probe added; the caller's own
+    // reference keeps the object alive past its release.
     unsafe { release(base) };
     result
 }
