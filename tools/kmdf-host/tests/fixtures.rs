@@ -756,3 +756,26 @@ fn every_entry_point_of_clean_is_measured_within_the_budget() {
     assert_eq!(report.stack_peak("AddDevice"), None);
     assert_eq!(report.stack_peak("DriverUnload"), None);
 }
+
+#[test]
+fn the_command_line_prints_the_peaks_and_takes_a_stack_budget() {
+    let over = run("deep-stack", &["--ioctl", "0x222000:00:1"]);
+    assert_eq!(over.code, 1, "{}{}", over.stdout, over.stderr);
+    contains_all(
+        &over.stdout,
+        &[
+            "kernel stack: DriverEntry peak ",
+            "kernel stack: EvtIoDeviceControl peak ",
+            "[kernel-stack-overrun] EvtIoDeviceControl used ",
+        ],
+    );
+    let within = run(
+        "deep-stack",
+        &["--ioctl", "0x222000:00:1", "--stack-budget", "65536"],
+    );
+    assert_eq!(within.code, 0, "{}{}", within.stdout, within.stderr);
+    contains_all(
+        &within.stdout,
+        &["kernel stack: EvtIoDeviceControl peak ", "violations: none"],
+    );
+}
