@@ -477,6 +477,55 @@ mod tests {
         }
     }
 
+    /// A host routine of six arguments: checks that it runs on the host's
+    /// stack, not the driver's, and weighs its arguments.
+    extern "win64" fn six(a: usize, b: usize, c: usize, d: usize, e: usize, f: usize) -> usize {
+        let rsp: usize;
+        // SAFETY: reads RSP, nothing else.
+        unsafe { core::arch::asm!("mov {}, rsp", out(reg) rsp, options(nomem, nostack)) };
+        assert!(bounds_of(rsp).is_none(), "host code on the driver stack");
+        a + 2 * b + 3 * c + 4 * d + 5 * e + 6 * f
+    }
+    crate::linux::cpu::thread::caller_thunk!(SixThunk => six);
+
+    /// Driver-like code: a 56-byte frame (home space, two stack arguments,
+    /// alignment), then a call of the thunk with 1..=6.
+    #[unsafe(naked)]
+    unsafe extern "win64" fn calls_six() -> usize {
+        core::arch::naked_asm!(
+            "sub rsp, 56",
+            "mov qword ptr [rsp + 32], 5",
+            "mov qword ptr [rsp + 40], 6",
+            "mov ecx, 1",
+            "mov edx, 2",
+            "mov r8d, 3",
+            "mov r9d, 4",
+            "call {thunk}",
+            "add rsp, 56",
+            "ret",
+            thunk = sym SixThunk,
+        )
+    }
+
+    #[test]
+    fn an_import_runs_on_the_host_stack_with_every_argument() {
+        // SAFETY: `calls_six` takes no arguments and keeps the convention.
+        let (result, usage) = unsafe { call(calls_six as *const () as usize, &[]) };
+        assert_eq!(result, 1 + 4 + 9 + 16 + 25 + 36);
+        let usage = usage.expect("a driver stack");
+        // Its return address, its frame, the thunk's return address: the
+        // host's frames are not on the driver stack.
+        assert_eq!(usage.peak, 8 + 56 + 8);
+        let deepest = usage.deepest.expect("the call into the host");
+        assert_eq!(deepest.depth, usage.peak);
+        assert_eq!(deepest.site.rsp, deepest.low + 8);
+        // The copy holds the call's stack arguments as they were.
+        assert_eq!(
+            deepest.stack[8 + 32..8 + 48],
+            [5, 0, 0, 0, 0, 0, 0, 0, 6, 0, 0, 0, 0, 0, 0, 0]
+        );
+    }
+
     #[test]
     fn the_paint_is_found_from_the_far_end() {
         let mut words = vec![PAINT_WORD; 1500];
