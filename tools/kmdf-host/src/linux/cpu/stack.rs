@@ -325,14 +325,8 @@ pub(crate) unsafe fn call(target: usize, args: &[usize]) -> (usize, Option<Usage
     };
     call.args[..args.len()].copy_from_slice(args);
     let Some((low, _high, control)) = this_thread() else {
-        type Entry = unsafe extern "win64" fn(usize, usize, usize, usize, usize, usize) -> usize;
-        // SAFETY: a function pointer type for the image function `target`
-        // (this function's contract); extra arguments are the caller's to
-        // pass and the callee ignores them.
-        let f: Entry = unsafe { crate::linux::abi::fn_ptr(target) };
-        let a = call.args;
         // SAFETY: this function's contract.
-        return (unsafe { f(a[0], a[1], a[2], a[3], a[4], a[5]) }, None);
+        return (unsafe { call_here(target, call.args) }, None);
     };
     // SAFETY: this thread's control page, mapped; only this thread and the
     // code it runs touch it.
@@ -343,12 +337,8 @@ pub(crate) unsafe fn call(target: usize, args: &[usize]) -> (usize, Option<Usage
     if entry <= low + PAGE {
         // The stack is all but used up by the entries in progress: a
         // nested entry would fault at once.
-        type Entry = unsafe extern "win64" fn(usize, usize, usize, usize, usize, usize) -> usize;
-        // SAFETY: as above.
-        let f: Entry = unsafe { crate::linux::abi::fn_ptr(target) };
-        let a = call.args;
         // SAFETY: this function's contract.
-        return (unsafe { f(a[0], a[1], a[2], a[3], a[4], a[5]) }, None);
+        return (unsafe { call_here(target, call.args) }, None);
     }
     MEASURES.with(|m| {
         let mut m = m.borrow_mut();
@@ -379,6 +369,22 @@ pub(crate) unsafe fn call(target: usize, args: &[usize]) -> (usize, Option<Usage
         deepest: measure.deepest,
     };
     (call.result, Some(usage))
+}
+
+/// Calls `target` with `args` on the current stack, unmeasured.
+///
+/// # Safety
+///
+/// As for [`call`].
+unsafe fn call_here(target: usize, args: [usize; MAX_ARGS]) -> usize {
+    type Entry = unsafe extern "win64" fn(usize, usize, usize, usize, usize, usize) -> usize;
+    // SAFETY: a function pointer type for the image function `target`
+    // (the contract); extra arguments are the caller's to pass and the
+    // callee ignores them.
+    let f: Entry = unsafe { crate::linux::abi::fn_ptr(target) };
+    let [a, b, c, d, e, g] = args;
+    // SAFETY: the contract.
+    unsafe { f(a, b, c, d, e, g) }
 }
 
 /// What [`enter`] needs, at fixed offsets.
