@@ -779,3 +779,25 @@ fn the_command_line_prints_the_peaks_and_takes_a_stack_budget() {
         &["kernel stack: EvtIoDeviceControl peak ", "violations: none"],
     );
 }
+
+#[test]
+fn deep_stack_overflowing_its_stack_stops_at_the_guard_page() {
+    let ioctl = format!("{IOCTL_DEEP_STACK_OVERFLOW:#x}:00:1");
+    let stop = stop_report(&run("deep-stack", &["--ioctl", &ioctl]));
+    assert_eq!(stop.rule, "fault");
+    contains_all(
+        &stop.message,
+        &["kernel stack overflow: writing address", "0x7F"],
+    );
+    contains_all(&stop.at, &[DEEP_STACK_FUNCTION]);
+    // Unwound from the fault on the driver's stack: the recursion.
+    let frames = frames(&stop);
+    assert!(
+        frames
+            .iter()
+            .filter(|f| f.contains(DEEP_STACK_FUNCTION))
+            .count()
+            >= 16,
+        "{frames:?}"
+    );
+}

@@ -215,13 +215,14 @@ fn this_thread() -> Option<(usize, usize, *mut Control)> {
     })
 }
 
-/// `[low, high)` of this thread's driver stack if `rsp` lies in it.
+/// `[low, high)` of this thread's driver stack if `rsp` lies in it or in
+/// its guard page (an overflow moves RSP there before the write faults).
 pub(crate) fn bounds_of(rsp: usize) -> Option<(usize, usize)> {
     STACK.with(|s| {
         s.borrow()
             .as_ref()
             .map(|slot| (slot.low(), slot.high()))
-            .filter(|(low, high)| (*low..*high).contains(&rsp))
+            .filter(|(low, high)| (*low - PAGE..*high).contains(&rsp))
     })
 }
 
