@@ -168,6 +168,37 @@ fn host_tasks_over_the_workspace_leave_the_driver_out() {
     }
 }
 
+/// `cargo make package` builds the debug driver by default, with the
+/// workspace's dev profile: the kernel crates are optimised there (level 1,
+/// debug assertions and overflow checks kept), or one IOCTL goes about
+/// 12 KiB deep on the 24 KiB kernel stack (kmdf-host's
+/// `every_exercise_fits_the_default_kernel_stack_budget` measures it).
+#[test]
+fn the_debug_driver_optimises_the_kernel_crates_for_the_kernel_stack() {
+    let manifest = read_toml("Cargo.toml");
+    let dev = manifest["profile"]["dev"]
+        .as_table()
+        .expect("[profile.dev]");
+    for krate in ["kcom", "kcom-sample-core", "kcom-sample"] {
+        let package = dev
+            .get("package")
+            .and_then(|p| p.get(krate))
+            .unwrap_or_else(|| panic!("no [profile.dev.package.{krate}]"));
+        assert_eq!(
+            package.get("opt-level").and_then(Value::as_integer),
+            Some(1),
+            "{krate}"
+        );
+        for kept in ["debug-assertions", "overflow-checks"] {
+            assert!(
+                package.get(kept).is_none(),
+                "{krate}: {kept} is the dev profile's"
+            );
+        }
+    }
+    assert!(dev.get("debug-assertions").is_none() && dev.get("overflow-checks").is_none());
+}
+
 // ---------------------------------------------------------------------------
 // The driver's wdk metadata and the single INX
 // ---------------------------------------------------------------------------

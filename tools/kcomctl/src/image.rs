@@ -33,7 +33,7 @@ pub struct OpenError {
     /// What failed, in one line.
     pub message: String,
     /// The host's report, when driver code ran (the driver unloaded).
-    pub report: Option<Report>,
+    pub report: Option<Box<Report>>,
 }
 
 impl Image {
@@ -63,7 +63,7 @@ impl Image {
             Err(e) => {
                 return Err(OpenError {
                     message: e.to_string(),
-                    report: Some(host.unload()),
+                    report: Some(Box::new(host.unload())),
                 });
             }
         };

@@ -47,9 +47,10 @@ pub use api::{
 };
 pub use error::{Error, NtStatus};
 pub use options::{
-    DebugOutput, FaultInjection, FrameworkVersion, Options, TagFilter, parse_tag, tag_text,
+    DEFAULT_STACK_BUDGET, DebugOutput, FaultInjection, FrameworkVersion, Options, TagFilter,
+    parse_tag, tag_text,
 };
-pub use report::{Origin, Outstanding, PoolKind, Report, Rule, TagStats, Violation};
+pub use report::{Origin, Outstanding, PoolKind, Report, Rule, StackPeak, TagStats, Violation};
 
 /// Whether this build can run driver images (x86_64 Linux).
 pub const SUPPORTED: bool = cfg!(all(target_os = "linux", target_arch = "x86_64"));

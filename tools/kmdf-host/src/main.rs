@@ -90,6 +90,13 @@ struct Cli {
           verbatim_doc_comment)]
     ioctl: Vec<Ioctl>,
 
+    /// The kernel stack one call into the driver may use, in bytes (from
+    /// the host's call to the deepest byte the driver wrote); more is a
+    /// kernel-stack-overrun violation.
+    #[arg(long, value_name = "BYTES", value_parser = bytes,
+          default_value_t = Options::default().stack_budget, verbatim_doc_comment)]
+    stack_budget: usize,
+
     /// How many devices AddDevice is called for.
     #[arg(long, value_name = "N", value_parser = count, default_value_t = 1,
           allow_negative_numbers = true, verbatim_doc_comment)]
@@ -133,6 +140,14 @@ fn number(text: &str) -> Result<u32, String> {
 fn count(text: &str) -> Result<usize, String> {
     text.parse()
         .map_err(|_| format!("'{text}' is not a number of devices"))
+}
+
+/// `--stack-budget`: a number of bytes, at least 1.
+fn bytes(text: &str) -> Result<usize, String> {
+    text.parse()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| format!("'{text}' is not a number of bytes of at least 1"))
 }
 
 /// Bytes as hex digits, two a byte (`0100ff`).
@@ -254,6 +269,7 @@ fn main() -> ExitCode {
         trace: cli.trace,
         relocate: cli.relocate,
         dispatch_level_callbacks: cli.dispatch_level_callbacks,
+        stack_budget: cli.stack_budget,
         ..Options::default()
     };
     // SAFETY: running the image the user named is what this program is

@@ -90,6 +90,11 @@ pub enum DebugOutput {
     Stderr,
 }
 
+/// The default [`Options::stack_budget`]: 12 KiB, half of the x64 kernel
+/// stack (`KERNEL_STACK_SIZE`, 24 KiB), the rest left to the system call,
+/// the I/O manager, KMDF, the pool and the verifier.
+pub const DEFAULT_STACK_BUDGET: usize = 12 * 1024;
+
 /// Options of one host session.
 #[derive(Clone, Debug)]
 pub struct Options {
@@ -137,6 +142,10 @@ pub struct Options {
     /// presents an arriving request on the caller's thread). A stress
     /// setting: it finds code that would break at DISPATCH_LEVEL.
     pub dispatch_level_callbacks: bool,
+    /// The kernel stack, in bytes, one call into the driver may use
+    /// (measured from the host's call to the lowest byte the driver's code
+    /// wrote); more is a [`crate::Rule::KernelStackOverrun`] violation.
+    pub stack_budget: usize,
 }
 
 impl Default for Options {
@@ -155,6 +164,7 @@ impl Default for Options {
             hang_timeout: Duration::from_secs(60),
             relocate: false,
             dispatch_level_callbacks: false,
+            stack_budget: DEFAULT_STACK_BUDGET,
         }
     }
 }

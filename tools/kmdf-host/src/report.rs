@@ -91,6 +91,11 @@ rules! {
     VerifierBreak = "verifier-break",
     /// A power transition was held up by requests of a power-managed queue.
     PowerTransitionBlocked = "power-transition-blocked",
+    /// A call into the driver used more kernel stack than the budget
+    /// ([`crate::Options::stack_budget`]): Windows shares the kernel stack
+    /// with the system call, the I/O manager, KMDF and the verifier, and
+    /// running out bug-checks (0x7F).
+    KernelStackOverrun = "kernel-stack-overrun",
 }
 
 impl Rule {
@@ -205,6 +210,32 @@ pub struct TagStats {
     pub outstanding_bytes: u64,
 }
 
+/// The deepest the driver's code went on the kernel stack in one entry
+/// point (every call the host made to it), below the host's call.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StackPeak {
+    /// The entry point's role (`DriverEntry`, `EvtIoDeviceControl`, ...).
+    pub entry: String,
+    /// The most bytes of stack one call used, from the stack pointer at the
+    /// call (the return address included) to the lowest byte written.
+    pub peak: usize,
+    /// Calls made.
+    pub calls: u64,
+}
+
+impl fmt::Display for StackPeak {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "kernel stack: {} peak {} bytes ({} call{})",
+            self.entry,
+            self.peak,
+            self.calls,
+            if self.calls == 1 { "" } else { "s" }
+        )
+    }
+}
+
 /// The summary of a whole run (the driver unloaded, or the host dropped).
 #[derive(Clone, Debug, Default)]
 pub struct Report {
@@ -219,6 +250,9 @@ pub struct Report {
     pub injected_failures: u64,
     /// Per-tag counters, by tag.
     pub tags: Vec<TagStats>,
+    /// The kernel stack peak of each of the driver's entry points the host
+    /// called, in order of first call.
+    pub stack: Vec<StackPeak>,
 }
 
 impl Report {
@@ -230,6 +264,12 @@ impl Report {
     /// The violations of `rule`.
     pub fn of(&self, rule: Rule) -> Vec<&Violation> {
         self.violations.iter().filter(|v| v.rule == rule).collect()
+    }
+
+    /// The kernel stack peak of entry point `entry` (`EvtIoDeviceControl`),
+    /// if the host called it.
+    pub fn stack_peak(&self, entry: &str) -> Option<usize> {
+        self.stack.iter().find(|p| p.entry == entry).map(|p| p.peak)
     }
 
     /// The distinct rules violated, in order of first occurrence.
@@ -255,6 +295,9 @@ impl fmt::Display for Report {
         )?;
         for block in &self.outstanding {
             writeln!(f, "  outstanding: {block}")?;
+        }
+        for peak in &self.stack {
+            writeln!(f, "{peak}")?;
         }
         if self.violations.is_empty() {
             writeln!(f, "violations: none")
@@ -303,6 +346,18 @@ mod tests {
             location: None,
         });
         assert_eq!(report.rules(), vec![Rule::DoubleCompletion]);
+        report.stack.push(StackPeak {
+            entry: "EvtIoDeviceControl".into(),
+            peak: 1234,
+            calls: 2,
+        });
+        assert_eq!(report.stack_peak("EvtIoDeviceControl"), Some(1234));
+        assert_eq!(report.stack_peak("DriverEntry"), None);
+        assert!(
+            report
+                .to_string()
+                .contains("kernel stack: EvtIoDeviceControl peak 1234 bytes (2 calls)")
+        );
         assert_eq!(report.of(Rule::DoubleCompletion).len(), 1);
         assert!(!report.is_clean());
     }

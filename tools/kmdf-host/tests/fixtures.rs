@@ -679,3 +679,125 @@ fn a_violation_makes_the_report_unclean_and_the_exit_status_one() {
         ],
     );
 }
+
+#[test]
+fn deep_stack_goes_past_the_budget_with_its_deepest_call_stack() {
+    let (_, report) = one_request("deep-stack", 1);
+    let messages = only(&report, Rule::KernelStackOverrun, 1);
+    let message = &messages[0];
+    contains_all(
+        message,
+        &[
+            "EvtIoDeviceControl used",
+            &format!(
+                "over the budget of {} bytes",
+                kmdf_host::DEFAULT_STACK_BUDGET
+            ),
+            "its deepest call into the kernel",
+            "evt_io_device_control",
+        ],
+    );
+    // The allocation at the deepest level, called from every level of the
+    // recursion.
+    assert!(
+        message.matches(DEEP_STACK_FUNCTION).count() >= DEEP_STACK_LEVELS,
+        "{message}"
+    );
+    let peak = report.stack_peak("EvtIoDeviceControl").unwrap();
+    assert!(peak >= DEEP_STACK_LEVELS * DEEP_STACK_FRAME, "{report}");
+    assert!(
+        report.to_string().contains(&format!(
+            "kernel stack: EvtIoDeviceControl peak {peak} bytes"
+        )),
+        "{report}"
+    );
+    // Within a larger budget the same run is clean.
+    let mut host = load(
+        "deep-stack",
+        Options {
+            stack_budget: 2 * peak,
+            ..options()
+        },
+    );
+    host.driver_entry().unwrap();
+    let device = host.add_device().unwrap();
+    host.device_io_control(device, IOCTL_REVERSE, b"x", 1)
+        .unwrap();
+    let report = host.unload();
+    assert!(report.is_clean(), "{report}");
+    assert_eq!(report.stack_peak("EvtIoDeviceControl"), Some(peak));
+}
+
+#[test]
+fn every_entry_point_of_clean_is_measured_within_the_budget() {
+    let (host, device) = start("clean");
+    host.device_io_control(device, IOCTL_REVERSE, b"kmdf", 16)
+        .unwrap();
+    let report = host.unload();
+    assert!(report.is_clean(), "{report}");
+    for entry in [
+        "DriverEntry",
+        "EvtDriverDeviceAdd",
+        "EvtIoDeviceControl",
+        "EvtCleanupCallback",
+        "EvtDriverUnload",
+    ] {
+        let peak = report
+            .stack_peak(entry)
+            .unwrap_or_else(|| panic!("{entry} measured:\n{report}"));
+        // A return address at least, and far from the budget.
+        assert!(
+            (8..kmdf_host::DEFAULT_STACK_BUDGET / 4).contains(&peak),
+            "{entry}: {peak}\n{report}"
+        );
+    }
+    // The framework's own entry points (AddDevice, DriverUnload) are the
+    // host's code, not the driver's.
+    assert_eq!(report.stack_peak("AddDevice"), None);
+    assert_eq!(report.stack_peak("DriverUnload"), None);
+}
+
+#[test]
+fn the_command_line_prints_the_peaks_and_takes_a_stack_budget() {
+    let over = run("deep-stack", &["--ioctl", "0x222000:00:1"]);
+    assert_eq!(over.code, 1, "{}{}", over.stdout, over.stderr);
+    contains_all(
+        &over.stdout,
+        &[
+            "kernel stack: DriverEntry peak ",
+            "kernel stack: EvtIoDeviceControl peak ",
+            "[kernel-stack-overrun] EvtIoDeviceControl used ",
+        ],
+    );
+    let within = run(
+        "deep-stack",
+        &["--ioctl", "0x222000:00:1", "--stack-budget", "65536"],
+    );
+    assert_eq!(within.code, 0, "{}{}", within.stdout, within.stderr);
+    contains_all(
+        &within.stdout,
+        &["kernel stack: EvtIoDeviceControl peak ", "violations: none"],
+    );
+}
+
+#[test]
+fn deep_stack_overflowing_its_stack_stops_at_the_guard_page() {
+    let ioctl = format!("{IOCTL_DEEP_STACK_OVERFLOW:#x}:00:1");
+    let stop = stop_report(&run("deep-stack", &["--ioctl", &ioctl]));
+    assert_eq!(stop.rule, "fault");
+    contains_all(
+        &stop.message,
+        &["kernel stack overflow: writing address", "0x7F"],
+    );
+    contains_all(&stop.at, &[DEEP_STACK_FUNCTION]);
+    // Unwound from the fault on the driver's stack: the recursion.
+    let frames = frames(&stop);
+    assert!(
+        frames
+            .iter()
+            .filter(|f| f.contains(DEEP_STACK_FUNCTION))
+            .count()
+            >= 16,
+        "{frames:?}"
+    );
+}

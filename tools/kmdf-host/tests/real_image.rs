@@ -680,3 +680,54 @@ fn requests_keep_being_served_across_a_device_power_transition() {
     assert!(host.violations().is_empty(), "{:?}", host.violations());
     unload_clean(host);
 }
+
+// ---------------------------------------------------------------------------
+// The kernel stack
+// ---------------------------------------------------------------------------
+
+/// The image's kernel stack peaks, each exercise in a session of its own
+/// (kcomctl's default run), printed per exercise; any entry point past the
+/// default budget is a `kernel-stack-overrun` violation and fails the run.
+#[test]
+#[ignore = "needs KCOM_SAMPLE_IMAGE (bash ci/kmdf-host.sh)"]
+fn every_exercise_fits_the_default_kernel_stack_budget() {
+    let budget = Options::default().stack_budget;
+    assert_eq!(budget, kmdf_host::DEFAULT_STACK_BUDGET);
+    let mut lines = Vec::new();
+    let mut deepest = 0;
+    for s in StrategyId::ALL {
+        let (host, device) = started(Options::default());
+        let request = RunRequest::new(s, 10_000, 16, 4096, 1);
+        match run(&host, device, &request) {
+            Ok(report) => check(&request, &report),
+            Err(status) => panic!("{s:?} failed with 0x{:08X}", status as u32),
+        }
+        let report = host.unload();
+        assert!(report.is_clean(), "{}:\n{report}", s.name());
+        let request_path = report
+            .stack_peak("EvtIoDeviceControl")
+            .expect("EvtIoDeviceControl measured");
+        let peaks: Vec<String> = report
+            .stack
+            .iter()
+            .map(|p| {
+                assert!(p.peak <= budget, "{}: {p}", s.name());
+                deepest = deepest.max(p.peak);
+                format!("{} {}", p.entry, p.peak)
+            })
+            .collect();
+        assert!(request_path > 0);
+        lines.push(format!("{:<12} {}", s.name(), peaks.join(", ")));
+    }
+    println!(
+        "kernel stack peaks of {} (bytes; budget {budget}):\n{}",
+        image().display(),
+        lines.join("\n")
+    );
+    // Room to spare: no entry point uses more than three quarters of it.
+    assert!(
+        deepest <= budget / 4 * 3,
+        "deepest {deepest} bytes of a {budget}-byte budget:\n{}",
+        lines.join("\n")
+    );
+}

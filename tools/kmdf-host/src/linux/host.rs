@@ -9,7 +9,6 @@ use crate::api::{
     PowerTransition, QueueInfo,
 };
 use crate::error::Error;
-use crate::linux::abi::fn_ptr;
 use crate::linux::abi::irql::{DISPATCH, PASSIVE};
 use crate::linux::abi::{
     self, DriverExtension, DriverObject, UnicodeString, execution_level, ioctl, status,
@@ -214,10 +213,6 @@ impl Host {
             return Err(Error::State("DriverEntry already ran".into()));
         }
         self.entered = true;
-        // SAFETY: a function pointer type; the entry point lies in the
-        // mapped image, so it is not 0.
-        let entry: unsafe extern "win64" fn(*mut DriverObject, *const UnicodeString) -> i32 =
-            unsafe { fn_ptr(self.session.image.entry()) };
         let object = self.driver.object.ptr();
         let path: *const UnicodeString = self.driver.registry_path.ptr();
         let callback = Callback {
@@ -227,10 +222,15 @@ impl Host {
         // SAFETY: the image's entry point (`DRIVER_INITIALIZE`, by
         // `Host::load`'s contract), called once as the I/O manager does,
         // with a DRIVER_OBJECT and registry path laid out as on x64 Windows
-        // that live as long as the host.
-        let status = call_driver(&self.session, PASSIVE, callback, || unsafe {
-            entry(object, path)
-        });
+        // that live as long as the host; it returns an NTSTATUS.
+        let status = unsafe {
+            call_driver(
+                &self.session,
+                PASSIVE,
+                callback,
+                &[object as usize, path as usize],
+            )
+        } as i32;
         self.session
             .trace(format_args!("DriverEntry returned 0x{:08X}", status as u32));
         if !abi::nt_success(status) {
@@ -259,20 +259,24 @@ impl Host {
         let pdo_ptr = pdo.ptr().cast::<u8>();
         self.pdos.lock().unwrap().push(pdo);
         let before: Vec<usize> = self.session.wdf().lock().devices.clone();
-        // SAFETY: a function pointer type; non-zero (checked above).
-        let f: unsafe extern "win64" fn(*mut DriverObject, *mut u8) -> i32 = unsafe { fn_ptr(add) };
         let object = self.driver.object.ptr();
         let callback = Callback {
             what: "AddDevice",
             address: add,
         };
-        // SAFETY: the AddDevice routine the driver object names (the
-        // framework's, or the driver's own with `DRIVER_ADD_DEVICE`'s
-        // signature by `Host::load`'s contract), called as PnP does with
-        // the driver object and a PDO that outlive the device.
-        let status = call_driver(&self.session, PASSIVE, callback, || unsafe {
-            f(object, pdo_ptr)
-        });
+        // SAFETY: the AddDevice routine the driver object names (non-zero,
+        // checked above: the framework's, or the driver's own with
+        // `DRIVER_ADD_DEVICE`'s signature by `Host::load`'s contract),
+        // called as PnP does with the driver object and a PDO that outlive
+        // the device; it returns an NTSTATUS.
+        let status = unsafe {
+            call_driver(
+                &self.session,
+                PASSIVE,
+                callback,
+                &[object as usize, pdo_ptr as usize],
+            )
+        } as i32;
         if !abi::nt_success(status) {
             return Err(Error::AddDeviceFailed(status));
         }
@@ -543,9 +547,6 @@ impl Host {
                 q.in_flight.push(request);
             }
         }
-        // SAFETY: a function pointer type; non-zero (checked above).
-        let f: unsafe extern "win64" fn(usize, usize, usize, usize, u32) =
-            unsafe { fn_ptr(callback) };
         {
             // The queue's synchronization: one callback at a time.
             let _serialized = lock
@@ -556,12 +557,17 @@ impl Host {
                 address: callback,
             };
             // SAFETY: the queue's EvtIoDeviceControl (or EvtIoDefault;
-            // KMDF's signature by `Host::load`'s contract), called as KMDF
-            // presents a request: live queue and request handles, the
-            // buffer lengths and the code.
-            call_driver(session, level, callback, || unsafe {
-                f(queue, request, output_len, input.len(), code)
-            });
+            // non-zero, checked above; KMDF's signature by `Host::load`'s
+            // contract), called as KMDF presents a request: live queue and
+            // request handles, the buffer lengths and the code.
+            unsafe {
+                call_driver(
+                    session,
+                    level,
+                    callback,
+                    &[queue, request, output_len, input.len(), code as usize],
+                )
+            };
         }
         // Completed (on this thread or any other) within the time-out?
         let deadline = Instant::now() + session.options.request_timeout;
@@ -779,17 +785,15 @@ impl Host {
             // is; one read of the field the driver (its framework) set.
             let unload = unsafe { std::ptr::read_volatile(&raw const (*object).driver_unload) };
             if unload != 0 {
-                // SAFETY: a function pointer type; non-zero (checked).
-                let f: unsafe extern "win64" fn(*mut DriverObject) = unsafe { fn_ptr(unload) };
                 let callback = Callback {
                     what: "DriverUnload",
                     address: unload,
                 };
-                // SAFETY: the driver object's unload routine (the
-                // framework's, or the driver's `DRIVER_UNLOAD` by
-                // `Host::load`'s contract), called once at PASSIVE_LEVEL as
-                // the I/O manager does, with the live driver object.
-                call_driver(&self.session, PASSIVE, callback, || unsafe { f(object) });
+                // SAFETY: the driver object's unload routine (non-zero,
+                // checked: the framework's, or the driver's `DRIVER_UNLOAD`
+                // by `Host::load`'s contract), called once at PASSIVE_LEVEL
+                // as the I/O manager does, with the live driver object.
+                unsafe { call_driver(&self.session, PASSIVE, callback, &[object as usize]) };
             }
             self.session.wdf().join_workers();
         }
@@ -821,6 +825,7 @@ impl Host {
             allocations,
             injected_failures,
             tags,
+            stack: session.stack_peaks(),
         }
     }
 

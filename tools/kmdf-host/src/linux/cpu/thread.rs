@@ -127,13 +127,13 @@ pub(crate) unsafe extern "win64" fn record_call(
 ) {
     // SAFETY: both readable (the contract).
     let (return_address, nonvolatile) = unsafe { (slot.read(), nonvolatile.read()) };
-    CALL.with(|c| {
-        c.set(CallSite {
-            return_address,
-            rsp: slot as usize + 8,
-            nonvolatile,
-        })
-    });
+    let site = CallSite {
+        return_address,
+        rsp: slot as usize + 8,
+        nonvolatile,
+    };
+    CALL.with(|c| c.set(site));
+    crate::linux::cpu::stack::note_call(&site);
 }
 
 /// The thread state before [`enter`], restored by [`Frame::leave`].
@@ -199,11 +199,18 @@ macro_rules! save_nonvolatile {
 pub(crate) use save_nonvolatile;
 
 /// Defines `$thunk`, an entry point for the driver that records the call
-/// (see [`call_site`]) and then jumps to `$target` with the registers and
-/// stack exactly as the driver set them up: the four argument registers are
-/// saved around the recording call, and stack arguments stay where
-/// `$target` expects them because the thunk's own frame is gone by the
-/// jump.
+/// (see [`call_site`]) and then runs `$target` with the arguments as the
+/// driver passed them. The four register arguments are first spilled to
+/// the caller's home space (so a variadic target finds every argument in
+/// one array of slots above the return address, see
+/// [`call_site`]`().rsp`).
+///
+/// On a driver stack ([`crate::linux::cpu::stack`]) the thunk moves to the
+/// host's stack, copies up to four stack arguments there, calls `$target`
+/// and moves back for the return: the host's frames never touch the
+/// driver's stack. Elsewhere (host code calling the thunk) it jumps to
+/// `$target` with the registers and stack exactly as the caller set them
+/// up, the thunk's own frame gone by the jump.
 macro_rules! caller_thunk {
     ($thunk:ident => $target:path) => {
         #[doc = concat!("The driver's entry to `", stringify!($target), "`.")]
@@ -215,15 +222,20 @@ macro_rules! caller_thunk {
         #[allow(non_snake_case)]
         pub(crate) unsafe extern "win64" fn $thunk() {
             ::core::arch::naked_asm!(
-                "push rcx",
-                "push rdx",
-                "push r8",
-                "push r9",
-                // The registers the driver's caller keeps, for unwinding.
+                // The home space is the callee's: keep the arguments there.
+                "mov [rsp + 8], rcx",
+                "mov [rsp + 16], rdx",
+                "mov [rsp + 24], r8",
+                "mov [rsp + 32], r9",
+                "mov rax, rsp",
+                "sub rax, [rip + {lo}]",
+                "cmp rax, [rip + {len}]",
+                "jb 2f",
+                // Not on a driver stack: record, then jump to the target.
                 $crate::linux::cpu::thread::save_nonvolatile!(),
-                // 12 pushes: the return address is 96 bytes up.
-                "lea rdx, [rsp + 96]",
-                // The return address and 12 pushes leave RSP 8 mod 16; 40
+                // 8 pushes: the return address is 64 bytes up.
+                "lea rdx, [rsp + 64]",
+                // The return address and 8 pushes leave RSP 8 mod 16; 40
                 // more bytes give the callee its home space and a 16-byte
                 // aligned stack.
                 "sub rsp, 40",
@@ -231,13 +243,57 @@ macro_rules! caller_thunk {
                 // `record_call` preserves the nonvolatile registers: drop
                 // their copies and the home space.
                 "add rsp, 104",
-                "pop r9",
-                "pop r8",
-                "pop rdx",
-                "pop rcx",
+                "mov rcx, [rsp + 8]",
+                "mov rdx, [rsp + 16]",
+                "mov r8, [rsp + 24]",
+                "mov r9, [rsp + 32]",
                 "jmp {target}",
+                "2:",
+                // On a driver stack: R10 = the driver's RSP, RAX = the
+                // slot's control page (host RSP at 0, driver top at 8).
+                "mov r10, rsp",
+                "mov rax, rsp",
+                "and rax, {mask}",
+                "mov r11, [rax + 8]",
+                "mov [rax + 8], r10",
+                "mov rsp, [rax]",
+                "and rsp, -16",
+                "push r11",
+                "push r10",
+                $crate::linux::cpu::thread::save_nonvolatile!(),
+                "mov rdx, r10",
+                "sub rsp, 32",
+                "call {record}",
+                "add rsp, 96",
+                "mov r10, [rsp]",
+                // Home space and four stack arguments (16-byte aligned).
+                "sub rsp, 64",
+                "mov rax, [r10 + 40]",
+                "mov [rsp + 32], rax",
+                "mov rax, [r10 + 48]",
+                "mov [rsp + 40], rax",
+                "mov rax, [r10 + 56]",
+                "mov [rsp + 48], rax",
+                "mov rax, [r10 + 64]",
+                "mov [rsp + 56], rax",
+                "mov rcx, [r10 + 8]",
+                "mov rdx, [r10 + 16]",
+                "mov r8, [r10 + 24]",
+                "mov r9, [r10 + 32]",
+                "call {target}",
+                "add rsp, 64",
+                "pop r10",
+                "pop r11",
+                "mov rcx, r10",
+                "and rcx, {mask}",
+                "mov [rcx + 8], r11",
+                "mov rsp, r10",
+                "ret",
                 record = sym $crate::linux::cpu::thread::record_call,
                 target = sym $target,
+                lo = sym $crate::linux::cpu::stack::ARENA_LO,
+                len = sym $crate::linux::cpu::stack::ARENA_LEN,
+                mask = const $crate::linux::cpu::stack::SLOT_MASK,
             )
         }
     };

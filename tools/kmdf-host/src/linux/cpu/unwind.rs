@@ -17,6 +17,7 @@
 //! data against the image's readable sections, so a corrupt stack ends the
 //! walk instead of faulting.
 
+use crate::linux::cpu::stack::{self, DeepestCall};
 use crate::linux::cpu::thread::{self, CallSite};
 use crate::linux::loader::image::Image;
 
@@ -106,6 +107,9 @@ pub(crate) struct Memory<'a> {
     pub image: &'a Image,
     /// `[low, high)` of the stack being walked.
     pub stack: (usize, usize),
+    /// A copy of the stack's bytes from `low` on, read instead of the
+    /// stack itself (the stack as it was at an earlier call).
+    pub copy: Option<&'a [u8]>,
 }
 
 impl Memory<'_> {
@@ -113,6 +117,11 @@ impl Memory<'_> {
         let (low, high) = self.stack;
         if address < low || address.checked_add(8)? > high || !address.is_multiple_of(8) {
             return None;
+        }
+        if let Some(copy) = self.copy {
+            let at = address - low;
+            let bytes = copy.get(at..at + 8)?;
+            return Some(usize::from_le_bytes(bytes.try_into().ok()?));
         }
         // SAFETY: 8 aligned bytes inside the thread's stack mapping, which
         // is readable and stays mapped while the thread runs this code.
@@ -483,16 +492,22 @@ pub(crate) fn describe_frame(image: &Image, frame: Frame) -> String {
 /// driver's current call into the host; across the callbacks the host is
 /// running on this thread, to the outermost one.
 pub(crate) fn driver_stack(image: &Image, start: Option<Registers>) -> Vec<String> {
-    let Some(stack) = current_thread_stack() else {
-        return vec!["(the thread's stack bounds are unknown: no call stack)".into()];
-    };
-    let memory = Memory { image, stack };
-    let mut lines = Vec::new();
-    let mut activations = thread::activations();
     let (mut regs, mut exact) = match start {
         Some(r) => (r, true),
         None => (Registers::at_call(&thread::call_site()), false),
     };
+    // Driver code runs on the host's driver stack, or (called from host
+    // code directly) on the thread's own.
+    let Some(stack) = stack::bounds_of(regs.rsp()).or_else(current_thread_stack) else {
+        return vec!["(the thread's stack bounds are unknown: no call stack)".into()];
+    };
+    let memory = Memory {
+        image,
+        stack,
+        copy: None,
+    };
+    let mut lines = Vec::new();
+    let mut activations = thread::activations();
     let mut n = 0;
     loop {
         let walk = walk(&memory, regs, exact);
@@ -537,6 +552,22 @@ pub(crate) fn driver_stack(image: &Image, start: Option<Registers>) -> Vec<Strin
         exact = false;
     }
     lines
+}
+
+/// The driver's call stack at `deepest`, its deepest call into the host
+/// during one entry, from the copy of the stack taken then: one line per
+/// frame, innermost first, up to the entry.
+pub(crate) fn call_chain(image: &Image, deepest: &DeepestCall) -> Vec<String> {
+    let memory = Memory {
+        image,
+        stack: (deepest.low, deepest.low + deepest.stack.len()),
+        copy: Some(&deepest.stack),
+    };
+    let walk = walk(&memory, Registers::at_call(&deepest.site), false);
+    walk.frames
+        .iter()
+        .map(|frame| describe_frame(image, *frame))
+        .collect()
 }
 
 #[cfg(test)]
@@ -705,6 +736,7 @@ mod tests {
         let memory = Memory {
             image,
             stack: (low, low + 8 * stack.len()),
+            copy: None,
         };
         let mut regs = Registers {
             rip: image.base + rip,

@@ -1,57 +1,47 @@
-//! `DbgPrint` and `DbgPrintEx`: variadic, so each has a small entry thunk
-//! that spills the register arguments into the caller's home space; the
-//! arguments then form one array of 8-byte slots, which is what the
-//! Microsoft x64 convention guarantees for variadic calls.
+//! `DbgPrint` and `DbgPrintEx`: variadic; their thunks spill the register
+//! arguments into the caller's home space, so the arguments form one array
+//! of 8-byte slots, which is what the Microsoft x64 convention guarantees
+//! for variadic calls.
 
 use std::ffi::{CStr, c_char};
 
 use crate::linux::abi::UnicodeString;
+use crate::linux::cpu::thread::{self, caller_thunk};
 use crate::linux::kernel::session::Session;
 
-#[unsafe(naked)]
-/// `DbgPrint(Format, ...)`: spills the register arguments to the caller's
-/// home space and passes `dbg_print` the format and the argument slots.
+/// `DbgPrint(Format, ...)`: the thunk spills the register arguments to the
+/// caller's home space, so the arguments after the format are the slots
+/// from the second on.
 ///
 /// # Safety
 ///
-/// Only for driver code calling `DbgPrint` with the contract of
-/// `dbg_print`.
-pub(crate) unsafe extern "win64" fn dbg_print_entry() {
-    core::arch::naked_asm!(
-        "mov [rsp + 8], rcx",
-        "mov [rsp + 16], rdx",
-        "mov [rsp + 24], r8",
-        "mov [rsp + 32], r9",
-        "lea rdx, [rsp + 16]",
-        "sub rsp, 40",
-        "call {imp}",
-        "add rsp, 40",
-        "ret",
-        imp = sym dbg_print,
-    )
+/// Only for driver code calling `DbgPrint` (through its thunk) with the
+/// contract of `dbg_print`.
+unsafe extern "win64" fn dbg_print_body(format: *const c_char) -> i32 {
+    let args = (thread::call_site().rsp + 8) as *const u64;
+    // SAFETY: `args` points at the caller's argument slots after the
+    // format (its home space, filled by the thunk, then its stack
+    // arguments); the rest is this function's contract.
+    unsafe { dbg_print(format, args) }
 }
+caller_thunk!(dbg_print_entry => dbg_print_body);
 
-#[unsafe(naked)]
-/// `DbgPrintEx(ComponentId, Level, Format, ...)`, as [`dbg_print_entry`].
+/// `DbgPrintEx(ComponentId, Level, Format, ...)`, as [`dbg_print_body`].
 ///
 /// # Safety
 ///
-/// Only for driver code calling `DbgPrintEx` with the contract of
-/// `dbg_print_ex`.
-pub(crate) unsafe extern "win64" fn dbg_print_ex_entry() {
-    core::arch::naked_asm!(
-        "mov [rsp + 8], rcx",
-        "mov [rsp + 16], rdx",
-        "mov [rsp + 24], r8",
-        "mov [rsp + 32], r9",
-        "lea r9, [rsp + 32]",
-        "sub rsp, 40",
-        "call {imp}",
-        "add rsp, 40",
-        "ret",
-        imp = sym dbg_print_ex,
-    )
+/// Only for driver code calling `DbgPrintEx` (through its thunk) with the
+/// contract of `dbg_print_ex`.
+unsafe extern "win64" fn dbg_print_ex_body(
+    component: u32,
+    level: u32,
+    format: *const c_char,
+) -> i32 {
+    let args = (thread::call_site().rsp + 24) as *const u64;
+    // SAFETY: as for `dbg_print_body`, the slots after the format.
+    unsafe { dbg_print_ex(component, level, format, args) }
 }
+caller_thunk!(dbg_print_ex_entry => dbg_print_ex_body);
 
 /// Reads variadic argument slots, one after the other.
 struct Args {

@@ -12,8 +12,8 @@ use std::ffi::c_void;
 use std::sync::Once;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::linux::cpu::thread;
 use crate::linux::cpu::unwind::{self, Registers};
+use crate::linux::cpu::{stack, thread};
 use crate::linux::kernel::session::Session;
 use crate::linux::kernel::stop::stop_at_fault;
 use crate::options::tag_text;
@@ -110,11 +110,14 @@ unsafe extern "C" fn handler(signal: i32, info: *mut libc::siginfo_t, ucontext: 
     }
     FAULT.with(|f| f.set(fault));
     // Continue in `landing` on this thread, below the interrupted frame
-    // (past its red zone), as if called.
+    // (past its red zone), as if called; on the host's stack if the fault
+    // was on a driver stack (which may be the overflow itself).
     let rsp = regs[libc::REG_RSP as usize] as usize;
-    let new_rsp = ((rsp - 512) & !15) - 8;
+    let below = stack::host_stack_for(rsp).unwrap_or(rsp);
+    let new_rsp = ((below - 512) & !15) - 8;
     // SAFETY: the thread's own stack, below everything in use (the
-    // interrupted code's frame and its 128-byte red zone).
+    // interrupted code's frame and its 128-byte red zone, or the host's
+    // frames suspended in the call into the driver).
     unsafe { (new_rsp as *mut usize).write(0) };
     regs[libc::REG_RSP as usize] = new_rsp as i64;
     regs[libc::REG_RIP as usize] = landing as *const () as usize as i64;
@@ -195,6 +198,7 @@ extern "C" fn landing() -> ! {
         (libc::SIGILL, [0x0F, 0x0B, ..]) => (Rule::Fault, "ud2: an illegal instruction the compiler placed (unreachable code or an abort)".to_string()),
         (libc::SIGILL, _) => (Rule::Fault, "illegal instruction".to_string()),
         (libc::SIGFPE, _) => (Rule::Fault, "integer division by zero or overflow".to_string()),
+        (libc::SIGSEGV, _) if stack::is_guard(address) => (Rule::Fault, format!("kernel stack overflow: {access} address {address:#x}, past the {} bytes of the driver's stack (Windows bug-checks: UNEXPECTED_KERNEL_MODE_TRAP, 0x7F, double fault)", stack::STACK_SIZE)),
         (libc::SIGSEGV, _) if address == 0 && g(libc::REG_TRAPNO) == 13 => (Rule::Fault, "general protection fault (a non-canonical address, or a misaligned SSE access)".to_string()),
         _ => match session.pool.special_hit(address) {
             Some(hit) if hit.freed => (

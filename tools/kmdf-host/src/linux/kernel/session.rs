@@ -5,12 +5,14 @@ use std::collections::VecDeque;
 use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
 
-use crate::linux::cpu::thread;
+use crate::linux::cpu::stack::Usage;
+use crate::linux::cpu::thread::{self, Callback};
+use crate::linux::cpu::unwind;
 use crate::linux::kernel::pool::{BlockInfo, Freed, Pool};
 use crate::linux::kernel::sync::Dispatcher;
 use crate::linux::loader::image::Image;
 use crate::options::{DebugOutput, Options, tag_text};
-use crate::report::{Rule, Violation};
+use crate::report::{Rule, StackPeak, Violation};
 
 /// What the kernel needs of the framework backend a session runs on; the
 /// backend's own state is reached through [`Session::backend`].
@@ -32,6 +34,9 @@ pub(crate) struct Session {
     violations: Mutex<Vec<Violation>>,
     debug_log: Mutex<Vec<String>>,
     framework_log: Mutex<VecDeque<String>>,
+    /// The kernel stack peak of each entry point, and whether its overrun
+    /// of the budget was reported.
+    stack: Mutex<Vec<(StackPeak, bool)>>,
 }
 
 /// Lines the framework's log keeps (KMDF's in-flight recorder is a ring).
@@ -47,6 +52,7 @@ impl Session {
             violations: Mutex::new(Vec::new()),
             debug_log: Mutex::new(Vec::new()),
             framework_log: Mutex::new(VecDeque::new()),
+            stack: Mutex::new(Vec::new()),
             image,
             options,
         }
@@ -155,6 +161,75 @@ impl Session {
             eprintln!("kmdf-host: VIOLATION {v}");
         }
         self.violations.lock().unwrap().push(v);
+    }
+
+    /// Records how deep one call into the driver's `callback` went; the
+    /// first call of an entry point that goes past the budget is a
+    /// violation naming it and the driver's deepest call stack. Entry
+    /// points outside the image (the framework's, which the host
+    /// implements) are not the driver's and are not recorded.
+    pub(crate) fn record_stack(&self, callback: Callback, usage: &Usage) {
+        if !self.image.contains(callback.address) {
+            return;
+        }
+        let over = {
+            let mut peaks = self.stack.lock().unwrap();
+            let at = match peaks.iter().position(|(p, _)| p.entry == callback.what) {
+                Some(at) => at,
+                None => {
+                    peaks.push((
+                        StackPeak {
+                            entry: callback.what.to_string(),
+                            peak: 0,
+                            calls: 0,
+                        },
+                        false,
+                    ));
+                    peaks.len() - 1
+                }
+            };
+            let (peak, reported) = &mut peaks[at];
+            peak.calls += 1;
+            peak.peak = peak.peak.max(usage.peak);
+            let budget = self.options.stack_budget;
+            usage.peak > budget && !std::mem::replace(reported, true)
+        };
+        if !over {
+            return;
+        }
+        let chain = match &usage.deepest {
+            Some(deepest) => {
+                let frames = unwind::call_chain(&self.image, deepest);
+                format!(
+                    "its deepest call into the kernel, {} bytes down: {}",
+                    deepest.depth,
+                    if frames.is_empty() {
+                        "(no frames)".to_string()
+                    } else {
+                        frames.join(" <- ")
+                    }
+                )
+            }
+            None => "it made no call into the kernel".to_string(),
+        };
+        self.violation_at(
+            Rule::KernelStackOverrun,
+            format!(
+                "{} used {} bytes of kernel stack, over the budget of {} bytes; {chain}",
+                callback.what, usage.peak, self.options.stack_budget
+            ),
+            Some(self.describe(callback.address)),
+        );
+    }
+
+    /// The kernel stack peak of each of the driver's entry points.
+    pub(crate) fn stack_peaks(&self) -> Vec<StackPeak> {
+        self.stack
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(p, _)| p.clone())
+            .collect()
     }
 
     /// Every violation so far.

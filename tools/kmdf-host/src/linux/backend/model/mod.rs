@@ -14,8 +14,9 @@ use std::thread::{JoinHandle, ThreadId};
 
 use crate::api::DevicePower;
 use crate::linux::abi::{
-    self, DriverConfig, Guid, IoQueueConfig, execution_level, fn_ptr, irql, synchronization_scope,
+    self, DriverConfig, Guid, IoQueueConfig, execution_level, irql, synchronization_scope,
 };
+use crate::linux::cpu::stack;
 use crate::linux::cpu::thread::{self, Callback};
 use crate::linux::kernel::pool::{Failure, Request};
 use crate::linux::kernel::session::{Backend, Session};
@@ -636,20 +637,20 @@ impl Framework {
                 )
             };
             if cleanup != 0 {
-                // SAFETY: a function pointer type; non-zero (checked).
-                let f: unsafe extern "win64" fn(usize) = unsafe { fn_ptr(cleanup) };
                 // SAFETY: the EvtCleanupCallback the driver registered for
                 // the object (KMDF's signature, by `Host::load`'s contract),
                 // called once, with the object's handle, still live.
-                call_driver(
-                    session,
-                    level,
-                    Callback {
-                        what: "EvtCleanupCallback",
-                        address: cleanup,
-                    },
-                    || unsafe { f(x) },
-                );
+                unsafe {
+                    call_driver(
+                        session,
+                        level,
+                        Callback {
+                            what: "EvtCleanupCallback",
+                            address: cleanup,
+                        },
+                        &[x],
+                    )
+                };
             }
         }
         // Destroy callbacks, then the memory.
@@ -659,24 +660,25 @@ impl Framework {
                 (s.objects[&x].destroy, Self::passive_callbacks(&s, x))
             };
             if destroy != 0 {
-                // SAFETY: a function pointer type; non-zero (checked).
-                let f: unsafe extern "win64" fn(usize) = unsafe { fn_ptr(destroy) };
+                let level = if passive {
+                    irql::PASSIVE
+                } else {
+                    thread::irql().min(irql::DISPATCH)
+                };
                 // SAFETY: the EvtDestroyCallback the driver registered for
                 // the object (KMDF's signature, by `Host::load`'s
                 // contract), called once; the context is still valid.
-                call_driver(
-                    session,
-                    if passive {
-                        irql::PASSIVE
-                    } else {
-                        thread::irql().min(irql::DISPATCH)
-                    },
-                    Callback {
-                        what: "EvtDestroyCallback",
-                        address: destroy,
-                    },
-                    || unsafe { f(x) },
-                );
+                unsafe {
+                    call_driver(
+                        session,
+                        level,
+                        Callback {
+                            what: "EvtDestroyCallback",
+                            address: destroy,
+                        },
+                        &[x],
+                    )
+                };
             }
             let mut s = self.lock();
             let o = s.objects.remove(&x).unwrap();
@@ -801,18 +803,29 @@ impl Framework {
     }
 }
 
-/// Enters `session` on this thread at `level`, calls `f` (which calls the
-/// driver's `callback`), checks what the driver left, and restores the
-/// thread's state.
-pub(crate) fn call_driver<R>(
+/// Enters `session` on this thread at `level`, calls the driver's
+/// `callback` with `args` on the thread's driver stack, records how deep it
+/// went, checks what the driver left, and restores the thread's state.
+/// Returns RAX (the caller narrows it to the callback's return type).
+///
+/// # Safety
+///
+/// `callback.address` is a function of the image (or a framework entry
+/// point of the host) taking `args` as integer or pointer arguments, and
+/// the arguments satisfy its contract.
+pub(crate) unsafe fn call_driver(
     session: &Arc<Session>,
     level: u8,
     callback: Callback,
-    f: impl FnOnce() -> R,
-) -> R {
+    args: &[usize],
+) -> usize {
     let what = callback.what;
     let frame = thread::enter(session, level, callback);
-    let result = f();
+    // SAFETY: this function's contract.
+    let (result, usage) = unsafe { stack::call(callback.address, args) };
+    if let Some(usage) = &usage {
+        session.record_stack(callback, usage);
+    }
     let (left_irql, left_locks) = (thread::irql(), thread::spin_locks());
     if left_irql != level {
         session.violation(

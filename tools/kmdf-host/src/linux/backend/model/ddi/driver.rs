@@ -8,11 +8,11 @@ use super::{
     TOP_LEVEL, check_irql, not_null, refuse, validate_attributes, validate_unicode_string,
     wrong_size,
 };
+use crate::linux::abi::DriverObject;
 use crate::linux::abi::irql::PASSIVE;
 use crate::linux::abi::{
     self, DriverConfig, Handle, ObjectAttributes, UnicodeString, driver_init_flags, status,
 };
-use crate::linux::abi::{DriverObject, fn_ptr};
 use crate::linux::cpu::thread::Callback;
 use crate::linux::cpu::thread::caller_thunk;
 use crate::linux::kernel::session::Session;
@@ -311,16 +311,14 @@ unsafe extern "win64" fn fx_add_device(_driver_object: *mut DriverObject, _pdo: 
         h
     };
     let before: Vec<usize> = fw.lock().devices.clone();
-    // SAFETY: a function pointer type; non-zero (checked above).
-    let f: unsafe extern "win64" fn(usize, usize) -> i32 = unsafe { fn_ptr(evt) };
     let callback = Callback {
         what: "EvtDriverDeviceAdd",
         address: evt,
     };
-    // SAFETY: the driver's EvtDriverDeviceAdd (KMDF's signature by
-    // `Host::load`'s contract) with its WDFDRIVER and a fresh
-    // WDFDEVICE_INIT.
-    let status = call_driver(&session, PASSIVE, callback, || unsafe { f(driver, init) });
+    // SAFETY: the driver's EvtDriverDeviceAdd (non-zero, checked above;
+    // KMDF's signature by `Host::load`'s contract) with its WDFDRIVER and a
+    // fresh WDFDEVICE_INIT; it returns an NTSTATUS.
+    let status = unsafe { call_driver(&session, PASSIVE, callback, &[driver, init]) } as i32;
     fw.lock().inits.remove(&init);
     let created: Vec<usize> = fw
         .lock()
@@ -368,15 +366,13 @@ unsafe extern "win64" fn fx_unload(_driver_object: *mut DriverObject) {
     };
     let Some(driver) = driver else { return };
     if unload != 0 {
-        // SAFETY: a function pointer type; non-zero (checked).
-        let f: unsafe extern "win64" fn(usize) = unsafe { fn_ptr(unload) };
         let callback = Callback {
             what: "EvtDriverUnload",
             address: unload,
         };
-        // SAFETY: the driver's EvtDriverUnload (KMDF's signature by
-        // `Host::load`'s contract) with its live WDFDRIVER.
-        call_driver(&session, PASSIVE, callback, || unsafe { f(driver) });
+        // SAFETY: the driver's EvtDriverUnload (non-zero, checked; KMDF's
+        // signature by `Host::load`'s contract) with its live WDFDRIVER.
+        unsafe { call_driver(&session, PASSIVE, callback, &[driver]) };
     }
     fw.delete(&session, driver);
     fw.lock().driver = None;

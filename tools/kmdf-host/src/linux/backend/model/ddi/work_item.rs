@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 
 use super::super::{Data, Framework, Kind, WorkItemData, call_driver};
 use super::{check_irql, not_null, refuse, validate_attributes, verifier_break, wrong_size};
-use crate::linux::abi::fn_ptr;
 use crate::linux::abi::irql::PASSIVE;
 use crate::linux::abi::{
     self, Handle, ObjectAttributes, WorkItemConfig, status, synchronization_scope,
@@ -254,9 +253,6 @@ fn run_work_item(session: Arc<Session>, h: usize, func: usize) {
         w.running = Some(std::thread::current().id());
         w.lock.map(|owner| Framework::callback_lock(&mut s, owner))
     };
-    // SAFETY: a function pointer type; `WdfWorkItemCreate` refused a NULL
-    // `EvtWorkItemFunc`.
-    let f: unsafe extern "win64" fn(usize) = unsafe { fn_ptr(func) };
     let callback = Callback {
         what: "EvtWorkItem",
         address: func,
@@ -266,9 +262,9 @@ fn run_work_item(session: Arc<Session>, h: usize, func: usize) {
             .as_ref()
             .map(|l| l.lock().unwrap_or_else(|e| e.into_inner()));
         // SAFETY: the EvtWorkItem the driver registered for this work item
-        // (KMDF's signature, by `Host::load`'s contract), with its live
-        // handle.
-        call_driver(&session, PASSIVE, callback, || unsafe { f(h) });
+        // (`WdfWorkItemCreate` refused a NULL one; KMDF's signature, by
+        // `Host::load`'s contract), with its live handle.
+        unsafe { call_driver(&session, PASSIVE, callback, &[h]) };
     }
     if let Some(w) = session.wdf().lock().work_item_mut(h) {
         w.running = None;
