@@ -55,6 +55,9 @@ for profile in "${PROFILES[@]}"; do
     log "real-image tests of kmdf-host ($profile image)"
     KCOM_SAMPLE_IMAGE=$image cargo test -q -p kmdf-host --test real_image -- --include-ignored
 
+    log "fuzz_image inputs replayed ($profile image)"
+    KCOM_SAMPLE_IMAGE=$image cargo test -q -p kmdf-host --test fuzz_image_inputs -- --include-ignored
+
     log "kcomctl --image tests ($profile image)"
     KCOM_SAMPLE_IMAGE=$image cargo test -q -p kcomctl --test image -- --include-ignored
 done
