@@ -106,7 +106,7 @@ run_fuzz() {
     local runs speed
     runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
     speed=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log")
-    grep -E '^#[0-9]+ +DONE' "$log" || true
+    grep -E '^#[0-9]+[[:space:]]+DONE' "$log" || true
     echo "$t: $runs executions, $speed exec/s"
     summary+="$t: $runs executions in ${FUZZ_SECONDS}s, $speed exec/s"$'\n'
     if [ "$t" = fuzz_dispatch ]; then dispatch_speed=$speed; fi
