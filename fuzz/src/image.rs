@@ -717,3 +717,155 @@ fn check_completion(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kcom_sample_core::protocol::{STATUS_BUFFER_TOO_SMALL, STATUS_INVALID_DEVICE_REQUEST};
+
+    fn call(code: u32, input: Vec<u8>, output_len: usize) -> Call {
+        Call {
+            code,
+            access: Access::READ_WRITE,
+            input,
+            output_len,
+            fault: None,
+        }
+    }
+
+    fn header() -> Vec<u8> {
+        build_request(IOCTL_KCOM_GET_INFO, &mut Input::new(&[]))
+    }
+
+    fn failed(status: NtStatus, information: usize) -> Completion {
+        Completion {
+            status,
+            information,
+            output: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_oracle_follows_the_drivers_decoding_and_the_handles_access() {
+        let short = call(IOCTL_KCOM_GET_INFO, header(), 4);
+        assert!(matches!(
+            expect(&short, &[]),
+            Expect::Status(STATUS_BUFFER_TOO_SMALL)
+        ));
+        let unknown = call(0x8C0E_6010, header(), 64);
+        assert!(matches!(
+            expect(&unknown, &[]),
+            Expect::Status(STATUS_INVALID_DEVICE_REQUEST)
+        ));
+        let mut no_access = call(IOCTL_KCOM_GET_INFO, header(), InfoResponse::SIZE);
+        no_access.access = Access {
+            read: false,
+            write: true,
+        };
+        assert!(matches!(
+            expect(&no_access, &[]),
+            Expect::Status(STATUS_ACCESS_DENIED)
+        ));
+        let run = RunRequest::new(StrategyId::FreeList, 4, 8, 64, 1);
+        let mut input = vec![0u8; RunRequest::SIZE];
+        run.encode(&mut input).unwrap();
+        let run = call(IOCTL_KCOM_RUN_EXERCISE, input, RunResponse::SIZE);
+        assert!(matches!(
+            expect(&run, &[StrategyId::Global]),
+            Expect::Status(protocol::STATUS_NOT_SUPPORTED)
+        ));
+        assert!(matches!(
+            expect(&run, &[StrategyId::FreeList]),
+            Expect::Success(Request::RunExercise(_))
+        ));
+    }
+
+    #[test]
+    fn completions_that_break_a_rule_are_findings() {
+        let c = call(IOCTL_KCOM_GET_INFO, header(), 4);
+        let e = expect(&c, &[]);
+        assert!(check_completion(&c, &e, &[], &failed(STATUS_BUFFER_TOO_SMALL, 0)).is_ok());
+        // Undocumented status, Information on a failure, the wrong status,
+        // Information beyond the output buffer, a success where the
+        // decoding predicts a failure.
+        for bad in [
+            failed(0xC000_0001_u32 as NtStatus, 0),
+            failed(STATUS_BUFFER_TOO_SMALL, 2),
+            failed(STATUS_INVALID_DEVICE_REQUEST, 0),
+            failed(STATUS_INSUFFICIENT_RESOURCES, 0),
+            failed(STATUS_SUCCESS, 5),
+            Completion {
+                status: STATUS_SUCCESS,
+                information: 4,
+                output: vec![0; 4],
+            },
+        ] {
+            assert!(check_completion(&c, &e, &[], &bad).is_err(), "{bad:?}");
+        }
+        // With a pool failure armed, STATUS_INSUFFICIENT_RESOURCES may
+        // stand in for the predicted status.
+        let mut armed = call(IOCTL_KCOM_GET_INFO, header(), 4);
+        armed.fault = Some(FaultInjection::Nth {
+            filter: TagFilter::Any,
+            n: 1,
+        });
+        let e = expect(&armed, &[]);
+        let out_of_pool = failed(STATUS_INSUFFICIENT_RESOURCES, 0);
+        assert!(check_completion(&armed, &e, &[], &out_of_pool).is_ok());
+    }
+
+    #[test]
+    fn a_success_must_decode_and_check() {
+        let run = RunRequest::new(StrategyId::Global, 4, 8, 64, 9);
+        let mut input = vec![0u8; RunRequest::SIZE];
+        run.encode(&mut input).unwrap();
+        let c = call(IOCTL_KCOM_RUN_EXERCISE, input, RunResponse::SIZE);
+        let offered = [StrategyId::Global];
+        let e = expect(&c, &offered);
+        let Expect::Success(Request::RunExercise(params)) = e else {
+            panic!("a valid run");
+        };
+        // A zeroed buffer does not decode (its header is wrong).
+        let zeros = Completion {
+            status: STATUS_SUCCESS,
+            information: RunResponse::SIZE,
+            output: vec![0; RunResponse::SIZE],
+        };
+        assert!(check_completion(&c, &e, &offered, &zeros).is_err());
+        // A report with the right checksum checks; one bit off does not.
+        let good = report_bytes(&params, expected_strategy_checksum(&params));
+        let ok = Completion {
+            status: STATUS_SUCCESS,
+            information: RunResponse::SIZE,
+            output: good,
+        };
+        assert!(check_completion(&c, &e, &offered, &ok).is_ok());
+        let wrong = report_bytes(&params, expected_strategy_checksum(&params) ^ 1);
+        let bad = Completion {
+            output: wrong,
+            ..ok
+        };
+        assert!(check_completion(&c, &e, &offered, &bad).is_err());
+    }
+
+    /// A `RUN_EXERCISE` response for `params` carrying `checksum`.
+    fn report_bytes(params: &kcom_sample_core::ExerciseParams, checksum: u64) -> Vec<u8> {
+        let response = RunResponse {
+            header: protocol::Header::new(RunResponse::SIZE),
+            report: protocol::ExerciseReport {
+                strategy: (params.strategy as u32).into(),
+                ntstatus: STATUS_SUCCESS.into(),
+                allocations: 4u64.into(),
+                frees: 4u64.into(),
+                bytes: 0u64.into(),
+                peak_bytes: 0u64.into(),
+                outstanding: 0u64.into(),
+                nanos: 0u64.into(),
+                checksum: checksum.into(),
+            },
+        };
+        let mut out = vec![0u8; RunResponse::SIZE];
+        response.encode(&mut out).unwrap();
+        out
+    }
+}

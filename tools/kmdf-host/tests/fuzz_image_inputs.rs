@@ -2,9 +2,10 @@
 //! findings kept as `regression-*`, in fuzz/corpus/fuzz_image) replayed
 //! through the driver image under kmdf-host by the target's own program
 //! (fuzz/src/image.rs, compiled in here): each must run clean, and so must
-//! the unload after them.
+//! the unload after them. The program's own tests (that its checks catch
+//! the completions they must) run here too, without the image.
 //!
-//! Needs the image: `KCOM_SAMPLE_IMAGE` names it (`ci/kmdf-host.sh` sets it
+//! The replays need the image: `KCOM_SAMPLE_IMAGE` names it (`ci/kmdf-host.sh` sets it
 //! and runs these with `--include-ignored`).
 
 #![cfg(all(target_os = "linux", target_arch = "x86_64"))]
