@@ -11,6 +11,9 @@
 #
 # Environment:
 #   FUZZ_SECONDS          time per fuzz target (default 60)
+#   FUZZ_TARGETS          the fuzz targets to run, space-separated (default:
+#                         all four; fuzz_image runs the driver image, which
+#                         this script builds with ci/driver-image.sh)
 #   HARDENING_TARGET_DIR  build directory (default target/hardening); each
 #                         run gets its own subdirectory, since sanitizer and
 #                         fuzz builds use other compiler flags than `cargo test`
@@ -28,7 +31,7 @@ FUZZ_SECONDS=${FUZZ_SECONDS:-60}
 MIRI_SEEDS=${MIRI_SEEDS:-4}
 TARGET_BASE=${HARDENING_TARGET_DIR:-$PWD/target/hardening}
 HOST=x86_64-unknown-linux-gnu
-FUZZ_TARGETS=(fuzz_dispatch fuzz_protocol fuzz_strategies)
+read -r -a FUZZ_TARGETS <<<"${FUZZ_TARGETS:-fuzz_dispatch fuzz_protocol fuzz_strategies fuzz_image}"
 CARGO_FUZZ_VERSION=0.13.2
 
 if [ $# -eq 0 ]; then
@@ -68,19 +71,29 @@ run_fuzz() {
   fi
   section "fuzz: build (release, debug assertions, AddressSanitizer)"
   cargo +nightly fuzz build --target-dir "$TARGET_BASE/fuzz"
-  local summary=""
+  local summary="" image="" dispatch_speed=""
   for t in "${FUZZ_TARGETS[@]}"; do
     section "fuzz: $t for ${FUZZ_SECONDS}s"
-    local work log
+    local work log extra=()
+    if [ "$t" = fuzz_image ]; then
+      # The debug image (overflow checks and debug assertions on).
+      image=$(bash ci/driver-image.sh | tail -n 1)
+      [ -f "$image" ] || { echo "ci/driver-image.sh printed no image path (got '$image')"; exit 1; }
+      # The target keeps the loaded driver between inputs, so the host heap
+      # grows and shrinks across them: libFuzzer's per-input leak check
+      # would scan the heap after nearly every input. The target checks
+      # the driver's pools itself, after every request and input.
+      extra=(-detect_leaks=0)
+    fi
     work=$(mktemp -d)
     log="$work/log"
     mkdir -p "$work/corpus" "$work/artifacts"
     # New inputs go to the scratch corpus; the seeds in fuzz/corpus are
     # only read. -timeout turns a hang into a failure.
-    if ! cargo +nightly fuzz run --target-dir "$TARGET_BASE/fuzz" "$t" \
+    if ! KCOM_SAMPLE_IMAGE=$image cargo +nightly fuzz run --target-dir "$TARGET_BASE/fuzz" "$t" \
       "$work/corpus" "fuzz/corpus/$t" -- \
       -max_total_time="$FUZZ_SECONDS" -timeout=10 -print_final_stats=1 \
-      -artifact_prefix="$work/artifacts/" >"$log" 2>&1; then
+      -artifact_prefix="$work/artifacts/" "${extra[@]}" >"$log" 2>&1; then
       tail -n 60 "$log"
       echo "fuzz target $t FAILED; reproducer(s):"
       for f in "$work"/artifacts/*; do
@@ -93,9 +106,14 @@ run_fuzz() {
     local runs speed
     runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
     speed=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log")
-    grep -E '^#[0-9]+ +DONE' "$log" || true
+    grep -E '^#[0-9]+[[:space:]]+DONE' "$log" || true
     echo "$t: $runs executions, $speed exec/s"
     summary+="$t: $runs executions in ${FUZZ_SECONDS}s, $speed exec/s"$'\n'
+    if [ "$t" = fuzz_dispatch ]; then dispatch_speed=$speed; fi
+    if [ "$t" = fuzz_image ] && [ -n "$dispatch_speed" ] && [ "$dispatch_speed" -gt 0 ]; then
+      # BENCHMARKS.md records this ratio (same run, same machine).
+      summary+="fuzz_image / fuzz_dispatch exec/s: $(awk -v a="$speed" -v b="$dispatch_speed" 'BEGIN { printf "%.4f", a / b }')"$'\n'
+    fi
     rm -rf "$work"
   done
   section "fuzz: summary"

@@ -8,6 +8,8 @@
 # For each image (built by ci/driver-image.sh, a no-op when it is up to date):
 #   - kmdf-host's own command line: DriverEntry, two devices, GET_INFO on
 #     each, removal and unload, with special pool and the image relocated;
+#   - tools/kmdf-host/tests/fuzz_image_inputs.rs: every saved input of the
+#     fuzz_image fuzz target (seeds and findings) replayed through the image;
 #   - tools/kmdf-host/tests/real_image.rs: every strategy with nothing left,
 #     low-resources sweeps over every pool allocation of DriverEntry,
 #     AddDevice and each exercise (with and without ExAllocatePool2), special
@@ -56,6 +58,9 @@ for profile in "${PROFILES[@]}"; do
 
     log "real-image tests of kmdf-host ($profile image)"
     KCOM_SAMPLE_IMAGE=$image cargo test -q -p kmdf-host --test real_image -- --include-ignored
+
+    log "fuzz_image inputs replayed ($profile image)"
+    KCOM_SAMPLE_IMAGE=$image cargo test -q -p kmdf-host --test fuzz_image_inputs -- --include-ignored
 
     log "kcomctl --image tests ($profile image)"
     KCOM_SAMPLE_IMAGE=$image cargo test -q -p kcomctl --test image -- --include-ignored

@@ -135,3 +135,63 @@ for kind, a, b, name in [(0, 2048, 0, "bump"), (1, 48, 32, "pool"), (1, 0x8000 |
 # WdkAllocator directly (bit 4), bare and behind Locked.
 write("fuzz_strategies", "wdk", u8(0x10) + u16(0) + u16(0) + mix)
 write("fuzz_strategies", "wdk_locked", u8(0x14) + u16(0) + u16(0) + mix + alloc(8, 5))
+
+# ---- fuzz_image ------------------------------------------------------------
+# The format is in fuzz/src/image.rs. fault_tags() order: KcFx, kcom, then
+# the strategies in wire order.
+def img_tail(out_class=0, fault=None):
+    b = u8(out_class)
+    if fault is None:
+        b += u8(0)
+    elif fault[0] == "any":
+        b += u8(fault[1])
+    elif fault[0] == "tag":
+        b += u8(0xF0) + u8(fault[1]) + u8(fault[2] - 1)
+    else:  # ("rate", per_million // 16, seed)
+        b += u8(0xF8) + u16(fault[1]) + u8(fault[2])
+    return b
+
+
+def img_header(code_sel, access=0):
+    return u8(code_sel) + u8(access)
+
+
+def img_info(access=0, **kw):
+    return img_header(0, access) + u8(0) + img_tail(**kw)
+
+
+def img_stats(access=0, **kw):
+    return img_header(5, access) + u8(0) + img_tail(**kw)
+
+
+def img_run(strategy, iterations, lo, hi, align_class=0, seed=1, access=0, **kw):
+    n = 128 if iterations == 1 else iterations - 1
+    fields = (u8(strategy) + u8(n) + u8(1) + u16(lo) + u16(hi) + u8(align_class)
+              + u64(seed) + u8(0))
+    return img_header(2, access) + u8(0) + fields + img_tail(**kw)
+
+
+def img_raw(code, data, access=0, **kw):
+    return img_header(6, access) + u32(code) + u8(1) + u8(len(data)) + data + img_tail(**kw)
+
+
+write("fuzz_image", "info_stats", u8(0) + img_info() + img_stats())
+write("fuzz_image", "global_run", u8(0) + img_run(0, 40, 1, 300) + img_stats())
+for s in range(1, 12):
+    write("fuzz_image", "run_%02d" % s,
+          u8(0) + img_run(s, 30, 1, 200, align_class=5) + img_stats()
+          + img_run(s, 8, 16, 64, fault=("tag", s + 2, 2)) + img_stats())
+write("fuzz_image", "faults_any", u8(0) + img_run(3, 20, 8, 128, fault=("any", 1))
+      + img_run(5, 20, 8, 128, fault=("any", 7)) + img_info(fault=("any", 1))
+      + img_run(9, 10, 8, 64, fault=("rate", 20000, 3)) + img_stats())
+write("fuzz_image", "framework_fault", u8(0) + img_info(fault=("tag", 0, 1))
+      + img_run(10, 4, 8, 64, fault=("tag", 0, 2)) + img_stats())
+write("fuzz_image", "access", u8(0) + img_info(access=7) + img_run(1, 4, 8, 8, access=5)
+      + img_run(1, 4, 8, 8, access=6) + img_stats(access=6) + img_info(access=5))
+write("fuzz_image", "bad_lengths", u8(0) + img_info(out_class=2) + img_stats(out_class=3)
+      + img_raw(0x8C0E6000, b"\x01\0\0\0\x09\0\0\0")
+      + img_raw(0x8C0EE004, b"\x02\0\0\0\x28\0\0\0" + bytes(32))
+      + img_raw(0x8C0E6000, b"\x02\0\0\0\x08\0\0\0") + img_raw(0x12345678, b"")
+      + img_raw(0x8C0E6001, b"\x01\0\0\0\x08\0\0\0"))
+write("fuzz_image", "add_device_fault", u8(1) + img_info())
+write("fuzz_image", "add_device_fault_late", u8(5) + img_info() + img_run(4, 5, 1, 64))
