@@ -11,7 +11,9 @@
 //! made (`ComObject`, `KBox`) and moved out with `ptr::read` before the free,
 //! so they must be bitwise-movable and must not borrow from the block being
 //! freed: prefer small `Copy` handles such as [`GlobalAllocator`] or a shared
-//! reference `&A`.
+//! reference `&A`. Where a block may outlive every borrow (a COM object,
+//! released by whoever holds the last reference; a pinned box, which may be
+//! leaked) the allocator must be `'static` (and, for COM objects, `Send`).
 
 use core::alloc::Layout;
 use core::ptr;

@@ -30,6 +30,13 @@ impl<I: ComInterface> ComRc<I> {
     /// that implements it (vtable of type `I::Vtbl`, `IUnknown` rules), and
     /// the caller must own the reference it gives up. If `I` is
     /// [`ThreadSafeInterface`], the object must allow use from any thread.
+    ///
+    /// Dropping the `ComRc` may release the last reference, which frees
+    /// the object on the dropping thread: whatever the object needs for
+    /// that (for a kcom object, the allocator it was created in) must be
+    /// alive until the last reference is released and usable from the
+    /// thread that releases it. Objects from kcom's safe constructors meet
+    /// this (their allocators are `Send + 'static`).
     pub unsafe fn from_raw(ptr: *mut c_void) -> Option<Self> {
         // SAFETY: forwarded contract.
         NonNull::new(ptr).map(|p| unsafe { Self::from_raw_nonnull(p) })
