@@ -204,6 +204,20 @@ pub unsafe trait Allocator {
     }
 }
 
+/// Refuses an allocator whose blocks may be paged
+/// ([`Allocator::pageable`]) with [`AllocError::InvalidParameter`], where
+/// the blocks will be touched at `DISPATCH_LEVEL`: a COM object (its count
+/// is touched by any holder at any IRQL) and a [`Locked`] whose lock is
+/// held at `DISPATCH_LEVEL` ([`RawLock::RAISES_IRQL`]).
+#[inline]
+pub(crate) fn require_non_paged<A: Allocator + ?Sized>(alloc: &A) -> Result<(), AllocError> {
+    if alloc.pageable() {
+        Err(AllocError::InvalidParameter)
+    } else {
+        Ok(())
+    }
+}
+
 /// An [`Allocator`] whose blocks always lie in non-paged memory, which code
 /// running at `DISPATCH_LEVEL` (a DPC, a spin lock holder) may touch.
 ///

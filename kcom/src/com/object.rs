@@ -32,7 +32,7 @@ use loom::sync::atomic::{AtomicU32, Ordering};
 use super::failfast::{FailFastReason, fail_fast};
 use super::interface::{ComInterface, ComInterfaceInfo};
 use super::rc::ComRc;
-use crate::alloc::{Allocator, GlobalAllocator};
+use crate::alloc::{Allocator, GlobalAllocator, require_non_paged};
 use crate::{GUID, NTSTATUS, STATUS_INSUFFICIENT_RESOURCES, STATUS_INVALID_PARAMETER};
 use crate::{STATUS_NOINTERFACE, STATUS_SUCCESS};
 
@@ -336,9 +336,7 @@ impl<T, V: 'static, A: Allocator, S: Copy> ComObject<T, V, A, S> {
         query: QueryFn,
     ) -> Result<NonNull<c_void>, NTSTATUS> {
         let () = Self::LAYOUT_CHECK;
-        if alloc.pageable() {
-            return Err(STATUS_INVALID_PARAMETER);
-        }
+        require_non_paged(&alloc)?;
         let layout = Layout::new::<Self>();
         // SAFETY: `layout` is a valid, non-zero-sized layout; the block is
         // freed in `destroy` with the same layout through this allocator.
