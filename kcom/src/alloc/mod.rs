@@ -64,7 +64,13 @@ pub use wdk::{MEMORY_ALLOCATION_ALIGNMENT, PoolType, WdkAllocator, init_ex_alloc
 ///   `shrink` points to a block of at least `layout.size()` bytes aligned to
 ///   `layout.align()`, that does not overlap any other live block of this
 ///   allocator, and stays valid until it is passed to `dealloc` (or to a
-///   successful `grow`/`shrink`) or the allocator is dropped;
+///   successful `grow`/`shrink`), the allocator is dropped, or a method
+///   that releases blocks in bulk runs (`reset`, `pop`, the end of a
+///   `Stack::scope`). Such methods take `&mut self` (or `self`), never
+///   `&self`: a holder of blocks holds the allocator, or a shared
+///   reference to it, which keeps them out. A wrapper that promises more
+///   (the allocator-api2 bridge [`Api2`]: valid until the instance is
+///   dropped) must not give `&mut` access to the allocator it wraps;
 /// * `alloc_zeroed` returns zeroed memory;
 /// * moving the allocator (bitwise) does not invalidate live blocks;
 /// * [`pageable`](Self::pageable) returns `true` if any block it hands out
