@@ -14,7 +14,9 @@
 #     pool, 8 threads of IOCTLs, KMDF 1.33 and 1.31, the relocated image, two
 #     devices and removal, a D3 transition with requests in flight;
 #   - tools/kcomctl/tests/image.rs: `kcomctl --image ... run all`, the image
-#     against the loopback, --inject-fault, list and stats.
+#     against the loopback, --inject-fault, list and stats;
+#   - (debug image) tools/kmdf-host/tests/cli.rs: the runs of the image that
+#     tools/kmdf-host/README.md shows.
 # Those tests are #[ignore]d in a plain `cargo test` (they need the image);
 # here they run with --include-ignored and KCOM_SAMPLE_IMAGE set, and fail
 # if the image is missing.
@@ -57,5 +59,10 @@ for profile in "${PROFILES[@]}"; do
 
     log "kcomctl --image tests ($profile image)"
     KCOM_SAMPLE_IMAGE=$image cargo test -q -p kcomctl --test image -- --include-ignored
+
+    if [ "$profile" = debug ]; then
+        log "kmdf-host README's runs of the debug image"
+        KCOM_SAMPLE_IMAGE=$image cargo test -q -p kmdf-host --test cli -- --include-ignored
+    fi
 done
 log "ok"

@@ -91,6 +91,9 @@ pub(crate) fn declare(krate: &TokenStream2, iface: &Interface) -> TokenStream2 {
     let ancestor_msg = format!(
         "the IID of `{name}` is also the IID of one of its ancestors (its parent, …, IUnknown): a QueryInterface for it would return an ancestor's vtable; give every interface its own IID"
     );
+    let reserved_msg = format!(
+        "the IID of `{name}` is kcom::com::object::KCOM_OBJECT_IID, which kcom reserves for its typed queries; give every interface its own IID"
+    );
     let (parent_vtbl, parent_iface): (TokenStream2, TokenStream2) = if is_unknown_parent {
         (
             quote!(#krate::IUnknownVtbl),
@@ -152,17 +155,17 @@ pub(crate) fn declare(krate: &TokenStream2, iface: &Interface) -> TokenStream2 {
         let shim = format_ident!("shim_{}_{}", name, mname);
         let shim_at = format_ident!("__kcom_shim_{}_{}", name, mname);
         let call = if m.is_async {
-            quote!(#krate::async_com::__block_on_com(obj.#mname(#(#arg_names),*)))
+            quote!(#krate::async_com::__block_on_com(__kcom_obj.#mname(#(#arg_names),*)))
         } else {
-            quote!(obj.#mname(#(#arg_names),*))
+            quote!(__kcom_obj.#mname(#(#arg_names),*))
         };
         let shim_doc = format!(
-            "`extern \"system\"` shim of `{name}::{mname}` for objects of type `T` (primary interface slot)."
+            "`extern \"system\"` shim of `{name}::{mname}` for objects of its type argument (primary interface slot)."
         );
         match &m.ret {
             RetKind::Status(_) => {
                 vtbl_fields.push(quote! {
-                    #[doc = concat!("`", stringify!(#name), "::", stringify!(#mname), "`")]
+                    #[doc = ::core::concat!("`", ::core::stringify!(#name), "::", ::core::stringify!(#mname), "`")]
                     pub #mname: unsafe extern "system" fn(
                         this: *mut ::core::ffi::c_void #(, #arg_names: #arg_tys)*
                     ) -> #krate::NTSTATUS
@@ -172,38 +175,39 @@ pub(crate) fn declare(krate: &TokenStream2, iface: &Interface) -> TokenStream2 {
                     ///
                     /// # Safety
                     ///
-                    /// `this` must be an interface pointer of a live kcom object whose
-                    /// value has type `T`, in its primary slot.
+                    /// The first argument must be an interface pointer of a live kcom
+                    /// object whose value has the type argument's type, in its primary
+                    /// slot.
                     #[allow(non_snake_case, dead_code)]
-                    #vis unsafe extern "system" fn #shim<T: #name>(
-                        this: *mut ::core::ffi::c_void #(, #arg_names: #arg_tys)*
+                    #vis unsafe extern "system" fn #shim<__KcomT: #name>(
+                        __kcom_this: *mut ::core::ffi::c_void #(, #arg_names: #arg_tys)*
                     ) -> #krate::NTSTATUS {
                         // SAFETY: forwarded contract (slot 0 is the primary slot).
-                        unsafe { #shim_at::<T, 0>(this #(, #arg_names)*) }
+                        unsafe { #shim_at::<__KcomT, 0>(__kcom_this #(, #arg_names)*) }
                     }
                     #[doc(hidden)]
                     #[allow(non_snake_case, dead_code)]
-                    #vis unsafe extern "system" fn #shim_at<T: #name, const SLOT: usize>(
-                        this: *mut ::core::ffi::c_void #(, #arg_names: #arg_tys)*
+                    #vis unsafe extern "system" fn #shim_at<__KcomT: #name, const __KCOM_SLOT: usize>(
+                        __kcom_this: *mut ::core::ffi::c_void #(, #arg_names: #arg_tys)*
                     ) -> #krate::NTSTATUS {
-                        let guard = #krate::com::__private::ShimGuard::enter(this);
+                        let __kcom_guard = #krate::com::__private::ShimGuard::enter(__kcom_this);
                         // SAFETY: the vtable holding this shim was built for a kcom object
-                        // with value type `T` and `this` in slot `SLOT`, and the caller holds
+                        // with value type `__KcomT` and `this` in slot `__KCOM_SLOT`, and the caller holds
                         // a reference, so the object is alive.
-                        let obj: &T = unsafe { #krate::com::__private::value_ref::<T, SLOT>(this) };
-                        let status = #krate::IntoNtStatus::into_ntstatus(#call);
-                        guard.leave();
-                        status
+                        let __kcom_obj: &__KcomT = unsafe { #krate::com::__private::value_ref::<__KcomT, __KCOM_SLOT>(__kcom_this) };
+                        let __kcom_status = #krate::IntoNtStatus::into_ntstatus(#call);
+                        __kcom_guard.leave();
+                        __kcom_status
                     }
                 });
                 let client_call = quote! {
-                    let vtbl = <Self as #krate::com::ComInterface>::vtable(self);
-                    let this = <Self as #krate::com::ComInterface>::as_raw(self);
+                    let __kcom_vtbl = <Self as #krate::com::ComInterface>::vtable(self);
+                    let __kcom_this = <Self as #krate::com::ComInterface>::as_raw(self);
                     // SAFETY: `self` wraps a live interface pointer whose vtable starts
                     // with `#vtbl` (the `ComInterface` contract); the callee gets `this`
                     // and the arguments by value.
-                    let status = unsafe { (vtbl.#mname)(this #(, #arg_names)*) };
-                    <#decl_ret as #krate::FromNtStatus>::from_ntstatus(status)
+                    let __kcom_status = unsafe { (__kcom_vtbl.#mname)(__kcom_this #(, #arg_names)*) };
+                    <#decl_ret as #krate::FromNtStatus>::from_ntstatus(__kcom_status)
                 };
                 // `#[inline]`: the client call is a few instructions around
                 // the indirect call; out of line it would add a call and, for
@@ -220,7 +224,7 @@ pub(crate) fn declare(krate: &TokenStream2, iface: &Interface) -> TokenStream2 {
                     #krate::com::__private::assert_retval::<#ok>();
                 });
                 vtbl_fields.push(quote! {
-                    #[doc = concat!("`", stringify!(#name), "::", stringify!(#mname), "`; the value is written to `out` on success")]
+                    #[doc = ::core::concat!("`", ::core::stringify!(#name), "::", ::core::stringify!(#mname), "`; the value is written to `out` on success")]
                     pub #mname: unsafe extern "system" fn(
                         this: *mut ::core::ffi::c_void #(, #arg_names: #arg_tys)*, out: *mut #ok
                     ) -> #krate::NTSTATUS
@@ -230,42 +234,43 @@ pub(crate) fn declare(krate: &TokenStream2, iface: &Interface) -> TokenStream2 {
                     ///
                     /// # Safety
                     ///
-                    /// `this` must be an interface pointer of a live kcom object whose
-                    /// value has type `T`, in its primary slot; `out` must be null or
-                    /// valid for a write of the result.
+                    /// The first argument must be an interface pointer of a live kcom
+                    /// object whose value has the type argument's type, in its primary
+                    /// slot; the last (the out pointer) must be null or valid for a
+                    /// write of the result.
                     #[allow(non_snake_case, dead_code)]
-                    #vis unsafe extern "system" fn #shim<T: #name>(
-                        this: *mut ::core::ffi::c_void #(, #arg_names: #arg_tys)*, out: *mut #ok
+                    #vis unsafe extern "system" fn #shim<__KcomT: #name>(
+                        __kcom_this: *mut ::core::ffi::c_void #(, #arg_names: #arg_tys)*, __kcom_out: *mut #ok
                     ) -> #krate::NTSTATUS {
                         // SAFETY: forwarded contract (slot 0 is the primary slot).
-                        unsafe { #shim_at::<T, 0>(this #(, #arg_names)*, out) }
+                        unsafe { #shim_at::<__KcomT, 0>(__kcom_this #(, #arg_names)*, __kcom_out) }
                     }
                     #[doc(hidden)]
                     #[allow(non_snake_case, dead_code)]
-                    #vis unsafe extern "system" fn #shim_at<T: #name, const SLOT: usize>(
-                        this: *mut ::core::ffi::c_void #(, #arg_names: #arg_tys)*, out: *mut #ok
+                    #vis unsafe extern "system" fn #shim_at<__KcomT: #name, const __KCOM_SLOT: usize>(
+                        __kcom_this: *mut ::core::ffi::c_void #(, #arg_names: #arg_tys)*, __kcom_out: *mut #ok
                     ) -> #krate::NTSTATUS {
-                        if out.is_null() {
+                        if __kcom_out.is_null() {
                             return #krate::STATUS_INVALID_PARAMETER;
                         }
-                        let guard = #krate::com::__private::ShimGuard::enter(this);
-                        // SAFETY: as for every shim: `this` is slot `SLOT` of a live object
-                        // whose value has type `T`.
-                        let obj: &T = unsafe { #krate::com::__private::value_ref::<T, SLOT>(this) };
-                        let result: #full = #call;
-                        let status = match result {
-                            ::core::result::Result::Ok(v) => {
+                        let __kcom_guard = #krate::com::__private::ShimGuard::enter(__kcom_this);
+                        // SAFETY: as for every shim: `this` is slot `__KCOM_SLOT` of a live object
+                        // whose value has type `__KcomT`.
+                        let __kcom_obj: &__KcomT = unsafe { #krate::com::__private::value_ref::<__KcomT, __KCOM_SLOT>(__kcom_this) };
+                        let __kcom_result: #full = #call;
+                        let __kcom_status = match __kcom_result {
+                            ::core::result::Result::Ok(__kcom_v) => {
                                 // SAFETY: `out` is non-null and, by the caller's contract,
                                 // valid for a write of the result.
-                                unsafe { out.write(v) };
+                                unsafe { __kcom_out.write(__kcom_v) };
                                 #krate::STATUS_SUCCESS
                             }
-                            ::core::result::Result::Err(e) => #krate::IntoNtStatus::into_ntstatus(
-                                ::core::result::Result::<(), _>::Err(e),
+                            ::core::result::Result::Err(__kcom_e) => #krate::IntoNtStatus::into_ntstatus(
+                                ::core::result::Result::<(), _>::Err(__kcom_e),
                             ),
                         };
-                        guard.leave();
-                        status
+                        __kcom_guard.leave();
+                        __kcom_status
                     }
                 });
                 client_fns.push(quote! {
@@ -273,24 +278,24 @@ pub(crate) fn declare(krate: &TokenStream2, iface: &Interface) -> TokenStream2 {
                     #[inline]
                     #[allow(dead_code, clippy::not_unsafe_ptr_arg_deref)]
                     pub fn #mname(&self #(, #arg_names: #arg_tys)*) -> #full {
-                        let vtbl = <Self as #krate::com::ComInterface>::vtable(self);
-                        let this = <Self as #krate::com::ComInterface>::as_raw(self);
+                        let __kcom_vtbl = <Self as #krate::com::ComInterface>::vtable(self);
+                        let __kcom_this = <Self as #krate::com::ComInterface>::as_raw(self);
                         // Initialised up front so a misbehaving callee that reports
                         // success without writing cannot make us read garbage.
-                        let mut out: #ok = ::core::default::Default::default();
+                        let mut __kcom_out: #ok = ::core::default::Default::default();
                         // SAFETY: `self` wraps a live interface pointer whose vtable starts
                         // with the interface's vtable; `out` is a valid, writable local.
-                        let status = unsafe { (vtbl.#mname)(this #(, #arg_names)*, &mut out) };
-                        if #krate::nt_success(status) {
-                            ::core::result::Result::Ok(out)
+                        let __kcom_status = unsafe { (__kcom_vtbl.#mname)(__kcom_this #(, #arg_names)*, &mut __kcom_out) };
+                        if #krate::nt_success(__kcom_status) {
+                            ::core::result::Result::Ok(__kcom_out)
                         } else {
-                            ::core::result::Result::Err(status)
+                            ::core::result::Result::Err(__kcom_status)
                         }
                     }
                 });
             }
         }
-        vtbl_inits.push(quote!(#mname: #shim_at::<T, SLOT>));
+        vtbl_inits.push(quote!(#mname: #shim_at::<__KcomT, __KCOM_SLOT>));
     }
 
     let async_check = if any_async {
@@ -313,7 +318,8 @@ pub(crate) fn declare(krate: &TokenStream2, iface: &Interface) -> TokenStream2 {
     let iface_doc = format!(
         "`{name}` as seen by callers: its interface id, and safe method calls on a live interface pointer (reached through `ComRc<{iface}>`)."
     );
-    let for_slot_doc = "Builds the vtable whose shims serve slot `SLOT` of objects of type `T`.";
+    let for_slot_doc =
+        "Builds the vtable whose shims serve slot `__KCOM_SLOT` of objects of type `__KcomT`.";
 
     quote! {
         #async_check
@@ -326,7 +332,7 @@ pub(crate) fn declare(krate: &TokenStream2, iface: &Interface) -> TokenStream2 {
 
         #[doc = #vtbl_doc]
         #[repr(C)]
-        #[derive(Clone, Copy, Debug)]
+        #[derive(::core::clone::Clone, ::core::marker::Copy, ::core::fmt::Debug)]
         #[allow(non_snake_case, dead_code)]
         #vis struct #vtbl {
             /// The parent interface's vtable.
@@ -338,9 +344,9 @@ pub(crate) fn declare(krate: &TokenStream2, iface: &Interface) -> TokenStream2 {
         impl #vtbl {
             #[doc = #for_slot_doc]
             #[doc(hidden)]
-            pub const fn __for_slot<T: #name, const SLOT: usize>() -> Self {
+            pub const fn __for_slot<__KcomT: #name, const __KCOM_SLOT: usize>() -> Self {
                 #vtbl {
-                    parent: #parent_vtbl::__for_slot::<T, SLOT>(),
+                    parent: #parent_vtbl::__for_slot::<__KcomT, __KCOM_SLOT>(),
                     #(#vtbl_inits,)*
                 }
             }
@@ -374,11 +380,17 @@ pub(crate) fn declare(krate: &TokenStream2, iface: &Interface) -> TokenStream2 {
                     #krate::com::__private::InterfaceKey::new(
                         <#iface as #krate::ComInterfaceInfo>::IID,
                         #key_name,
+                        ::core::any::TypeId::of::<#iface>,
                     )
                     .prepend_to::<LEN>(PARENT);
                 &CHAIN
             };
         }
+
+        const _: () = ::core::assert!(
+            #krate::com::__private::iid_is_not_reserved(<#iface as #krate::ComInterfaceInfo>::IID),
+            #reserved_msg
+        );
 
         const _: () = ::core::assert!(
             #krate::com::__private::own_iid_is_unique(
@@ -412,7 +424,7 @@ pub(crate) fn declare(krate: &TokenStream2, iface: &Interface) -> TokenStream2 {
 
         impl ::core::fmt::Debug for #iface {
             fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
-                f.debug_tuple(stringify!(#iface))
+                f.debug_tuple(::core::stringify!(#iface))
                     .field(&<Self as #krate::com::ComInterface>::as_raw(self))
                     .finish()
             }
@@ -474,16 +486,34 @@ pub(crate) fn implement(krate: &TokenStream2, implementation: &Implementation) -
     let primary_vtbl = with_suffix(&implementation.ifaces[0], "Vtbl");
     let mut secondaries = Vec::new();
     let mut qi_arms = Vec::new();
+    let mut type_arms = Vec::new();
     let mut bounds = Vec::new();
     for (slot, p) in implementation.ifaces.iter().enumerate() {
         let iface = with_suffix(p, "Interface");
         let vtbl = with_suffix(p, "Vtbl");
         bounds.push(quote_spanned! {p.span()=> #ty: #p, });
         if slot > 0 {
-            secondaries.push(quote! {
-                &#vtbl::__for_slot::<#ty, #slot>() as *const #vtbl as *const ::core::ffi::c_void
+            // The vtable is named by path (`IBarVtbl` next to `IBar`), so it
+            // is checked to be the interface's own `Vtbl` before its type is
+            // erased: `query` answers for `IBarInterface` with this slot.
+            secondaries.push(quote_spanned! {p.span()=>
+                #krate::com::__private::secondary_vtable::<#iface>(
+                    &#vtbl::__for_slot::<#ty, #slot>()
+                )
             });
         }
+        type_arms.push(quote! {
+            if #krate::com::__private::chain_has_type(
+                <#iface as #krate::com::__private::InterfaceChain>::CHAIN,
+                iface,
+            ) {
+                // SAFETY: as for `query`: slot `#slot` holds the vtable of `#iface`,
+                // whose chain lists it and its ancestors.
+                return ::core::option::Option::Some(unsafe {
+                    #krate::com::__private::slot_ptr::<#ty>(base, #slot)
+                });
+            }
+        });
         qi_arms.push(quote! {
             if <#iface as #krate::ComInterfaceInfo>::matches(riid) {
                 // SAFETY: `base` is the base of a live object of this class, whose
@@ -496,10 +526,13 @@ pub(crate) fn implement(krate: &TokenStream2, implementation: &Implementation) -
     }
     quote! {
         // SAFETY: the slots are built from the declared interfaces' `__for_slot`
-        // vtables with matching slot numbers, and `query` returns only the object's
-        // own base or slot pointers: for an IID, the slot whose interface is, or
-        // derives from, the interface with that IID (its vtable starts with that
-        // interface's), which the const checks above make the only one.
+        // vtables with matching slot numbers (each checked to be its interface's
+        // `Vtbl`), and `query` returns only the object's own base or slot
+        // pointers: for an IID, the slot whose interface is, or derives from, the
+        // interface with that IID (its vtable starts with that interface's), which
+        // the const checks above make the only one. `query_type` returns the base
+        // for `IUnknown` and otherwise a slot whose interface's chain (itself and
+        // its ancestors) has the requested type.
         unsafe impl #impl_generics #krate::com::ComClass for #ty where Self: 'static {
             type Primary = #primary_iface;
             type Secondaries = [*const ::core::ffi::c_void; #n_secondary];
@@ -513,6 +546,16 @@ pub(crate) fn implement(krate: &TokenStream2, implementation: &Implementation) -
                     return ::core::option::Option::Some(base);
                 }
                 #(#qi_arms)*
+                ::core::option::Option::None
+            }
+            unsafe fn query_type(
+                base: *mut ::core::ffi::c_void,
+                iface: ::core::any::TypeId,
+            ) -> ::core::option::Option<*mut ::core::ffi::c_void> {
+                if iface == ::core::any::TypeId::of::<#krate::IUnknownInterface>() {
+                    return ::core::option::Option::Some(base);
+                }
+                #(#type_arms)*
                 ::core::option::Option::None
             }
         }

@@ -1,6 +1,7 @@
 //! `TESTING.md` names test files and states counts; both must be the
 //! tree's. Every repository path it names in backquotes exists, and each
-//! count it states equals the number of things it counts.
+//! count it states equals the number of things it counts. Every relative
+//! link of every Markdown file of the repository leads to a file.
 //!
 //! Not under Miri: it reads the tree, which Miri's isolation forbids, and
 //! runs no unsafe code.
@@ -81,4 +82,63 @@ fn the_counts_in_testing_md_are_the_trees() {
     ] {
         assert!(text.contains(&stated), "TESTING.md should say: {stated}");
     }
+}
+
+/// Every Markdown file of the repository (outside `target/` and hidden
+/// folders).
+fn markdown_files(dir: &Path, found: &mut Vec<PathBuf>) {
+    for entry in fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+        let path = entry.expect("a directory entry").path();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if name.starts_with('.') || name == "target" {
+            continue;
+        }
+        if path.is_dir() {
+            markdown_files(&path, found);
+        } else if name.ends_with(".md") {
+            found.push(path);
+        }
+    }
+}
+
+/// The targets of the inline links `[text](target)` in `text`.
+fn link_targets(text: &str) -> Vec<&str> {
+    text.match_indices("](")
+        .filter_map(|(at, _)| {
+            let rest = &text[at + 2..];
+            rest.find(')').map(|end| &rest[..end])
+        })
+        .collect()
+}
+
+#[test]
+fn every_relative_link_in_the_docs_resolves() {
+    let mut files = Vec::new();
+    markdown_files(&root(), &mut files);
+    assert!(files.len() >= 5, "found the Markdown files: {files:?}");
+    let mut broken = Vec::new();
+    for file in &files {
+        let text = fs::read_to_string(file).expect("UTF-8 Markdown");
+        for target in link_targets(&text) {
+            let path = target.split('#').next().unwrap_or("");
+            // A target with spaces is code that looks like a link
+            // (`f(x)](a, b)`), not a link.
+            if path.is_empty()
+                || path.contains(char::is_whitespace)
+                || path.contains("://")
+                || path.starts_with("mailto:")
+            {
+                continue;
+            }
+            let dir = file.parent().expect("a file in a folder");
+            if !dir.join(path).exists() {
+                broken.push(format!("{}: {target}", file.display()));
+            }
+        }
+    }
+    assert!(
+        broken.is_empty(),
+        "links to nothing:\n{}",
+        broken.join("\n")
+    );
 }

@@ -112,6 +112,62 @@ fn the_windows_package_task_forwards_the_profile_and_its_arguments() {
     assert_eq!(&args[flow + 1..], ["${@}"]);
 }
 
+/// Every cargo command line of `task` (its `command` + `args`, and each line
+/// of its `script` that runs cargo), as words.
+fn cargo_lines(task: &Table) -> Vec<Vec<String>> {
+    let mut lines = Vec::new();
+    if task.get("command").and_then(Value::as_str) == Some("cargo") {
+        let mut line = vec!["cargo".to_string()];
+        if let Some(args) = task.get("args") {
+            line.extend(strings(args).into_iter().map(str::to_string));
+        }
+        lines.push(line);
+    }
+    if let Some(script) = task.get("script").and_then(Value::as_str) {
+        for line in script.lines() {
+            let words: Vec<String> = line.split_whitespace().map(str::to_string).collect();
+            if words.first().map(String::as_str) == Some("cargo") {
+                lines.push(words);
+            }
+        }
+    }
+    lines
+}
+
+#[test]
+fn host_tasks_over_the_workspace_leave_the_driver_out() {
+    let driver = read_toml("driver/Cargo.toml")["package"]["name"]
+        .as_str()
+        .expect("driver/Cargo.toml names its package")
+        .to_string();
+    let mut checked = Vec::new();
+    for (name, task) in &tasks() {
+        for line in cargo_lines(task.as_table().unwrap()) {
+            if !line.iter().any(|w| w == "--workspace") {
+                continue;
+            }
+            // On Windows the driver builds only with the WDK, and building it
+            // beside the host crates unifies kcom's `driver` feature into the
+            // user-mode test binaries.
+            let excluded = line
+                .windows(2)
+                .any(|pair| pair[0] == "--exclude" && pair[1] == driver);
+            assert!(
+                excluded,
+                "task {name}: `{}` builds the driver crate {driver}",
+                line.join(" ")
+            );
+            checked.push(name.clone());
+        }
+    }
+    for task in ["test", "lint"] {
+        assert!(
+            checked.iter().any(|n| n == task),
+            "task {task} runs cargo over the workspace (checked: {checked:?})"
+        );
+    }
+}
+
 // ---------------------------------------------------------------------------
 // The driver's wdk metadata and the single INX
 // ---------------------------------------------------------------------------

@@ -16,12 +16,14 @@ pub trait IMyDriver: IUnknown + ::core::marker::Send + ::core::marker::Sync {
 }
 ///The vtable of `IMyDriver`: the parent's vtable first, then one entry per method.
 #[repr(C)]
-#[derive(Clone, Copy, Debug)]
+#[derive(::core::clone::Clone, ::core::marker::Copy, ::core::fmt::Debug)]
 #[allow(non_snake_case, dead_code)]
 pub struct IMyDriverVtbl {
     /// The parent interface's vtable.
     pub parent: ::kcom::IUnknownVtbl,
-    #[doc = concat!("`", stringify!(IMyDriver), "::", stringify!(init), "`")]
+    #[doc = ::core::concat!(
+        "`", ::core::stringify!(IMyDriver), "::", ::core::stringify!(init), "`"
+    )]
     pub init: unsafe extern "system" fn(
         this: *mut ::core::ffi::c_void,
         flags: u32,
@@ -29,12 +31,12 @@ pub struct IMyDriverVtbl {
 }
 #[allow(dead_code)]
 impl IMyDriverVtbl {
-    ///Builds the vtable whose shims serve slot `SLOT` of objects of type `T`.
+    ///Builds the vtable whose shims serve slot `__KCOM_SLOT` of objects of type `__KcomT`.
     #[doc(hidden)]
-    pub const fn __for_slot<T: IMyDriver, const SLOT: usize>() -> Self {
+    pub const fn __for_slot<__KcomT: IMyDriver, const __KCOM_SLOT: usize>() -> Self {
         IMyDriverVtbl {
-            parent: ::kcom::IUnknownVtbl::__for_slot::<T, SLOT>(),
-            init: __kcom_shim_IMyDriver_init::<T, SLOT>,
+            parent: ::kcom::IUnknownVtbl::__for_slot::<__KcomT, __KCOM_SLOT>(),
+            init: __kcom_shim_IMyDriver_init::<__KcomT, __KCOM_SLOT>,
         }
     }
 }
@@ -63,11 +65,17 @@ unsafe impl ::kcom::com::__private::InterfaceChain for IMyDriverInterface {
                     ::core::module_path!(), "::", ::core::stringify!(IMyDriver), " (",
                     ::core::file!(), ":", ::core::line!(), ":", ::core::column!(), ")"
                 ),
+                ::core::any::TypeId::of::<IMyDriverInterface>,
             )
             .prepend_to::<LEN>(PARENT);
         &CHAIN
     };
 }
+const _: () = ::core::assert!(
+    ::kcom::com::__private::iid_is_not_reserved(< IMyDriverInterface as
+    ::kcom::ComInterfaceInfo > ::IID),
+    "the IID of `IMyDriver` is kcom::com::object::KCOM_OBJECT_IID, which kcom reserves for its typed queries; give every interface its own IID"
+);
 const _: () = ::core::assert!(
     ::kcom::com::__private::own_iid_is_unique(< IMyDriverInterface as
     ::kcom::com::__private::InterfaceChain > ::CHAIN),
@@ -80,10 +88,10 @@ impl IMyDriverInterface {
     #[inline]
     #[allow(dead_code, clippy::not_unsafe_ptr_arg_deref)]
     pub fn init(&self, flags: u32) -> NTSTATUS {
-        let vtbl = <Self as ::kcom::com::ComInterface>::vtable(self);
-        let this = <Self as ::kcom::com::ComInterface>::as_raw(self);
-        let status = unsafe { (vtbl.init)(this, flags) };
-        <NTSTATUS as ::kcom::FromNtStatus>::from_ntstatus(status)
+        let __kcom_vtbl = <Self as ::kcom::com::ComInterface>::vtable(self);
+        let __kcom_this = <Self as ::kcom::com::ComInterface>::as_raw(self);
+        let __kcom_status = unsafe { (__kcom_vtbl.init)(__kcom_this, flags) };
+        <NTSTATUS as ::kcom::FromNtStatus>::from_ntstatus(__kcom_status)
     }
 }
 impl ::core::ops::Deref for IMyDriverInterface {
@@ -96,37 +104,40 @@ impl ::core::ops::Deref for IMyDriverInterface {
 }
 impl ::core::fmt::Debug for IMyDriverInterface {
     fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
-        f.debug_tuple(stringify!(IMyDriverInterface))
+        f.debug_tuple(::core::stringify!(IMyDriverInterface))
             .field(&<Self as ::kcom::com::ComInterface>::as_raw(self))
             .finish()
     }
 }
-///`extern "system"` shim of `IMyDriver::init` for objects of type `T` (primary interface slot).
+///`extern "system"` shim of `IMyDriver::init` for objects of its type argument (primary interface slot).
 ///
 /// # Safety
 ///
-/// `this` must be an interface pointer of a live kcom object whose
-/// value has type `T`, in its primary slot.
+/// The first argument must be an interface pointer of a live kcom
+/// object whose value has the type argument's type, in its primary
+/// slot.
 #[allow(non_snake_case, dead_code)]
-pub unsafe extern "system" fn shim_IMyDriver_init<T: IMyDriver>(
-    this: *mut ::core::ffi::c_void,
+pub unsafe extern "system" fn shim_IMyDriver_init<__KcomT: IMyDriver>(
+    __kcom_this: *mut ::core::ffi::c_void,
     flags: u32,
 ) -> ::kcom::NTSTATUS {
-    unsafe { __kcom_shim_IMyDriver_init::<T, 0>(this, flags) }
+    unsafe { __kcom_shim_IMyDriver_init::<__KcomT, 0>(__kcom_this, flags) }
 }
 #[doc(hidden)]
 #[allow(non_snake_case, dead_code)]
 pub unsafe extern "system" fn __kcom_shim_IMyDriver_init<
-    T: IMyDriver,
-    const SLOT: usize,
->(this: *mut ::core::ffi::c_void, flags: u32) -> ::kcom::NTSTATUS {
-    let guard = ::kcom::com::__private::ShimGuard::enter(this);
-    let obj: &T = unsafe { ::kcom::com::__private::value_ref::<T, SLOT>(this) };
-    let status = ::kcom::IntoNtStatus::into_ntstatus(
-        ::kcom::async_com::__block_on_com(obj.init(flags)),
+    __KcomT: IMyDriver,
+    const __KCOM_SLOT: usize,
+>(__kcom_this: *mut ::core::ffi::c_void, flags: u32) -> ::kcom::NTSTATUS {
+    let __kcom_guard = ::kcom::com::__private::ShimGuard::enter(__kcom_this);
+    let __kcom_obj: &__KcomT = unsafe {
+        ::kcom::com::__private::value_ref::<__KcomT, __KCOM_SLOT>(__kcom_this)
+    };
+    let __kcom_status = ::kcom::IntoNtStatus::into_ntstatus(
+        ::kcom::async_com::__block_on_com(__kcom_obj.init(flags)),
     );
-    guard.leave();
-    status
+    __kcom_guard.leave();
+    __kcom_status
 }
 const _: () = {
     #[allow(dead_code)]

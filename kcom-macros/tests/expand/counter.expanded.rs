@@ -10,13 +10,13 @@ pub trait ICounter: IUnknown + ::core::marker::Send + ::core::marker::Sync {
 }
 ///The vtable of `ICounter`: the parent's vtable first, then one entry per method.
 #[repr(C)]
-#[derive(Clone, Copy, Debug)]
+#[derive(::core::clone::Clone, ::core::marker::Copy, ::core::fmt::Debug)]
 #[allow(non_snake_case, dead_code)]
 pub struct ICounterVtbl {
     /// The parent interface's vtable.
     pub parent: ::kcom::IUnknownVtbl,
-    #[doc = concat!(
-        "`", stringify!(ICounter), "::", stringify!(get),
+    #[doc = ::core::concat!(
+        "`", ::core::stringify!(ICounter), "::", ::core::stringify!(get),
         "`; the value is written to `out` on success"
     )]
     pub get: unsafe extern "system" fn(
@@ -26,12 +26,12 @@ pub struct ICounterVtbl {
 }
 #[allow(dead_code)]
 impl ICounterVtbl {
-    ///Builds the vtable whose shims serve slot `SLOT` of objects of type `T`.
+    ///Builds the vtable whose shims serve slot `__KCOM_SLOT` of objects of type `__KcomT`.
     #[doc(hidden)]
-    pub const fn __for_slot<T: ICounter, const SLOT: usize>() -> Self {
+    pub const fn __for_slot<__KcomT: ICounter, const __KCOM_SLOT: usize>() -> Self {
         ICounterVtbl {
-            parent: ::kcom::IUnknownVtbl::__for_slot::<T, SLOT>(),
-            get: __kcom_shim_ICounter_get::<T, SLOT>,
+            parent: ::kcom::IUnknownVtbl::__for_slot::<__KcomT, __KCOM_SLOT>(),
+            get: __kcom_shim_ICounter_get::<__KcomT, __KCOM_SLOT>,
         }
     }
 }
@@ -60,11 +60,17 @@ unsafe impl ::kcom::com::__private::InterfaceChain for ICounterInterface {
                     ::core::module_path!(), "::", ::core::stringify!(ICounter), " (",
                     ::core::file!(), ":", ::core::line!(), ":", ::core::column!(), ")"
                 ),
+                ::core::any::TypeId::of::<ICounterInterface>,
             )
             .prepend_to::<LEN>(PARENT);
         &CHAIN
     };
 }
+const _: () = ::core::assert!(
+    ::kcom::com::__private::iid_is_not_reserved(< ICounterInterface as
+    ::kcom::ComInterfaceInfo > ::IID),
+    "the IID of `ICounter` is kcom::com::object::KCOM_OBJECT_IID, which kcom reserves for its typed queries; give every interface its own IID"
+);
 const _: () = ::core::assert!(
     ::kcom::com::__private::own_iid_is_unique(< ICounterInterface as
     ::kcom::com::__private::InterfaceChain > ::CHAIN),
@@ -78,14 +84,14 @@ impl ICounterInterface {
     #[inline]
     #[allow(dead_code, clippy::not_unsafe_ptr_arg_deref)]
     pub fn get(&self) -> Result<u32, NTSTATUS> {
-        let vtbl = <Self as ::kcom::com::ComInterface>::vtable(self);
-        let this = <Self as ::kcom::com::ComInterface>::as_raw(self);
-        let mut out: u32 = ::core::default::Default::default();
-        let status = unsafe { (vtbl.get)(this, &mut out) };
-        if ::kcom::nt_success(status) {
-            ::core::result::Result::Ok(out)
+        let __kcom_vtbl = <Self as ::kcom::com::ComInterface>::vtable(self);
+        let __kcom_this = <Self as ::kcom::com::ComInterface>::as_raw(self);
+        let mut __kcom_out: u32 = ::core::default::Default::default();
+        let __kcom_status = unsafe { (__kcom_vtbl.get)(__kcom_this, &mut __kcom_out) };
+        if ::kcom::nt_success(__kcom_status) {
+            ::core::result::Result::Ok(__kcom_out)
         } else {
-            ::core::result::Result::Err(status)
+            ::core::result::Result::Err(__kcom_status)
         }
     }
 }
@@ -99,48 +105,53 @@ impl ::core::ops::Deref for ICounterInterface {
 }
 impl ::core::fmt::Debug for ICounterInterface {
     fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
-        f.debug_tuple(stringify!(ICounterInterface))
+        f.debug_tuple(::core::stringify!(ICounterInterface))
             .field(&<Self as ::kcom::com::ComInterface>::as_raw(self))
             .finish()
     }
 }
-///`extern "system"` shim of `ICounter::get` for objects of type `T` (primary interface slot).
+///`extern "system"` shim of `ICounter::get` for objects of its type argument (primary interface slot).
 ///
 /// # Safety
 ///
-/// `this` must be an interface pointer of a live kcom object whose
-/// value has type `T`, in its primary slot; `out` must be null or
-/// valid for a write of the result.
+/// The first argument must be an interface pointer of a live kcom
+/// object whose value has the type argument's type, in its primary
+/// slot; the last (the out pointer) must be null or valid for a
+/// write of the result.
 #[allow(non_snake_case, dead_code)]
-pub unsafe extern "system" fn shim_ICounter_get<T: ICounter>(
-    this: *mut ::core::ffi::c_void,
-    out: *mut u32,
+pub unsafe extern "system" fn shim_ICounter_get<__KcomT: ICounter>(
+    __kcom_this: *mut ::core::ffi::c_void,
+    __kcom_out: *mut u32,
 ) -> ::kcom::NTSTATUS {
-    unsafe { __kcom_shim_ICounter_get::<T, 0>(this, out) }
+    unsafe { __kcom_shim_ICounter_get::<__KcomT, 0>(__kcom_this, __kcom_out) }
 }
 #[doc(hidden)]
 #[allow(non_snake_case, dead_code)]
-pub unsafe extern "system" fn __kcom_shim_ICounter_get<T: ICounter, const SLOT: usize>(
-    this: *mut ::core::ffi::c_void,
-    out: *mut u32,
-) -> ::kcom::NTSTATUS {
-    if out.is_null() {
+pub unsafe extern "system" fn __kcom_shim_ICounter_get<
+    __KcomT: ICounter,
+    const __KCOM_SLOT: usize,
+>(__kcom_this: *mut ::core::ffi::c_void, __kcom_out: *mut u32) -> ::kcom::NTSTATUS {
+    if __kcom_out.is_null() {
         return ::kcom::STATUS_INVALID_PARAMETER;
     }
-    let guard = ::kcom::com::__private::ShimGuard::enter(this);
-    let obj: &T = unsafe { ::kcom::com::__private::value_ref::<T, SLOT>(this) };
-    let result: Result<u32, NTSTATUS> = obj.get();
-    let status = match result {
-        ::core::result::Result::Ok(v) => {
-            unsafe { out.write(v) };
+    let __kcom_guard = ::kcom::com::__private::ShimGuard::enter(__kcom_this);
+    let __kcom_obj: &__KcomT = unsafe {
+        ::kcom::com::__private::value_ref::<__KcomT, __KCOM_SLOT>(__kcom_this)
+    };
+    let __kcom_result: Result<u32, NTSTATUS> = __kcom_obj.get();
+    let __kcom_status = match __kcom_result {
+        ::core::result::Result::Ok(__kcom_v) => {
+            unsafe { __kcom_out.write(__kcom_v) };
             ::kcom::STATUS_SUCCESS
         }
-        ::core::result::Result::Err(e) => {
-            ::kcom::IntoNtStatus::into_ntstatus(::core::result::Result::<(), _>::Err(e))
+        ::core::result::Result::Err(__kcom_e) => {
+            ::kcom::IntoNtStatus::into_ntstatus(
+                ::core::result::Result::<(), _>::Err(__kcom_e),
+            )
         }
     };
-    guard.leave();
-    status
+    __kcom_guard.leave();
+    __kcom_status
 }
 const _: () = {
     #[allow(dead_code)]
@@ -179,6 +190,23 @@ where
             return ::core::option::Option::Some(base);
         }
         if <ICounterInterface as ::kcom::ComInterfaceInfo>::matches(riid) {
+            return ::core::option::Option::Some(unsafe {
+                ::kcom::com::__private::slot_ptr::<Counter>(base, 0usize)
+            });
+        }
+        ::core::option::Option::None
+    }
+    unsafe fn query_type(
+        base: *mut ::core::ffi::c_void,
+        iface: ::core::any::TypeId,
+    ) -> ::core::option::Option<*mut ::core::ffi::c_void> {
+        if iface == ::core::any::TypeId::of::<::kcom::IUnknownInterface>() {
+            return ::core::option::Option::Some(base);
+        }
+        if ::kcom::com::__private::chain_has_type(
+            <ICounterInterface as ::kcom::com::__private::InterfaceChain>::CHAIN,
+            iface,
+        ) {
             return ::core::option::Option::Some(unsafe {
                 ::kcom::com::__private::slot_ptr::<Counter>(base, 0usize)
             });

@@ -8,12 +8,14 @@ pub trait IPing: IUnknown {
 }
 ///The vtable of `IPing`: the parent's vtable first, then one entry per method.
 #[repr(C)]
-#[derive(Clone, Copy, Debug)]
+#[derive(::core::clone::Clone, ::core::marker::Copy, ::core::fmt::Debug)]
 #[allow(non_snake_case, dead_code)]
 pub struct IPingVtbl {
     /// The parent interface's vtable.
     pub parent: ::kcom::IUnknownVtbl,
-    #[doc = concat!("`", stringify!(IPing), "::", stringify!(ping), "`")]
+    #[doc = ::core::concat!(
+        "`", ::core::stringify!(IPing), "::", ::core::stringify!(ping), "`"
+    )]
     pub ping: unsafe extern "system" fn(
         this: *mut ::core::ffi::c_void,
         value: u32,
@@ -21,12 +23,12 @@ pub struct IPingVtbl {
 }
 #[allow(dead_code)]
 impl IPingVtbl {
-    ///Builds the vtable whose shims serve slot `SLOT` of objects of type `T`.
+    ///Builds the vtable whose shims serve slot `__KCOM_SLOT` of objects of type `__KcomT`.
     #[doc(hidden)]
-    pub const fn __for_slot<T: IPing, const SLOT: usize>() -> Self {
+    pub const fn __for_slot<__KcomT: IPing, const __KCOM_SLOT: usize>() -> Self {
         IPingVtbl {
-            parent: ::kcom::IUnknownVtbl::__for_slot::<T, SLOT>(),
-            ping: __kcom_shim_IPing_ping::<T, SLOT>,
+            parent: ::kcom::IUnknownVtbl::__for_slot::<__KcomT, __KCOM_SLOT>(),
+            ping: __kcom_shim_IPing_ping::<__KcomT, __KCOM_SLOT>,
         }
     }
 }
@@ -60,11 +62,17 @@ unsafe impl ::kcom::com::__private::InterfaceChain for IPingInterface {
                     ::core::module_path!(), "::", ::core::stringify!(IPing), " (",
                     ::core::file!(), ":", ::core::line!(), ":", ::core::column!(), ")"
                 ),
+                ::core::any::TypeId::of::<IPingInterface>,
             )
             .prepend_to::<LEN>(PARENT);
         &CHAIN
     };
 }
+const _: () = ::core::assert!(
+    ::kcom::com::__private::iid_is_not_reserved(< IPingInterface as
+    ::kcom::ComInterfaceInfo > ::IID),
+    "the IID of `IPing` is kcom::com::object::KCOM_OBJECT_IID, which kcom reserves for its typed queries; give every interface its own IID"
+);
 const _: () = ::core::assert!(
     ::kcom::com::__private::own_iid_is_unique(< IPingInterface as
     ::kcom::com::__private::InterfaceChain > ::CHAIN),
@@ -76,10 +84,10 @@ impl IPingInterface {
     #[inline]
     #[allow(dead_code, clippy::not_unsafe_ptr_arg_deref)]
     pub fn ping(&self, value: u32) -> NTSTATUS {
-        let vtbl = <Self as ::kcom::com::ComInterface>::vtable(self);
-        let this = <Self as ::kcom::com::ComInterface>::as_raw(self);
-        let status = unsafe { (vtbl.ping)(this, value) };
-        <NTSTATUS as ::kcom::FromNtStatus>::from_ntstatus(status)
+        let __kcom_vtbl = <Self as ::kcom::com::ComInterface>::vtable(self);
+        let __kcom_this = <Self as ::kcom::com::ComInterface>::as_raw(self);
+        let __kcom_status = unsafe { (__kcom_vtbl.ping)(__kcom_this, value) };
+        <NTSTATUS as ::kcom::FromNtStatus>::from_ntstatus(__kcom_status)
     }
 }
 impl ::core::ops::Deref for IPingInterface {
@@ -92,35 +100,38 @@ impl ::core::ops::Deref for IPingInterface {
 }
 impl ::core::fmt::Debug for IPingInterface {
     fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
-        f.debug_tuple(stringify!(IPingInterface))
+        f.debug_tuple(::core::stringify!(IPingInterface))
             .field(&<Self as ::kcom::com::ComInterface>::as_raw(self))
             .finish()
     }
 }
-///`extern "system"` shim of `IPing::ping` for objects of type `T` (primary interface slot).
+///`extern "system"` shim of `IPing::ping` for objects of its type argument (primary interface slot).
 ///
 /// # Safety
 ///
-/// `this` must be an interface pointer of a live kcom object whose
-/// value has type `T`, in its primary slot.
+/// The first argument must be an interface pointer of a live kcom
+/// object whose value has the type argument's type, in its primary
+/// slot.
 #[allow(non_snake_case, dead_code)]
-pub unsafe extern "system" fn shim_IPing_ping<T: IPing>(
-    this: *mut ::core::ffi::c_void,
+pub unsafe extern "system" fn shim_IPing_ping<__KcomT: IPing>(
+    __kcom_this: *mut ::core::ffi::c_void,
     value: u32,
 ) -> ::kcom::NTSTATUS {
-    unsafe { __kcom_shim_IPing_ping::<T, 0>(this, value) }
+    unsafe { __kcom_shim_IPing_ping::<__KcomT, 0>(__kcom_this, value) }
 }
 #[doc(hidden)]
 #[allow(non_snake_case, dead_code)]
-pub unsafe extern "system" fn __kcom_shim_IPing_ping<T: IPing, const SLOT: usize>(
-    this: *mut ::core::ffi::c_void,
-    value: u32,
-) -> ::kcom::NTSTATUS {
-    let guard = ::kcom::com::__private::ShimGuard::enter(this);
-    let obj: &T = unsafe { ::kcom::com::__private::value_ref::<T, SLOT>(this) };
-    let status = ::kcom::IntoNtStatus::into_ntstatus(obj.ping(value));
-    guard.leave();
-    status
+pub unsafe extern "system" fn __kcom_shim_IPing_ping<
+    __KcomT: IPing,
+    const __KCOM_SLOT: usize,
+>(__kcom_this: *mut ::core::ffi::c_void, value: u32) -> ::kcom::NTSTATUS {
+    let __kcom_guard = ::kcom::com::__private::ShimGuard::enter(__kcom_this);
+    let __kcom_obj: &__KcomT = unsafe {
+        ::kcom::com::__private::value_ref::<__KcomT, __KCOM_SLOT>(__kcom_this)
+    };
+    let __kcom_status = ::kcom::IntoNtStatus::into_ntstatus(__kcom_obj.ping(value));
+    __kcom_guard.leave();
+    __kcom_status
 }
 const _: () = {
     #[allow(dead_code)]

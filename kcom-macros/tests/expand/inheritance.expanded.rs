@@ -8,13 +8,13 @@ pub trait IBase: IUnknown + ::core::marker::Send + ::core::marker::Sync {
 }
 ///The vtable of `IBase`: the parent's vtable first, then one entry per method.
 #[repr(C)]
-#[derive(Clone, Copy, Debug)]
+#[derive(::core::clone::Clone, ::core::marker::Copy, ::core::fmt::Debug)]
 #[allow(non_snake_case, dead_code)]
 pub struct IBaseVtbl {
     /// The parent interface's vtable.
     pub parent: ::kcom::IUnknownVtbl,
-    #[doc = concat!(
-        "`", stringify!(IBase), "::", stringify!(id),
+    #[doc = ::core::concat!(
+        "`", ::core::stringify!(IBase), "::", ::core::stringify!(id),
         "`; the value is written to `out` on success"
     )]
     pub id: unsafe extern "system" fn(
@@ -24,12 +24,12 @@ pub struct IBaseVtbl {
 }
 #[allow(dead_code)]
 impl IBaseVtbl {
-    ///Builds the vtable whose shims serve slot `SLOT` of objects of type `T`.
+    ///Builds the vtable whose shims serve slot `__KCOM_SLOT` of objects of type `__KcomT`.
     #[doc(hidden)]
-    pub const fn __for_slot<T: IBase, const SLOT: usize>() -> Self {
+    pub const fn __for_slot<__KcomT: IBase, const __KCOM_SLOT: usize>() -> Self {
         IBaseVtbl {
-            parent: ::kcom::IUnknownVtbl::__for_slot::<T, SLOT>(),
-            id: __kcom_shim_IBase_id::<T, SLOT>,
+            parent: ::kcom::IUnknownVtbl::__for_slot::<__KcomT, __KCOM_SLOT>(),
+            id: __kcom_shim_IBase_id::<__KcomT, __KCOM_SLOT>,
         }
     }
 }
@@ -58,11 +58,17 @@ unsafe impl ::kcom::com::__private::InterfaceChain for IBaseInterface {
                     ::core::module_path!(), "::", ::core::stringify!(IBase), " (",
                     ::core::file!(), ":", ::core::line!(), ":", ::core::column!(), ")"
                 ),
+                ::core::any::TypeId::of::<IBaseInterface>,
             )
             .prepend_to::<LEN>(PARENT);
         &CHAIN
     };
 }
+const _: () = ::core::assert!(
+    ::kcom::com::__private::iid_is_not_reserved(< IBaseInterface as
+    ::kcom::ComInterfaceInfo > ::IID),
+    "the IID of `IBase` is kcom::com::object::KCOM_OBJECT_IID, which kcom reserves for its typed queries; give every interface its own IID"
+);
 const _: () = ::core::assert!(
     ::kcom::com::__private::own_iid_is_unique(< IBaseInterface as
     ::kcom::com::__private::InterfaceChain > ::CHAIN),
@@ -75,14 +81,14 @@ impl IBaseInterface {
     #[inline]
     #[allow(dead_code, clippy::not_unsafe_ptr_arg_deref)]
     pub fn id(&self) -> Result<u64, NTSTATUS> {
-        let vtbl = <Self as ::kcom::com::ComInterface>::vtable(self);
-        let this = <Self as ::kcom::com::ComInterface>::as_raw(self);
-        let mut out: u64 = ::core::default::Default::default();
-        let status = unsafe { (vtbl.id)(this, &mut out) };
-        if ::kcom::nt_success(status) {
-            ::core::result::Result::Ok(out)
+        let __kcom_vtbl = <Self as ::kcom::com::ComInterface>::vtable(self);
+        let __kcom_this = <Self as ::kcom::com::ComInterface>::as_raw(self);
+        let mut __kcom_out: u64 = ::core::default::Default::default();
+        let __kcom_status = unsafe { (__kcom_vtbl.id)(__kcom_this, &mut __kcom_out) };
+        if ::kcom::nt_success(__kcom_status) {
+            ::core::result::Result::Ok(__kcom_out)
         } else {
-            ::core::result::Result::Err(status)
+            ::core::result::Result::Err(__kcom_status)
         }
     }
 }
@@ -96,48 +102,53 @@ impl ::core::ops::Deref for IBaseInterface {
 }
 impl ::core::fmt::Debug for IBaseInterface {
     fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
-        f.debug_tuple(stringify!(IBaseInterface))
+        f.debug_tuple(::core::stringify!(IBaseInterface))
             .field(&<Self as ::kcom::com::ComInterface>::as_raw(self))
             .finish()
     }
 }
-///`extern "system"` shim of `IBase::id` for objects of type `T` (primary interface slot).
+///`extern "system"` shim of `IBase::id` for objects of its type argument (primary interface slot).
 ///
 /// # Safety
 ///
-/// `this` must be an interface pointer of a live kcom object whose
-/// value has type `T`, in its primary slot; `out` must be null or
-/// valid for a write of the result.
+/// The first argument must be an interface pointer of a live kcom
+/// object whose value has the type argument's type, in its primary
+/// slot; the last (the out pointer) must be null or valid for a
+/// write of the result.
 #[allow(non_snake_case, dead_code)]
-pub unsafe extern "system" fn shim_IBase_id<T: IBase>(
-    this: *mut ::core::ffi::c_void,
-    out: *mut u64,
+pub unsafe extern "system" fn shim_IBase_id<__KcomT: IBase>(
+    __kcom_this: *mut ::core::ffi::c_void,
+    __kcom_out: *mut u64,
 ) -> ::kcom::NTSTATUS {
-    unsafe { __kcom_shim_IBase_id::<T, 0>(this, out) }
+    unsafe { __kcom_shim_IBase_id::<__KcomT, 0>(__kcom_this, __kcom_out) }
 }
 #[doc(hidden)]
 #[allow(non_snake_case, dead_code)]
-pub unsafe extern "system" fn __kcom_shim_IBase_id<T: IBase, const SLOT: usize>(
-    this: *mut ::core::ffi::c_void,
-    out: *mut u64,
-) -> ::kcom::NTSTATUS {
-    if out.is_null() {
+pub unsafe extern "system" fn __kcom_shim_IBase_id<
+    __KcomT: IBase,
+    const __KCOM_SLOT: usize,
+>(__kcom_this: *mut ::core::ffi::c_void, __kcom_out: *mut u64) -> ::kcom::NTSTATUS {
+    if __kcom_out.is_null() {
         return ::kcom::STATUS_INVALID_PARAMETER;
     }
-    let guard = ::kcom::com::__private::ShimGuard::enter(this);
-    let obj: &T = unsafe { ::kcom::com::__private::value_ref::<T, SLOT>(this) };
-    let result: Result<u64, NTSTATUS> = obj.id();
-    let status = match result {
-        ::core::result::Result::Ok(v) => {
-            unsafe { out.write(v) };
+    let __kcom_guard = ::kcom::com::__private::ShimGuard::enter(__kcom_this);
+    let __kcom_obj: &__KcomT = unsafe {
+        ::kcom::com::__private::value_ref::<__KcomT, __KCOM_SLOT>(__kcom_this)
+    };
+    let __kcom_result: Result<u64, NTSTATUS> = __kcom_obj.id();
+    let __kcom_status = match __kcom_result {
+        ::core::result::Result::Ok(__kcom_v) => {
+            unsafe { __kcom_out.write(__kcom_v) };
             ::kcom::STATUS_SUCCESS
         }
-        ::core::result::Result::Err(e) => {
-            ::kcom::IntoNtStatus::into_ntstatus(::core::result::Result::<(), _>::Err(e))
+        ::core::result::Result::Err(__kcom_e) => {
+            ::kcom::IntoNtStatus::into_ntstatus(
+                ::core::result::Result::<(), _>::Err(__kcom_e),
+            )
         }
     };
-    guard.leave();
-    status
+    __kcom_guard.leave();
+    __kcom_status
 }
 const _: () = {
     #[allow(dead_code)]
@@ -158,12 +169,14 @@ pub trait IDerived: IBase + ::core::marker::Send + ::core::marker::Sync {
 }
 ///The vtable of `IDerived`: the parent's vtable first, then one entry per method.
 #[repr(C)]
-#[derive(Clone, Copy, Debug)]
+#[derive(::core::clone::Clone, ::core::marker::Copy, ::core::fmt::Debug)]
 #[allow(non_snake_case, dead_code)]
 pub struct IDerivedVtbl {
     /// The parent interface's vtable.
     pub parent: IBaseVtbl,
-    #[doc = concat!("`", stringify!(IDerived), "::", stringify!(reset), "`")]
+    #[doc = ::core::concat!(
+        "`", ::core::stringify!(IDerived), "::", ::core::stringify!(reset), "`"
+    )]
     pub reset: unsafe extern "system" fn(
         this: *mut ::core::ffi::c_void,
         to: u64,
@@ -171,12 +184,12 @@ pub struct IDerivedVtbl {
 }
 #[allow(dead_code)]
 impl IDerivedVtbl {
-    ///Builds the vtable whose shims serve slot `SLOT` of objects of type `T`.
+    ///Builds the vtable whose shims serve slot `__KCOM_SLOT` of objects of type `__KcomT`.
     #[doc(hidden)]
-    pub const fn __for_slot<T: IDerived, const SLOT: usize>() -> Self {
+    pub const fn __for_slot<__KcomT: IDerived, const __KCOM_SLOT: usize>() -> Self {
         IDerivedVtbl {
-            parent: IBaseVtbl::__for_slot::<T, SLOT>(),
-            reset: __kcom_shim_IDerived_reset::<T, SLOT>,
+            parent: IBaseVtbl::__for_slot::<__KcomT, __KCOM_SLOT>(),
+            reset: __kcom_shim_IDerived_reset::<__KcomT, __KCOM_SLOT>,
         }
     }
 }
@@ -205,11 +218,17 @@ unsafe impl ::kcom::com::__private::InterfaceChain for IDerivedInterface {
                     ::core::module_path!(), "::", ::core::stringify!(IDerived), " (",
                     ::core::file!(), ":", ::core::line!(), ":", ::core::column!(), ")"
                 ),
+                ::core::any::TypeId::of::<IDerivedInterface>,
             )
             .prepend_to::<LEN>(PARENT);
         &CHAIN
     };
 }
+const _: () = ::core::assert!(
+    ::kcom::com::__private::iid_is_not_reserved(< IDerivedInterface as
+    ::kcom::ComInterfaceInfo > ::IID),
+    "the IID of `IDerived` is kcom::com::object::KCOM_OBJECT_IID, which kcom reserves for its typed queries; give every interface its own IID"
+);
 const _: () = ::core::assert!(
     ::kcom::com::__private::own_iid_is_unique(< IDerivedInterface as
     ::kcom::com::__private::InterfaceChain > ::CHAIN),
@@ -222,10 +241,10 @@ impl IDerivedInterface {
     #[inline]
     #[allow(dead_code, clippy::not_unsafe_ptr_arg_deref)]
     pub fn reset(&self, to: u64) -> Result<(), NTSTATUS> {
-        let vtbl = <Self as ::kcom::com::ComInterface>::vtable(self);
-        let this = <Self as ::kcom::com::ComInterface>::as_raw(self);
-        let status = unsafe { (vtbl.reset)(this, to) };
-        <Result<(), NTSTATUS> as ::kcom::FromNtStatus>::from_ntstatus(status)
+        let __kcom_vtbl = <Self as ::kcom::com::ComInterface>::vtable(self);
+        let __kcom_this = <Self as ::kcom::com::ComInterface>::as_raw(self);
+        let __kcom_status = unsafe { (__kcom_vtbl.reset)(__kcom_this, to) };
+        <Result<(), NTSTATUS> as ::kcom::FromNtStatus>::from_ntstatus(__kcom_status)
     }
 }
 impl ::core::ops::Deref for IDerivedInterface {
@@ -236,35 +255,38 @@ impl ::core::ops::Deref for IDerivedInterface {
 }
 impl ::core::fmt::Debug for IDerivedInterface {
     fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
-        f.debug_tuple(stringify!(IDerivedInterface))
+        f.debug_tuple(::core::stringify!(IDerivedInterface))
             .field(&<Self as ::kcom::com::ComInterface>::as_raw(self))
             .finish()
     }
 }
-///`extern "system"` shim of `IDerived::reset` for objects of type `T` (primary interface slot).
+///`extern "system"` shim of `IDerived::reset` for objects of its type argument (primary interface slot).
 ///
 /// # Safety
 ///
-/// `this` must be an interface pointer of a live kcom object whose
-/// value has type `T`, in its primary slot.
+/// The first argument must be an interface pointer of a live kcom
+/// object whose value has the type argument's type, in its primary
+/// slot.
 #[allow(non_snake_case, dead_code)]
-pub unsafe extern "system" fn shim_IDerived_reset<T: IDerived>(
-    this: *mut ::core::ffi::c_void,
+pub unsafe extern "system" fn shim_IDerived_reset<__KcomT: IDerived>(
+    __kcom_this: *mut ::core::ffi::c_void,
     to: u64,
 ) -> ::kcom::NTSTATUS {
-    unsafe { __kcom_shim_IDerived_reset::<T, 0>(this, to) }
+    unsafe { __kcom_shim_IDerived_reset::<__KcomT, 0>(__kcom_this, to) }
 }
 #[doc(hidden)]
 #[allow(non_snake_case, dead_code)]
-pub unsafe extern "system" fn __kcom_shim_IDerived_reset<T: IDerived, const SLOT: usize>(
-    this: *mut ::core::ffi::c_void,
-    to: u64,
-) -> ::kcom::NTSTATUS {
-    let guard = ::kcom::com::__private::ShimGuard::enter(this);
-    let obj: &T = unsafe { ::kcom::com::__private::value_ref::<T, SLOT>(this) };
-    let status = ::kcom::IntoNtStatus::into_ntstatus(obj.reset(to));
-    guard.leave();
-    status
+pub unsafe extern "system" fn __kcom_shim_IDerived_reset<
+    __KcomT: IDerived,
+    const __KCOM_SLOT: usize,
+>(__kcom_this: *mut ::core::ffi::c_void, to: u64) -> ::kcom::NTSTATUS {
+    let __kcom_guard = ::kcom::com::__private::ShimGuard::enter(__kcom_this);
+    let __kcom_obj: &__KcomT = unsafe {
+        ::kcom::com::__private::value_ref::<__KcomT, __KCOM_SLOT>(__kcom_this)
+    };
+    let __kcom_status = ::kcom::IntoNtStatus::into_ntstatus(__kcom_obj.reset(to));
+    __kcom_guard.leave();
+    __kcom_status
 }
 const _: () = {
     #[allow(dead_code)]
@@ -287,24 +309,26 @@ pub trait IOther: IUnknown + ::core::marker::Send + ::core::marker::Sync {
 }
 ///The vtable of `IOther`: the parent's vtable first, then one entry per method.
 #[repr(C)]
-#[derive(Clone, Copy, Debug)]
+#[derive(::core::clone::Clone, ::core::marker::Copy, ::core::fmt::Debug)]
 #[allow(non_snake_case, dead_code)]
 pub struct IOtherVtbl {
     /// The parent interface's vtable.
     pub parent: ::kcom::IUnknownVtbl,
-    #[doc = concat!("`", stringify!(IOther), "::", stringify!(ping), "`")]
+    #[doc = ::core::concat!(
+        "`", ::core::stringify!(IOther), "::", ::core::stringify!(ping), "`"
+    )]
     pub ping: unsafe extern "system" fn(
         this: *mut ::core::ffi::c_void,
     ) -> ::kcom::NTSTATUS,
 }
 #[allow(dead_code)]
 impl IOtherVtbl {
-    ///Builds the vtable whose shims serve slot `SLOT` of objects of type `T`.
+    ///Builds the vtable whose shims serve slot `__KCOM_SLOT` of objects of type `__KcomT`.
     #[doc(hidden)]
-    pub const fn __for_slot<T: IOther, const SLOT: usize>() -> Self {
+    pub const fn __for_slot<__KcomT: IOther, const __KCOM_SLOT: usize>() -> Self {
         IOtherVtbl {
-            parent: ::kcom::IUnknownVtbl::__for_slot::<T, SLOT>(),
-            ping: __kcom_shim_IOther_ping::<T, SLOT>,
+            parent: ::kcom::IUnknownVtbl::__for_slot::<__KcomT, __KCOM_SLOT>(),
+            ping: __kcom_shim_IOther_ping::<__KcomT, __KCOM_SLOT>,
         }
     }
 }
@@ -333,11 +357,17 @@ unsafe impl ::kcom::com::__private::InterfaceChain for IOtherInterface {
                     ::core::module_path!(), "::", ::core::stringify!(IOther), " (",
                     ::core::file!(), ":", ::core::line!(), ":", ::core::column!(), ")"
                 ),
+                ::core::any::TypeId::of::<IOtherInterface>,
             )
             .prepend_to::<LEN>(PARENT);
         &CHAIN
     };
 }
+const _: () = ::core::assert!(
+    ::kcom::com::__private::iid_is_not_reserved(< IOtherInterface as
+    ::kcom::ComInterfaceInfo > ::IID),
+    "the IID of `IOther` is kcom::com::object::KCOM_OBJECT_IID, which kcom reserves for its typed queries; give every interface its own IID"
+);
 const _: () = ::core::assert!(
     ::kcom::com::__private::own_iid_is_unique(< IOtherInterface as
     ::kcom::com::__private::InterfaceChain > ::CHAIN),
@@ -350,10 +380,10 @@ impl IOtherInterface {
     #[inline]
     #[allow(dead_code, clippy::not_unsafe_ptr_arg_deref)]
     pub fn ping(&self) -> NTSTATUS {
-        let vtbl = <Self as ::kcom::com::ComInterface>::vtable(self);
-        let this = <Self as ::kcom::com::ComInterface>::as_raw(self);
-        let status = unsafe { (vtbl.ping)(this) };
-        <NTSTATUS as ::kcom::FromNtStatus>::from_ntstatus(status)
+        let __kcom_vtbl = <Self as ::kcom::com::ComInterface>::vtable(self);
+        let __kcom_this = <Self as ::kcom::com::ComInterface>::as_raw(self);
+        let __kcom_status = unsafe { (__kcom_vtbl.ping)(__kcom_this) };
+        <NTSTATUS as ::kcom::FromNtStatus>::from_ntstatus(__kcom_status)
     }
 }
 impl ::core::ops::Deref for IOtherInterface {
@@ -366,33 +396,37 @@ impl ::core::ops::Deref for IOtherInterface {
 }
 impl ::core::fmt::Debug for IOtherInterface {
     fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
-        f.debug_tuple(stringify!(IOtherInterface))
+        f.debug_tuple(::core::stringify!(IOtherInterface))
             .field(&<Self as ::kcom::com::ComInterface>::as_raw(self))
             .finish()
     }
 }
-///`extern "system"` shim of `IOther::ping` for objects of type `T` (primary interface slot).
+///`extern "system"` shim of `IOther::ping` for objects of its type argument (primary interface slot).
 ///
 /// # Safety
 ///
-/// `this` must be an interface pointer of a live kcom object whose
-/// value has type `T`, in its primary slot.
+/// The first argument must be an interface pointer of a live kcom
+/// object whose value has the type argument's type, in its primary
+/// slot.
 #[allow(non_snake_case, dead_code)]
-pub unsafe extern "system" fn shim_IOther_ping<T: IOther>(
-    this: *mut ::core::ffi::c_void,
+pub unsafe extern "system" fn shim_IOther_ping<__KcomT: IOther>(
+    __kcom_this: *mut ::core::ffi::c_void,
 ) -> ::kcom::NTSTATUS {
-    unsafe { __kcom_shim_IOther_ping::<T, 0>(this) }
+    unsafe { __kcom_shim_IOther_ping::<__KcomT, 0>(__kcom_this) }
 }
 #[doc(hidden)]
 #[allow(non_snake_case, dead_code)]
-pub unsafe extern "system" fn __kcom_shim_IOther_ping<T: IOther, const SLOT: usize>(
-    this: *mut ::core::ffi::c_void,
-) -> ::kcom::NTSTATUS {
-    let guard = ::kcom::com::__private::ShimGuard::enter(this);
-    let obj: &T = unsafe { ::kcom::com::__private::value_ref::<T, SLOT>(this) };
-    let status = ::kcom::IntoNtStatus::into_ntstatus(obj.ping());
-    guard.leave();
-    status
+pub unsafe extern "system" fn __kcom_shim_IOther_ping<
+    __KcomT: IOther,
+    const __KCOM_SLOT: usize,
+>(__kcom_this: *mut ::core::ffi::c_void) -> ::kcom::NTSTATUS {
+    let __kcom_guard = ::kcom::com::__private::ShimGuard::enter(__kcom_this);
+    let __kcom_obj: &__KcomT = unsafe {
+        ::kcom::com::__private::value_ref::<__KcomT, __KCOM_SLOT>(__kcom_this)
+    };
+    let __kcom_status = ::kcom::IntoNtStatus::into_ntstatus(__kcom_obj.ping());
+    __kcom_guard.leave();
+    __kcom_status
 }
 const _: () = {
     #[allow(dead_code)]
@@ -415,8 +449,9 @@ where
         0,
     >();
     const SECONDARIES: Self::Secondaries = [
-        &IOtherVtbl::__for_slot::<Widget, 1usize>() as *const IOtherVtbl
-            as *const ::core::ffi::c_void,
+        ::kcom::com::__private::secondary_vtable::<
+            IOtherInterface,
+        >(&IOtherVtbl::__for_slot::<Widget, 1usize>()),
     ];
     unsafe fn query(
         base: *mut ::core::ffi::c_void,
@@ -431,6 +466,31 @@ where
             });
         }
         if <IOtherInterface as ::kcom::ComInterfaceInfo>::matches(riid) {
+            return ::core::option::Option::Some(unsafe {
+                ::kcom::com::__private::slot_ptr::<Widget>(base, 1usize)
+            });
+        }
+        ::core::option::Option::None
+    }
+    unsafe fn query_type(
+        base: *mut ::core::ffi::c_void,
+        iface: ::core::any::TypeId,
+    ) -> ::core::option::Option<*mut ::core::ffi::c_void> {
+        if iface == ::core::any::TypeId::of::<::kcom::IUnknownInterface>() {
+            return ::core::option::Option::Some(base);
+        }
+        if ::kcom::com::__private::chain_has_type(
+            <IDerivedInterface as ::kcom::com::__private::InterfaceChain>::CHAIN,
+            iface,
+        ) {
+            return ::core::option::Option::Some(unsafe {
+                ::kcom::com::__private::slot_ptr::<Widget>(base, 0usize)
+            });
+        }
+        if ::kcom::com::__private::chain_has_type(
+            <IOtherInterface as ::kcom::com::__private::InterfaceChain>::CHAIN,
+            iface,
+        ) {
             return ::core::option::Option::Some(unsafe {
                 ::kcom::com::__private::slot_ptr::<Widget>(base, 1usize)
             });
@@ -468,6 +528,23 @@ where
             return ::core::option::Option::Some(base);
         }
         if <IBaseInterface as ::kcom::ComInterfaceInfo>::matches(riid) {
+            return ::core::option::Option::Some(unsafe {
+                ::kcom::com::__private::slot_ptr::<Holder<T>>(base, 0usize)
+            });
+        }
+        ::core::option::Option::None
+    }
+    unsafe fn query_type(
+        base: *mut ::core::ffi::c_void,
+        iface: ::core::any::TypeId,
+    ) -> ::core::option::Option<*mut ::core::ffi::c_void> {
+        if iface == ::core::any::TypeId::of::<::kcom::IUnknownInterface>() {
+            return ::core::option::Option::Some(base);
+        }
+        if ::kcom::com::__private::chain_has_type(
+            <IBaseInterface as ::kcom::com::__private::InterfaceChain>::CHAIN,
+            iface,
+        ) {
             return ::core::option::Option::Some(unsafe {
                 ::kcom::com::__private::slot_ptr::<Holder<T>>(base, 0usize)
             });

@@ -144,8 +144,9 @@ impl<T: ComClass> ClassRc<T> {
         unsafe { ComRc::from_raw_nonnull(base) }
     }
 
-    /// `QueryInterface` for `J` through the object's vtable, as any COM
-    /// client would: a new reference, or `STATUS_NOINTERFACE`.
+    /// The object's interface `J`, asked by its Rust type as
+    /// [`ComRc::query_interface`] does: a new reference, or
+    /// `STATUS_NOINTERFACE`.
     #[inline]
     pub fn query_interface<J: ComInterface>(&self) -> Result<ComRc<J>, NTSTATUS> {
         // Borrow our reference as a `ComRc` without touching the count.

@@ -45,18 +45,23 @@
 /// # Interface ids
 ///
 /// Every interface needs an IID of its own: `QueryInterface` answers an IID
-/// with the interface it names, and [`ComRc::query_interface`](crate::ComRc::query_interface)
-/// trusts the answer to have that interface's vtable. Two checks run at
-/// compile time:
+/// with the interface it names, for every caller, C ones included. Three
+/// checks run at compile time:
 ///
 /// * an interface's IID must differ from the IIDs of all its ancestors
 ///   (its parent, …, `IUnknown`);
+/// * it must not be [`KCOM_OBJECT_IID`](crate::com::object::KCOM_OBJECT_IID),
+///   which kcom's objects answer for their typed queries;
 /// * [`implement_com!`](crate::implement_com) rejects an object whose
 ///   interfaces, or their ancestors, share an IID without being the same
 ///   interface.
 ///
 /// Interfaces that never meet in one object cannot be checked against each
-/// other: generate each IID fresh (`uuidgen`), never copy one.
+/// other, so the safe [`ComRc::query_interface`](crate::ComRc::query_interface)
+/// does not go by the IID: it asks kcom's objects for the interface's Rust
+/// type, and gets `STATUS_NOINTERFACE` from an object that has another
+/// interface with the same IID. A C caller's `QueryInterface` can only go by
+/// the IID: generate each IID fresh (`uuidgen`), never copy one.
 ///
 /// ```compile_fail,E0080
 /// use kcom::{declare_com_interface, GUID, IUnknown, NTSTATUS};
@@ -65,6 +70,18 @@
 ///     // IUnknown's own IID: refused.
 ///     pub trait IBad: IUnknown {
 ///         const IID: GUID = kcom::guid!("00000000-0000-0000-c000-000000000046");
+///         fn get(&self) -> NTSTATUS;
+///     }
+/// }
+/// ```
+///
+/// ```compile_fail,E0080
+/// use kcom::{declare_com_interface, GUID, IUnknown, NTSTATUS};
+///
+/// declare_com_interface! {
+///     // The IID kcom's objects answer for typed queries: refused.
+///     pub trait IBad: IUnknown {
+///         const IID: GUID = kcom::com::object::KCOM_OBJECT_IID;
 ///         fn get(&self) -> NTSTATUS;
 ///     }
 /// }
@@ -119,6 +136,11 @@ macro_rules! declare_com_interface {
 /// All share one reference count, and `QueryInterface` for `IUnknown` from
 /// any of them returns the base pointer (COM identity). `QueryInterface`
 /// for an ancestor returns the first listed interface that has it.
+///
+/// Each listed `IBar` stands for the trait `IBar`, its `IBarInterface` and its
+/// `IBarVtbl`, resolved where the macro is called: all three must come from
+/// one declaration (`use v1::{IBar, IBarInterface, IBarVtbl}`, or a path,
+/// `v1::IBar`). A vtable from another declaration is a type error.
 ///
 /// Two listed interfaces that share an IID, or whose ancestors do (other
 /// than a common ancestor), are a compile error: `QueryInterface` could not

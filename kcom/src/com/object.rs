@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! offset 0          primary vtable pointer      <- the object's IUnknown / primary interface pointer
-//! 8                 Header { refcount, query, destroy }
+//! 8                 Header { refcount, query, query_type, destroy }
 //! value_offset::<T> T (the Rust value)
 //! slot_offset(1..)  secondary vtable pointers   <- pointers to the other interfaces
 //! …                 A (the allocator), moved out before the free
@@ -17,8 +17,21 @@
 //! `QueryInterface` and destruction go through function pointers in the
 //! header, set when the object is created, which is what lets one `IUnknown`
 //! vtable per type serve objects of any allocator and any primary interface.
+//!
+//! # Typed queries
+//!
+//! An IID alone does not prove which interface a pointer has: two
+//! declarations in different objects may carry the same IID. So the typed,
+//! safe query ([`ComRc::query_interface`]) asks by the requested interface's
+//! Rust type ([`TypeId`], unique in the program whichever crate declares the
+//! interface): it first asks `QueryInterface` for [`KCOM_OBJECT_IID`], which
+//! only kcom's `QueryInterface` shim answers (with the object's base), then
+//! calls the header's `query_type`, which knows the Rust type of every slot.
+//! An object kcom did not make does not answer that IID, and is queried by
+//! IID only through the unsafe [`ComRc::query_interface_unchecked`].
 
 use core::alloc::Layout;
+use core::any::TypeId;
 use core::ffi::c_void;
 use core::mem::{ManuallyDrop, align_of, offset_of, size_of};
 use core::ptr::{self, NonNull};
@@ -32,15 +45,44 @@ use loom::sync::atomic::{AtomicU32, Ordering};
 use super::failfast::{FailFastReason, fail_fast};
 use super::interface::{ComInterface, ComInterfaceInfo};
 use super::rc::ComRc;
+use super::unknown::IUnknownInterface;
 use crate::alloc::{Allocator, GlobalAllocator, require_non_paged};
 use crate::{GUID, NTSTATUS, STATUS_INSUFFICIENT_RESOURCES, STATUS_INVALID_PARAMETER};
-use crate::{STATUS_NOINTERFACE, STATUS_SUCCESS};
+use crate::{STATUS_NOINTERFACE, STATUS_SUCCESS, nt_success};
 
 /// The largest reference count before [`FailFastReason::RefcountOverflow`].
 pub const MAX_REFCOUNT: u32 = i32::MAX as u32;
 
 type QueryFn = unsafe fn(base: *mut c_void, riid: &GUID) -> Option<*mut c_void>;
+type QueryTypeFn = unsafe fn(base: *mut c_void, want: &InterfaceType) -> Option<*mut c_void>;
 type DestroyFn = unsafe fn(base: *mut c_void);
+
+/// The IID kcom's `QueryInterface` shim answers with the object's base
+/// pointer (referenced, as for any IID): the sign that the object was made
+/// by kcom, so that its header may be read. No declared interface may use
+/// it (`declare_com_interface!` checks), so no object answers it with
+/// anything else.
+///
+/// `{de6ee15c-5b01-4616-8c4c-f7fa30b023f5}`
+pub const KCOM_OBJECT_IID: GUID = GUID::from_u128(0xde6ee15c_5b01_4616_8c4c_f7fa30b023f5);
+
+/// What a typed query asks for: an interface by its Rust type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct InterfaceType {
+    /// `TypeId` of the interface type (`IFooInterface`).
+    pub(crate) iface: TypeId,
+    /// `TypeId` of its vtable type (`IFooVtbl`).
+    pub(crate) vtbl: TypeId,
+}
+
+impl InterfaceType {
+    pub(crate) fn of<I: ComInterfaceInfo>() -> Self {
+        InterfaceType {
+            iface: TypeId::of::<I>(),
+            vtbl: TypeId::of::<I::Vtbl>(),
+        }
+    }
+}
 
 /// Per-object bookkeeping, right after the primary vtable pointer.
 #[repr(C)]
@@ -49,6 +91,9 @@ pub(crate) struct Header {
     /// Answers `QueryInterface` for the object (base pointer in, interface
     /// pointer out, no AddRef).
     query: QueryFn,
+    /// Answers a typed query (base pointer in, a pointer to the interface
+    /// of that Rust type out, no AddRef).
+    query_type: QueryTypeFn,
     /// Drops the value and frees the allocation through its allocator.
     destroy: DestroyFn,
 }
@@ -213,14 +258,23 @@ pub(crate) unsafe extern "system" fn shim_query_interface<T, const SLOT: usize>(
     let base = unsafe { base_of::<T, SLOT>(this) };
     // SAFETY: the object is alive while the caller holds its reference.
     let h = unsafe { header(base) };
-    // SAFETY: `riid` is non-null and valid for reads; `query` was installed
-    // for this very object and takes its base.
-    let found = unsafe { (h.query)(base, &*riid) };
-    let status = match found {
+    // SAFETY: `riid` is non-null and valid for reads (contract).
+    let riid = unsafe { &*riid };
+    let found = if *riid == KCOM_OBJECT_IID {
+        Some(base)
+    } else {
+        // SAFETY: `query` was installed for this very object and takes its
+        // base.
+        unsafe { (h.query)(base, riid) }
+    };
+    // A null answer (a hand-written `ComImpl::query_interface` may give one)
+    // is no interface: success would hand the caller a reference it could
+    // never release.
+    let status = match found.and_then(NonNull::new) {
         Some(p) => {
             add_ref(h);
             // SAFETY: as above, `out` is valid for writes.
-            unsafe { out.write(p) };
+            unsafe { out.write(p.as_ptr()) };
             STATUS_SUCCESS
         }
         None => STATUS_NOINTERFACE,
@@ -295,6 +349,7 @@ pub trait ComImpl<V: 'static> {
 
     /// Returns the interface pointer for `riid`, or `None`. `this` is the
     /// object's primary interface pointer. Do not AddRef: the runtime does.
+    /// A null pointer is answered as `None` (`STATUS_NOINTERFACE`).
     fn query_interface(&self, this: *mut c_void, riid: &GUID) -> Option<*mut c_void>;
 }
 
@@ -334,6 +389,7 @@ impl<T, V: 'static, A: Allocator, S: Copy> ComObject<T, V, A, S> {
         vtable: &'static V,
         secondaries: S,
         query: QueryFn,
+        query_type: QueryTypeFn,
     ) -> Result<NonNull<c_void>, NTSTATUS> {
         let () = Self::LAYOUT_CHECK;
         require_non_paged(&alloc)?;
@@ -350,6 +406,7 @@ impl<T, V: 'static, A: Allocator, S: Copy> ComObject<T, V, A, S> {
             header: Header {
                 refcount: AtomicU32::new(1),
                 query,
+                query_type,
                 destroy: Self::destroy,
             },
             value,
@@ -397,6 +454,81 @@ unsafe fn query_via_impl<T: ComImpl<V>, V: 'static>(
     // SAFETY: the primary slot is the base; the object is alive.
     let value = unsafe { value_ref::<T, 0>(base) };
     value.query_interface(base, riid)
+}
+
+/// The typed query of an object made from a hand-written `ComImpl<V>`: its
+/// only slot, the base, for `IUnknown` and for any interface whose vtable
+/// type is `V` (the type of the vtable the base points to). Nothing else is
+/// known about the Rust types behind what `ComImpl::query_interface`
+/// returns, so those pointers are reached only by IID, through
+/// [`ComRc::query_interface_unchecked`].
+///
+/// # Safety
+///
+/// `base` must be a live object created with `ComImpl<V>`.
+unsafe fn query_type_via_impl<V: 'static>(
+    base: *mut c_void,
+    want: &InterfaceType,
+) -> Option<*mut c_void> {
+    if want.iface == TypeId::of::<IUnknownInterface>() || want.vtbl == TypeId::of::<V>() {
+        Some(base)
+    } else {
+        None
+    }
+}
+
+/// The typed query of an `implement_com!` object.
+///
+/// # Safety
+///
+/// `base` must be a live object of class `C`.
+unsafe fn query_type_of_class<C: ComClass>(
+    base: *mut c_void,
+    want: &InterfaceType,
+) -> Option<*mut c_void> {
+    // SAFETY: forwarded contract.
+    unsafe { C::query_type(base, want.iface) }
+}
+
+/// A typed query: a referenced pointer to the interface of Rust type `want`
+/// of the object behind `this`, if kcom made the object and it has that
+/// interface; `STATUS_NOINTERFACE` otherwise.
+///
+/// # Safety
+///
+/// `this` must be a live interface pointer (its vtable starts with
+/// `IUnknownVtbl`) of an object that answers `QueryInterface` for
+/// [`KCOM_OBJECT_IID`] only if kcom made it (kcom's objects, and any
+/// object not built on purpose to answer kcom's private IID).
+pub(crate) unsafe fn query_typed(
+    this: NonNull<c_void>,
+    want: &InterfaceType,
+) -> Result<NonNull<c_void>, NTSTATUS> {
+    // SAFETY: a live interface pointer (contract), whose vtable starts with
+    // `IUnknownVtbl`.
+    let unknown = unsafe { &**(this.as_ptr() as *const *const super::unknown::IUnknownVtbl) };
+    let mut base: *mut c_void = ptr::null_mut();
+    // SAFETY: as above; the IID and `base` are valid locals.
+    let status = unsafe { (unknown.QueryInterface)(this.as_ptr(), &KCOM_OBJECT_IID, &mut base) };
+    if !nt_success(status) || base.is_null() {
+        return Err(STATUS_NOINTERFACE);
+    }
+    // SAFETY: only kcom's shim answers `KCOM_OBJECT_IID` (contract), with
+    // the base of the live object and a reference we now own.
+    let h = unsafe { header(base) };
+    // SAFETY: `query_type` was installed for this object and takes its base.
+    let found = unsafe { (h.query_type)(base, want) };
+    let result = match found.and_then(NonNull::new) {
+        Some(p) => {
+            add_ref(h);
+            Ok(p)
+        }
+        None => Err(STATUS_NOINTERFACE),
+    };
+    // SAFETY: we own the reference the probe added; the caller's own
+    // reference keeps the object alive past its release.
+    unsafe { release(base) };
+    result
 }
 
 impl<T: ComImpl<V>, V: 'static, A: Allocator + Send + 'static> ComObject<T, V, A> {
@@ -452,8 +584,15 @@ impl<T: ComImpl<V>, V: 'static, A: Allocator> ComObject<T, V, A> {
     /// anything it borrows) is alive, and the last one on a thread where
     /// using `alloc` is sound.
     pub unsafe fn try_new_in_unchecked(value: T, alloc: A) -> Result<*mut c_void, NTSTATUS> {
-        Self::try_create_raw(value, alloc, T::VTABLE, (), query_via_impl::<T, V>)
-            .map(NonNull::as_ptr)
+        Self::try_create_raw(
+            value,
+            alloc,
+            T::VTABLE,
+            (),
+            query_via_impl::<T, V>,
+            query_type_via_impl::<V>,
+        )
+        .map(NonNull::as_ptr)
     }
 }
 
@@ -532,8 +671,12 @@ impl<T, V: 'static, A: Allocator, S> core::fmt::Debug for ComObject<T, V, A, S> 
 /// this type for slots 0, 1, … in order, and `query` must return only the
 /// object's base (for `IUnknown`) or its slot pointers, answering an IID
 /// with a slot whose vtable starts with the vtable of the interface that
-/// IID names. Use `implement_com!`, which upholds this (its compile-time
-/// IID checks make that interface unique among the object's).
+/// IID names. `query_type` must return only the base (for
+/// `IUnknownInterface`) or the pointer of a slot whose interface is the
+/// interface type `iface` names or derives from it (so its vtable starts
+/// with that interface's vtable). Use `implement_com!`, which upholds this
+/// (its compile-time IID checks make the IID's interface unique among the
+/// object's).
 pub unsafe trait ComClass: Sized + 'static {
     /// The interface of the object's primary slot.
     type Primary: ComInterface;
@@ -550,6 +693,15 @@ pub unsafe trait ComClass: Sized + 'static {
     ///
     /// `base` must be the base of a live object of this class.
     unsafe fn query(base: *mut c_void, riid: &GUID) -> Option<*mut c_void>;
+
+    /// Answers a typed query (no AddRef): the base for `IUnknown`, else the
+    /// first slot whose interface has the Rust type `iface` or derives from
+    /// it; `None` for any other type.
+    ///
+    /// # Safety
+    ///
+    /// `base` must be the base of a live object of this class.
+    unsafe fn query_type(base: *mut c_void, iface: TypeId) -> Option<*mut c_void>;
 
     /// Creates an object with [`GlobalAllocator`] and returns a reference to
     /// its primary interface, or `STATUS_INSUFFICIENT_RESOURCES`.
@@ -591,6 +743,7 @@ pub unsafe trait ComClass: Sized + 'static {
             Self::PRIMARY_VTABLE,
             Self::SECONDARIES,
             Self::query,
+            query_type_of_class::<Self>,
         )?;
         // SAFETY: a fresh object whose primary slot implements `Primary`,
         // with one reference that the `ComRc` now owns.

@@ -1,5 +1,6 @@
 //! Items the macros' generated code uses. Not a public API.
 
+use core::any::TypeId;
 use core::ffi::c_void;
 use core::ptr::NonNull;
 
@@ -58,6 +59,12 @@ pub unsafe fn upcast<I: ComInterface, P: ComInterface>(i: &I) -> &P {
     unsafe { &*(i as *const I as *const P) }
 }
 
+/// A secondary slot's vtable, type-erased for `ComClass::SECONDARIES` once
+/// the compiler has checked it is `I`'s own vtable type.
+pub const fn secondary_vtable<I: ComInterfaceInfo>(vtbl: &'static I::Vtbl) -> *const c_void {
+    (vtbl as *const I::Vtbl).cast()
+}
+
 /// The value of the object whose slot `SLOT` is `this`.
 ///
 /// # Safety
@@ -82,19 +89,23 @@ pub unsafe fn slot_ptr<T>(base: *mut c_void, slot: usize) -> *mut c_void {
     unsafe { base.byte_add(super::object::slot_offset::<T>(slot)) }
 }
 
-/// One interface in the compile-time IID checks: its IID and a name unique
-/// to its declaration (module path, name and source position), which tells
-/// two interfaces apart even when their IIDs are equal.
+/// One interface in the compile-time IID checks and the typed query: its
+/// IID, a name unique to its declaration (module path, name and source
+/// position), which tells two interfaces apart at compile time even when
+/// their IIDs are equal, and its Rust type's `TypeId`, which tells them
+/// apart at run time in any crate.
 #[derive(Clone, Copy, Debug)]
 pub struct InterfaceKey {
     iid: GUID,
     name: &'static str,
+    type_id: fn() -> TypeId,
 }
 
 impl InterfaceKey {
-    /// The key of one interface.
-    pub const fn new(iid: GUID, name: &'static str) -> Self {
-        InterfaceKey { iid, name }
+    /// The key of one interface; `type_id` is `TypeId::of::<I>` of its
+    /// interface type.
+    pub const fn new(iid: GUID, name: &'static str, type_id: fn() -> TypeId) -> Self {
+        InterfaceKey { iid, name, type_id }
     }
 
     /// `[self, parent[0], parent[1], …]`: an interface's chain from its
@@ -136,9 +147,11 @@ impl InterfaceKey {
 /// # Safety
 ///
 /// `CHAIN` must list the interface and each of its ancestors (parent first)
-/// with their true IIDs and names unique to their declarations: the
-/// generated `QueryInterface` is sound only because the checks over these
-/// chains pass.
+/// with their true IIDs, names unique to their declarations and the
+/// `TypeId`s of their interface types, each ancestor's vtable being a prefix
+/// of the interface's: the generated `QueryInterface` is sound only because
+/// the checks over these chains pass, and the typed query hands out a slot
+/// as any interface of its chain.
 pub unsafe trait InterfaceChain: ComInterfaceInfo {
     /// The chain.
     const CHAIN: &'static [InterfaceKey];
@@ -150,7 +163,22 @@ unsafe impl InterfaceChain for IUnknownInterface {
     const CHAIN: &'static [InterfaceKey] = &[InterfaceKey::new(
         <IUnknownInterface as ComInterfaceInfo>::IID,
         "kcom::IUnknown",
+        TypeId::of::<IUnknownInterface>,
     )];
+}
+
+/// True if `iface` is the `TypeId` of an interface of `chain`: a slot whose
+/// interface has this chain may be handed out as that interface.
+#[inline]
+pub fn chain_has_type(chain: &[InterfaceKey], iface: TypeId) -> bool {
+    chain.iter().any(|k| (k.type_id)() == iface)
+}
+
+/// True unless `iid` is one kcom reserves for itself
+/// ([`KCOM_OBJECT_IID`](super::object::KCOM_OBJECT_IID)): no declared
+/// interface may have it.
+pub const fn iid_is_not_reserved(iid: GUID) -> bool {
+    iid.to_u128() != super::object::KCOM_OBJECT_IID.to_u128()
 }
 
 /// True if the first interface of `chain` has an IID none of its ancestors

@@ -1,5 +1,6 @@
 //! `ComRc<I>`: an owning, reference-counted interface pointer.
 
+use core::any::TypeId;
 use core::ffi::c_void;
 use core::fmt;
 use core::marker::PhantomData;
@@ -7,6 +8,7 @@ use core::ops::Deref;
 use core::ptr::{self, NonNull};
 
 use super::interface::{ComInterface, ComInterfaceInfo, ThreadSafeInterface};
+use super::object::{InterfaceType, query_typed};
 use super::unknown::{IUnknownInterface, IUnknownVtbl};
 use crate::{NTSTATUS, STATUS_NOINTERFACE, nt_success};
 
@@ -37,6 +39,14 @@ impl<I: ComInterface> ComRc<I> {
     /// alive until the last reference is released and usable from the
     /// thread that releases it. Objects from kcom's safe constructors meet
     /// this (their allocators are `Send + 'static`).
+    ///
+    /// [`query_interface`](Self::query_interface) reads the header of any
+    /// object that answers `QueryInterface` for
+    /// [`KCOM_OBJECT_IID`](super::object::KCOM_OBJECT_IID): only objects kcom
+    /// made may answer it. For an object made from a hand-written
+    /// [`ComImpl<V>`](super::ComImpl), the vtable `V` must hold shims for the
+    /// object's own value type: `query_interface` hands the object out as any
+    /// interface whose vtable type is `V`.
     pub unsafe fn from_raw(ptr: *mut c_void) -> Option<Self> {
         // SAFETY: forwarded contract.
         NonNull::new(ptr).map(|p| unsafe { Self::from_raw_nonnull(p) })
@@ -81,13 +91,47 @@ impl<I: ComInterface> ComRc<I> {
         self.ptr.as_ptr()
     }
 
-    /// `QueryInterface` for `J`: a new reference on success,
-    /// `STATUS_NOINTERFACE` (or the object's error) otherwise.
+    /// The object's interface `J`: a new reference, or
+    /// `STATUS_NOINTERFACE`.
     ///
-    /// The answer is trusted to be `J`: this relies on `J::IID` naming `J`
-    /// alone (see "Interface ids" in
-    /// [`declare_com_interface!`](crate::declare_com_interface)).
+    /// An IID does not prove which interface a pointer has (two interfaces
+    /// in different objects may be declared with the same IID), so this asks
+    /// by `J`'s Rust type: objects made by kcom know the type of every
+    /// interface they have, and answer `J` only with a slot that has `J` or
+    /// derives from it. `IUnknownInterface` is asked for by IID, which any
+    /// COM object answers. For any other interface of an object kcom did
+    /// not make (a foreign COM object), use the unsafe
+    /// [`query_interface_unchecked`](Self::query_interface_unchecked).
     pub fn query_interface<J: ComInterface>(&self) -> Result<ComRc<J>, NTSTATUS> {
+        if TypeId::of::<J>() == TypeId::of::<IUnknownInterface>() {
+            // SAFETY: every COM object answers IUnknown's IID with its
+            // identity, an interface pointer whose vtable starts with
+            // `IUnknownVtbl` (the `from_raw` contract's `IUnknown` rules), and
+            // no declared interface may use that IID.
+            return unsafe { self.query_interface_unchecked::<J>() };
+        }
+        // SAFETY: `self.ptr` is a live interface pointer whose object answers
+        // `KCOM_OBJECT_IID` only if kcom made it (the `from_raw` contract).
+        let p = unsafe { query_typed(self.ptr, &InterfaceType::of::<J>()) }?;
+        // SAFETY: a referenced pointer to a slot of the same object whose
+        // interface is `J` or derives from it (the typed query's answer), so
+        // its vtable starts with `J::Vtbl`. Its threading is the object's
+        // (upheld when `self` was made).
+        Ok(unsafe { ComRc::from_raw_nonnull(p) })
+    }
+
+    /// `QueryInterface` for `J::IID`, trusting the answer to be `J`: a new
+    /// reference on success, `STATUS_NOINTERFACE` (or the object's error)
+    /// otherwise. For objects kcom did not make; kcom's own answer
+    /// [`query_interface`](Self::query_interface).
+    ///
+    /// # Safety
+    ///
+    /// The object must answer `J::IID` only with an interface pointer whose
+    /// vtable starts with `J::Vtbl`, of an interface `J`'s threading allows
+    /// (as for [`from_raw`](Self::from_raw)): the IID must name `J`, not
+    /// another interface declared with the same IID.
+    pub unsafe fn query_interface_unchecked<J: ComInterface>(&self) -> Result<ComRc<J>, NTSTATUS> {
         let mut out: *mut c_void = ptr::null_mut();
         // SAFETY: `self.ptr` is live; the IID and `out` are valid locals.
         let status = unsafe {
@@ -100,13 +144,8 @@ impl<I: ComInterface> ComRc<I> {
         if !nt_success(status) {
             return Err(status);
         }
-        // SAFETY: a successful QueryInterface for `J::IID` returns a
-        // referenced pointer to the interface that IID names, of the same
-        // object (the COM contract; `implement_com!` objects answer with the
-        // slot whose interface or ancestor has the IID, unique among their
-        // interfaces by its compile-time check). That interface is `J`, as
-        // no other interface may have `J`'s IID (the declaration rule). Its
-        // threading is the object's (upheld when `self` was made).
+        // SAFETY: a successful QueryInterface returns a referenced pointer of
+        // the same object, which is `J` by the caller's contract.
         unsafe { ComRc::from_raw(out) }.ok_or(STATUS_NOINTERFACE)
     }
 

@@ -1,13 +1,11 @@
 //! `kmdf-host` runs a compiled KMDF driver image (the `.sys` built for
-//! `x86_64-pc-windows-msvc`) inside a Linux x86_64 process: it maps the PE
-//! image, binds its imports to a simulated kernel (`ntoskrnl.exe`,
-//! `hal.dll`) and framework (`WdfLdr.sys` and the KMDF 1.31/1.33 function
-//! table), and plays the I/O manager and PnP manager: `DriverEntry`,
-//! AddDevice, `METHOD_BUFFERED` IOCTLs, work items, device removal and
-//! unload. It checks what KMDF Verifier and Driver Verifier check: KMDF's
-//! own parameter validation, exactly-once request completion, the IRQL of
-//! every call, pool tracking by tag with leaks reported at unload, wrong-tag
-//! and double frees, low-resources simulation and special pool.
+//! `x86_64-pc-windows-msvc`) inside a Linux x86_64 process, against a
+//! simulated kernel and KMDF, with KMDF Verifier and Driver Verifier style
+//! checks. The crate's `README.md` describes the command line, the report,
+//! the WDF functions the host implements, and what a run proves and what
+//! it cannot. This library is the same host, step by step, for tests:
+//! [`Host::load`], [`Host::driver_entry`], [`Host::add_device`],
+//! [`Host::device_io_control`], [`Host::remove_device`], [`Host::unload`].
 //!
 //! What a run finds is in the [`Report`] that [`Host::unload`] returns:
 //! every [`Violation`] (its [`Rule`], what happened, where in the driver)
@@ -21,9 +19,7 @@
 //! expect to stop in a child process (the `kmdf-host` binary does that for
 //! a test).
 //!
-//! It is not Windows: the real kernel, `Wdf01000.sys`, preemption and
-//! interrupts, PnP and power beyond add/remove and D0/D3, and hardware are
-//! all out of its reach. On other targets the crate builds, and
+//! On targets other than x86_64 Linux the crate builds, and
 //! [`Host::load`] returns [`Error::Unsupported`].
 //!
 //! ```no_run

@@ -102,4 +102,34 @@ mod tests {
             .count();
         assert_eq!(traps + implemented, WDF_FUNCTION_COUNT);
     }
+
+    /// The README's "WDF functions" section lists exactly the implemented
+    /// functions, with their count and the table's size.
+    #[test]
+    fn the_readme_lists_the_implemented_functions() {
+        let readme = include_str!("../../../../README.md");
+        let section = readme
+            .split("\n## ")
+            .find(|s| s.starts_with("WDF functions\n"))
+            .expect("README.md has a \"## WDF functions\" section");
+        let implemented = super::super::ddi::IMPLEMENTED;
+        let count = format!(
+            "these {} of KMDF 1.33's {WDF_FUNCTION_COUNT} functions",
+            implemented.len()
+        );
+        assert!(
+            section.contains(&count),
+            "the section does not say {count:?}"
+        );
+        let mut listed: Vec<&str> = section
+            .split('`')
+            .skip(1)
+            .step_by(2)
+            .filter(|name| name.starts_with("Wdf"))
+            .collect();
+        let mut expected: Vec<&str> = implemented.iter().map(|(name, _)| *name).collect();
+        listed.sort_unstable();
+        expected.sort_unstable();
+        assert_eq!(listed, expected, "README.md's list of WDF functions");
+    }
 }

@@ -95,7 +95,7 @@ unsafe extern "win64" fn wdf_driver_create(
     driver_out: *mut Handle,
 ) -> i32 {
     let session = Session::current();
-    const F: &str = "WdfDriverCreate";
+    const F: &str = wdf_name!(WdfDriverCreate);
     check_globals(&session, F, globals);
     not_null(F, "DriverObject", driver_object);
     not_null(F, "RegistryPath", registry_path);

@@ -15,6 +15,16 @@
 //! `IO_WORKITEM`s, device interfaces) come from the pool with the driver's
 //! tag, so low-resources simulation fails them as it would fail KMDF's.
 
+/// The name of a WDF function the host implements (its thunk's identifier),
+/// checked at compile time against that thunk: the text of the name is
+/// written once, in `caller_thunk!`, and every use names the thunk.
+macro_rules! wdf_name {
+    ($thunk:ident) => {{
+        let _: unsafe extern "win64" fn() = $thunk;
+        stringify!($thunk)
+    }};
+}
+
 mod device;
 mod driver;
 mod object;
@@ -326,61 +336,36 @@ unsafe fn validate_unicode_string(
     Ok(unsafe { unicode_string(s) })
 }
 
+/// The table entries the host implements: each thunk's name (for the
+/// function table's index) and address.
+macro_rules! implemented {
+    ($($module:ident::$thunk:ident),* $(,)?) => {
+        &[$((stringify!($thunk), $module::$thunk as unsafe extern "win64" fn())),*]
+    };
+}
+
 /// Every implemented table entry.
-pub(crate) static IMPLEMENTED: &[(&str, unsafe extern "win64" fn())] = &[
-    ("WdfDriverCreate", driver::WdfDriverCreate),
-    (
-        "WdfDeviceInitSetDeviceType",
-        device::WdfDeviceInitSetDeviceType,
-    ),
-    (
-        "WdfDeviceInitSetCharacteristics",
-        device::WdfDeviceInitSetCharacteristics,
-    ),
-    ("WdfDeviceInitSetIoType", device::WdfDeviceInitSetIoType),
-    (
-        "WdfDeviceInitAssignSDDLString",
-        device::WdfDeviceInitAssignSDDLString,
-    ),
-    ("WdfDeviceInitAssignName", device::WdfDeviceInitAssignName),
-    ("WdfDeviceCreate", device::WdfDeviceCreate),
-    (
-        "WdfDeviceCreateDeviceInterface",
-        device::WdfDeviceCreateDeviceInterface,
-    ),
-    (
-        "WdfObjectGetTypedContextWorker",
-        object::WdfObjectGetTypedContextWorker,
-    ),
-    ("WdfObjectDelete", object::WdfObjectDelete),
-    ("WdfIoQueueCreate", queue::WdfIoQueueCreate),
-    ("WdfIoQueueGetDevice", queue::WdfIoQueueGetDevice),
-    (
-        "WdfRequestRetrieveInputBuffer",
-        request::WdfRequestRetrieveInputBuffer,
-    ),
-    (
-        "WdfRequestRetrieveOutputBuffer",
-        request::WdfRequestRetrieveOutputBuffer,
-    ),
-    ("WdfRequestComplete", request::WdfRequestComplete),
-    (
-        "WdfRequestCompleteWithInformation",
-        request::WdfRequestCompleteWithInformation,
-    ),
-    (
-        "WdfRequestSetInformation",
-        request::WdfRequestSetInformation,
-    ),
-    (
-        "WdfRequestGetInformation",
-        request::WdfRequestGetInformation,
-    ),
-    ("WdfWorkItemCreate", work_item::WdfWorkItemCreate),
-    ("WdfWorkItemEnqueue", work_item::WdfWorkItemEnqueue),
-    (
-        "WdfWorkItemGetParentObject",
-        work_item::WdfWorkItemGetParentObject,
-    ),
-    ("WdfWorkItemFlush", work_item::WdfWorkItemFlush),
+pub(crate) static IMPLEMENTED: &[(&str, unsafe extern "win64" fn())] = implemented![
+    driver::WdfDriverCreate,
+    device::WdfDeviceInitSetDeviceType,
+    device::WdfDeviceInitSetCharacteristics,
+    device::WdfDeviceInitSetIoType,
+    device::WdfDeviceInitAssignSDDLString,
+    device::WdfDeviceInitAssignName,
+    device::WdfDeviceCreate,
+    device::WdfDeviceCreateDeviceInterface,
+    object::WdfObjectGetTypedContextWorker,
+    object::WdfObjectDelete,
+    queue::WdfIoQueueCreate,
+    queue::WdfIoQueueGetDevice,
+    request::WdfRequestRetrieveInputBuffer,
+    request::WdfRequestRetrieveOutputBuffer,
+    request::WdfRequestComplete,
+    request::WdfRequestCompleteWithInformation,
+    request::WdfRequestSetInformation,
+    request::WdfRequestGetInformation,
+    work_item::WdfWorkItemCreate,
+    work_item::WdfWorkItemEnqueue,
+    work_item::WdfWorkItemGetParentObject,
+    work_item::WdfWorkItemFlush,
 ];

@@ -23,7 +23,7 @@ unsafe extern "win64" fn wdf_object_get_typed_context_worker(
     type_info: *const ContextTypeInfo,
 ) -> *mut std::ffi::c_void {
     let session = Session::current();
-    const F: &str = "WdfObjectGetTypedContextWorker";
+    const F: &str = wdf_name!(WdfObjectGetTypedContextWorker);
     not_null(F, "Handle", handle);
     let s = session.wdf().lock();
     session.wdf().check(&s, F, handle as usize, None);
@@ -46,7 +46,7 @@ caller_thunk!(WdfObjectGetTypedContextWorker => wdf_object_get_typed_context_wor
 /// destroy callback.
 unsafe extern "win64" fn wdf_object_delete(_g: *mut abi::DriverGlobals, handle: Handle) {
     let session = Session::current();
-    const F: &str = "WdfObjectDelete";
+    const F: &str = wdf_name!(WdfObjectDelete);
     let (no_delete, kind) = {
         let s = session.wdf().lock();
         session.wdf().check(&s, F, handle as usize, None);

@@ -37,7 +37,7 @@ unsafe extern "win64" fn wdf_io_queue_create(
     queue_out: *mut Handle,
 ) -> i32 {
     let session = Session::current();
-    const F: &str = "WdfIoQueueCreate";
+    const F: &str = wdf_name!(WdfIoQueueCreate);
     let device = device as usize;
     session
         .wdf()
@@ -240,9 +240,12 @@ unsafe extern "win64" fn wdf_io_queue_get_device(
 ) -> Handle {
     let session = Session::current();
     let s = session.wdf().lock();
-    session
-        .wdf()
-        .check(&s, "WdfIoQueueGetDevice", queue as usize, Some(Kind::Queue));
+    session.wdf().check(
+        &s,
+        wdf_name!(WdfIoQueueGetDevice),
+        queue as usize,
+        Some(Kind::Queue),
+    );
     s.queue(queue as usize).map_or(0, |q| q.device) as Handle
 }
 caller_thunk!(WdfIoQueueGetDevice => wdf_io_queue_get_device);

@@ -58,9 +58,9 @@ unsafe fn retrieve(
 ) -> i32 {
     let session = Session::current();
     let f = if output {
-        "WdfRequestRetrieveOutputBuffer"
+        wdf_name!(WdfRequestRetrieveOutputBuffer)
     } else {
-        "WdfRequestRetrieveInputBuffer"
+        wdf_name!(WdfRequestRetrieveInputBuffer)
     };
     session.wdf().check(
         &session.wdf().lock(),
@@ -253,7 +253,12 @@ unsafe extern "win64" fn wdf_request_complete(
     request: Handle,
     completion_status: i32,
 ) {
-    complete(request, completion_status, None, "WdfRequestComplete");
+    complete(
+        request,
+        completion_status,
+        None,
+        wdf_name!(WdfRequestComplete),
+    );
 }
 caller_thunk!(WdfRequestComplete => wdf_request_complete);
 
@@ -275,7 +280,7 @@ unsafe extern "win64" fn wdf_request_complete_with_information(
         request,
         completion_status,
         Some(information),
-        "WdfRequestCompleteWithInformation",
+        wdf_name!(WdfRequestCompleteWithInformation),
     );
 }
 caller_thunk!(WdfRequestCompleteWithInformation => wdf_request_complete_with_information);
@@ -293,7 +298,7 @@ unsafe extern "win64" fn wdf_request_set_information(
     information: usize,
 ) {
     let session = Session::current();
-    if request_state(&session, "WdfRequestSetInformation", request).is_none() {
+    if request_state(&session, wdf_name!(WdfRequestSetInformation), request).is_none() {
         return;
     }
     if let Some(r) = session.wdf().lock().request_mut(request as usize) {
@@ -317,7 +322,7 @@ unsafe extern "win64" fn wdf_request_get_information(
     let s = session.wdf().lock();
     session.wdf().check(
         &s,
-        "WdfRequestGetInformation",
+        wdf_name!(WdfRequestGetInformation),
         request as usize,
         Some(Kind::Request),
     );

@@ -35,7 +35,7 @@ unsafe extern "win64" fn wdf_work_item_create(
     item_out: *mut Handle,
 ) -> i32 {
     let session = Session::current();
-    const F: &str = "WdfWorkItemCreate";
+    const F: &str = wdf_name!(WdfWorkItemCreate);
     // FxValidateObjectAttributesForParentHandle(PARENT_REQUIRED).
     if attributes.is_null() {
         return refuse(
@@ -203,7 +203,7 @@ caller_thunk!(WdfWorkItemCreate => wdf_work_item_create);
 /// dereferenced).
 unsafe extern "win64" fn wdf_work_item_enqueue(_g: *mut abi::DriverGlobals, item: Handle) {
     let session = Session::current();
-    const F: &str = "WdfWorkItemEnqueue";
+    const F: &str = wdf_name!(WdfWorkItemEnqueue);
     let h = item as usize;
     let func = {
         let mut s = session.wdf().lock();
@@ -291,7 +291,7 @@ unsafe extern "win64" fn wdf_work_item_get_parent_object(
     let s = session.wdf().lock();
     session.wdf().check(
         &s,
-        "WdfWorkItemGetParentObject",
+        wdf_name!(WdfWorkItemGetParentObject),
         item as usize,
         Some(Kind::WorkItem),
     );
@@ -310,7 +310,7 @@ caller_thunk!(WdfWorkItemGetParentObject => wdf_work_item_get_parent_object);
 /// dereferenced).
 unsafe extern "win64" fn wdf_work_item_flush(_g: *mut abi::DriverGlobals, item: Handle) {
     let session = Session::current();
-    const F: &str = "WdfWorkItemFlush";
+    const F: &str = wdf_name!(WdfWorkItemFlush);
     let h = item as usize;
     session
         .wdf()
