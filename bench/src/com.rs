@@ -284,9 +284,15 @@ fn create_release(v: &mut impl Visit) {
         let pool = object_pool();
         move || {
             let pool = black_box(&*pool);
-            let raw =
-                ComObject::<Adder, IAdderVtbl, &Pool>::try_new_in(Adder::new(black_box(7)), pool)
-                    .expect("pool block");
+            // SAFETY: the object is released in this step, while the pool
+            // (owned by the closure) is alive, on this thread.
+            let raw = unsafe {
+                ComObject::<Adder, IAdderVtbl, &Pool>::try_new_in_unchecked(
+                    Adder::new(black_box(7)),
+                    pool,
+                )
+            }
+            .expect("pool block");
             let raw = black_box(raw);
             // SAFETY: `raw` is the primary pointer with one reference, given
             // up here, while the pool is alive.

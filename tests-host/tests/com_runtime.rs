@@ -333,9 +333,12 @@ impl_com_object!(Pinger, IPingVtbl);
 
 #[test]
 fn hand_written_object_in_a_custom_allocator() {
-    let rec = CountingAlloc::new();
+    // The allocator frees the object at its last Release, whenever and on
+    // whichever thread that is: it must be `Send + 'static`.
+    static REC: CountingAlloc = CountingAlloc::new();
+    let rec = &REC;
     let drops = DropCounter::new();
-    let raw = Pinger::try_new_com_in(Pinger(drops.track()), &rec).unwrap();
+    let raw = Pinger::try_new_com_in(Pinger(drops.track()), rec).unwrap();
     assert_eq!(rec.allocations(), 1);
     // SAFETY: `raw` owns one reference; the ComRc takes it over.
     let rc = unsafe { ComRc::<IPingInterface>::from_raw(raw) }.unwrap();
@@ -351,10 +354,31 @@ fn hand_written_object_in_a_custom_allocator() {
     rec.set_fail(true);
     let drops2 = DropCounter::new();
     assert_eq!(
-        Pinger::try_new_com_in(Pinger(drops2.track()), &rec).unwrap_err(),
+        Pinger::try_new_com_in(Pinger(drops2.track()), rec).unwrap_err(),
         STATUS_INSUFFICIENT_RESOURCES
     );
     assert_eq!(drops2.drops(), 1);
+    rec.set_fail(false);
+}
+
+#[test]
+fn unchecked_constructor_over_a_borrowed_allocator() {
+    // A local allocator, borrowed: the caller of the unchecked constructor
+    // promises to release every reference on this thread while it lives.
+    let local = CountingAlloc::new();
+    let drops = DropCounter::new();
+    // SAFETY: the only reference is released below, on this thread, while
+    // `local` is alive.
+    let raw = unsafe {
+        ComObject::<Pinger, IPingVtbl, _>::try_new_in_unchecked(Pinger(drops.track()), &local)
+    }
+    .unwrap();
+    // SAFETY: as above; the ComRc takes the reference over.
+    let rc = unsafe { ComRc::<IPingInterface>::from_raw(raw) }.unwrap();
+    assert_eq!(rc.ping(3), STATUS_SUCCESS);
+    assert_eq!(local.outstanding(), 1);
+    drop(rc);
+    assert_eq!((drops.drops(), local.outstanding()), (1, 0));
 }
 
 #[test]
@@ -505,11 +529,10 @@ fn com_objects_refuse_pageable_memory() {
     );
     let bump = Bump::with_capacity_in(1024, paged).unwrap();
     assert_eq!(
-        Pinger::try_new_com_in(Pinger(drops.track()), &bump).unwrap_err(),
+        Pinger::try_new_com_in(Pinger(drops.track()), Locked::new(bump)).unwrap_err(),
         STATUS_INVALID_PARAMETER
     );
     assert_eq!(drops.drops(), 1, "the refused value was dropped");
-    drop(bump);
     let st = sim::stats(PoolType::Paged, TAG);
     assert_eq!(
         (st.total_allocations, st.outstanding_allocations),
@@ -523,13 +546,12 @@ fn com_objects_refuse_pageable_memory() {
     assert_eq!(t.value(), Ok(3));
     drop(t);
     let bump = Bump::with_capacity_in(1024, non_paged).unwrap();
-    let raw = Pinger::try_new_com_in(Pinger(counter.track()), &bump).unwrap();
+    let raw = Pinger::try_new_com_in(Pinger(counter.track()), Locked::new(bump)).unwrap();
     // SAFETY: `raw` is the object's primary pointer with the one reference
-    // `try_new_com_in` returned, released here while `bump` is alive.
+    // `try_new_com_in` returned; its allocator lives inside the object.
     let left = unsafe { ComObject::<Pinger, IPingVtbl>::shim_release(raw) };
     assert_eq!(left, 0);
     assert_eq!(counter.drops(), 1);
-    drop(bump);
     assert_eq!(
         sim::stats(PoolType::NonPagedNx, TAG).outstanding_allocations,
         0

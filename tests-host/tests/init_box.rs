@@ -18,9 +18,11 @@ use tests_host::counting::{CountingAlloc, DropCounter, Tracked};
 
 #[test]
 fn plain_value_is_an_infallible_initialiser() {
-    let alloc = CountingAlloc::new();
+    // Pinned boxes need a `'static` allocator.
+    static ALLOC: CountingAlloc = CountingAlloc::new();
+    let alloc = &ALLOC;
     let drops = DropCounter::new();
-    let b = InitBox::pin_init_in(drops.track(), &alloc).expect("allocation");
+    let b = InitBox::pin_init_in(drops.track(), alloc).expect("allocation");
     assert_eq!(alloc.allocations(), 1);
     drop(b);
     assert_eq!(drops.drops(), 1);
@@ -39,7 +41,9 @@ impl Drop for Loud {
 
 #[test]
 fn failed_initialiser_frees_the_memory_without_drop() {
-    let alloc = CountingAlloc::new();
+    // Pinned boxes need a `'static` allocator.
+    static ALLOC: CountingAlloc = CountingAlloc::new();
+    let alloc = &ALLOC;
     let drops = DropCounter::new();
     let t = drops.track();
     // SAFETY: the closure initialises nothing and fails, leaving the slot
@@ -50,7 +54,7 @@ fn failed_initialiser_frees_the_memory_without_drop() {
             Err(STATUS_INVALID_PARAMETER)
         })
     };
-    let r = InitBox::<Loud>::try_pin_init_in(init, &alloc);
+    let r = InitBox::<Loud>::try_pin_init_in(init, alloc);
     assert_eq!(r.err(), Some(STATUS_INVALID_PARAMETER));
     assert_eq!(drops.drops(), 1, "only the captured value was dropped");
     assert_eq!((alloc.allocations(), alloc.deallocs()), (1, 1));
@@ -59,7 +63,9 @@ fn failed_initialiser_frees_the_memory_without_drop() {
 
 #[test]
 fn allocation_failure_maps_into_the_error_type_and_skips_init() {
-    let alloc = CountingAlloc::new();
+    // Pinned boxes need a `'static` allocator.
+    static ALLOC: CountingAlloc = CountingAlloc::new();
+    let alloc = &ALLOC;
     alloc.set_fail(true);
     let drops = DropCounter::new();
     let t = drops.track();
@@ -73,7 +79,7 @@ fn allocation_failure_maps_into_the_error_type_and_skips_init() {
             Ok(())
         })
     };
-    let r = InitBox::<Tracked>::try_pin_init_in(init, &alloc);
+    let r = InitBox::<Tracked>::try_pin_init_in(init, alloc);
     assert_eq!(r.err(), Some(STATUS_INSUFFICIENT_RESOURCES));
     assert!(
         !*ran.borrow(),
@@ -81,7 +87,7 @@ fn allocation_failure_maps_into_the_error_type_and_skips_init() {
     );
     assert_eq!(drops.drops(), 1, "the unused initialiser was dropped");
 
-    let r = InitBox::pin_init_in(5u8, &alloc);
+    let r = InitBox::pin_init_in(5u8, alloc);
     assert_eq!(r.err(), Some(AllocError::InsufficientResources));
     assert_eq!(
         <AllocError as FromAllocError>::from_alloc_error(AllocError::InsufficientResources),
@@ -91,11 +97,13 @@ fn allocation_failure_maps_into_the_error_type_and_skips_init() {
 
 #[test]
 fn panicking_initialiser_frees_the_memory() {
-    let alloc = CountingAlloc::new();
+    // Pinned boxes need a `'static` allocator.
+    static ALLOC: CountingAlloc = CountingAlloc::new();
+    let alloc = &ALLOC;
     // SAFETY: never returns normally.
     let init = unsafe { pin_init_from_closure::<Loud, Infallible, _>(|_| panic!("init failed")) };
     let r = catch_unwind(AssertUnwindSafe(|| {
-        InitBox::<Loud>::pin_init_in(init, &alloc)
+        InitBox::<Loud>::pin_init_in(init, alloc)
     }));
     assert!(r.is_err());
     assert_eq!((alloc.allocations(), alloc.deallocs()), (1, 1));
@@ -188,7 +196,9 @@ fn fallible_step(name: &'static str, log: &Log, fail: bool) -> impl PinInit<Step
 #[test]
 fn pin_init_macro_initialises_in_order() {
     let log: Log = Rc::default();
-    let alloc = CountingAlloc::new();
+    // Pinned boxes need a `'static` allocator.
+    static ALLOC: CountingAlloc = CountingAlloc::new();
+    let alloc = &ALLOC;
     // The field expressions run inside the initialiser, which captures by
     // move: hand it its own handle.
     let l = log.clone();
@@ -201,7 +211,7 @@ fn pin_init_macro_initialises_in_order() {
         log.borrow().is_empty(),
         "nothing runs before the memory exists"
     );
-    let b = InitBox::<Three>::try_pin_init_in(init, &alloc).unwrap();
+    let b = InitBox::<Three>::try_pin_init_in(init, alloc).unwrap();
     assert_eq!(*log.borrow(), ["a", "b", "c"]);
     drop(b);
     assert_eq!(
@@ -214,14 +224,16 @@ fn pin_init_macro_initialises_in_order() {
 #[test]
 fn pin_init_macro_failure_drops_earlier_fields_in_reverse() {
     let log: Log = Rc::default();
-    let alloc = CountingAlloc::new();
+    // Pinned boxes need a `'static` allocator.
+    static ALLOC: CountingAlloc = CountingAlloc::new();
+    let alloc = &ALLOC;
     let l = log.clone();
     let init = pin_init!(Three {
         a: Step::new("a", &l),
         c: Step::new("c", &l),
         b <- fallible_step("b", &l, true),
     }? NTSTATUS);
-    let r = InitBox::<Three>::try_pin_init_in(init, &alloc);
+    let r = InitBox::<Three>::try_pin_init_in(init, alloc);
     assert_eq!(r.err(), Some(STATUS_INVALID_PARAMETER));
     assert_eq!(
         *log.borrow(),
@@ -297,4 +309,32 @@ fn wdk_allocator_fault_injection_reaches_the_caller() {
     );
     assert_eq!(r.err(), Some(STATUS_INVALID_PARAMETER));
     assert_eq!(sim::stats(PoolType::Paged, T).outstanding_allocations, 0);
+}
+
+#[test]
+fn unpin_values_initialise_over_a_borrowed_allocator() {
+    // `try_init_in` needs no `'static` allocator: an `Unpin` value is not
+    // pinned, so a leaked box has no drop guarantee to break.
+    let mut stack = kcom::alloc::Stack::with_capacity_in(512, kcom::GlobalAllocator).unwrap();
+    let drops = DropCounter::new();
+    stack.scope(|s| {
+        let b = InitBox::<Tracked>::try_init_in(drops.track(), s).map_err(|e: AllocError| e);
+        let b = b.unwrap();
+        assert!(s.total_allocated() > 0);
+        drop(b);
+        assert_eq!(s.total_allocated(), 0);
+        let failing = try_init(|| Err::<Tracked, _>(STATUS_INVALID_PARAMETER));
+        let r = InitBox::<Tracked>::try_init_in(failing, s);
+        assert_eq!(r.err(), Some(STATUS_INVALID_PARAMETER));
+        assert_eq!(
+            s.total_allocated(),
+            0,
+            "a failed initialiser frees its block"
+        );
+    });
+    assert_eq!(drops.drops(), 1);
+    let bump = kcom::alloc::Bump::with_capacity_in(256, kcom::GlobalAllocator).unwrap();
+    let b = InitBox::<[u32; 4]>::try_init_in(try_init(|| Ok::<_, NTSTATUS>([9; 4])), &bump);
+    let b = Pin::new(b.unwrap());
+    assert_eq!(b[3], 9);
 }

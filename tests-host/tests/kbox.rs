@@ -95,14 +95,16 @@ fn into_inner_moves_out_and_frees() {
 
 #[test]
 fn pinned_box_keeps_its_address() {
-    let alloc = CountingAlloc::new();
-    let p = KBox::pin_in([1u8; 64], &alloc);
+    // Pinned boxes need a `'static` allocator.
+    static ALLOC: CountingAlloc = CountingAlloc::new();
+    let alloc = &ALLOC;
+    let p = KBox::pin_in([1u8; 64], alloc);
     let addr = p.as_ptr();
     let moved = p;
     assert_eq!(moved.as_ptr(), addr);
-    let q = KBox::into_pin(KBox::new_in(3u8, &alloc));
+    let q = KBox::into_pin(KBox::new_in(3u8, alloc));
     assert_eq!(*q, 3);
-    let Ok(r) = KBox::try_pin_in(4u8, &alloc) else {
+    let Ok(r) = KBox::try_pin_in(4u8, alloc) else {
         panic!("allocation failed")
     };
     assert_eq!(*r, 4);

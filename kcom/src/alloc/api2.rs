@@ -45,8 +45,22 @@ use super::Allocator;
 /// and a clone is the same allocator (blocks of one may be freed by the
 /// other), as allocator-api2 requires. Wrap a reference
 /// (`Api2::new(&pool)`) to share one strategy between collections.
+///
+/// allocator-api2 also requires that a block stays valid until it is freed
+/// or the allocator instance (and every clone) is dropped. The strategies'
+/// bulk releases (`Bump::reset`, `Stack::pop`, the end of a
+/// `Stack::scope`) take `&mut`, so `Api2` gives no `&mut` access to the
+/// allocator it wraps: only [`inner`](Self::inner) (shared) and
+/// [`into_inner`](Self::into_inner), which ends the instance as dropping
+/// it would. A reset through an `Api2` does not compile:
+///
+/// ```compile_fail,E0616
+/// use kcom::alloc::{Api2, Bump};
+/// let mut a = Api2::new(Bump::with_capacity_in(64, kcom::GlobalAllocator).unwrap());
+/// a.0.reset();
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Api2<A>(pub A);
+pub struct Api2<A>(A);
 
 impl<A> Api2<A> {
     /// Wraps `inner`.
@@ -61,7 +75,9 @@ impl<A> Api2<A> {
         &self.0
     }
 
-    /// Unwraps the inner allocator.
+    /// Unwraps the inner allocator. This ends the `Api2` instance: blocks
+    /// it handed out are the inner allocator's from now on, valid as its
+    /// own contract says (a `reset` frees them all).
     #[inline]
     pub fn into_inner(self) -> A {
         self.0
@@ -263,6 +279,31 @@ mod tests {
         let s = Stack::with_capacity_in(4096, GlobalAllocator).unwrap();
         exercise(&s, true);
         assert_eq!(s.total_allocated(), 0);
+    }
+
+    #[test]
+    fn an_owned_strategy_lives_and_ends_with_its_instance() {
+        // The collection owns the `Api2`, and so the strategy: nothing can
+        // reset it while the collection's blocks are alive.
+        let a = Api2::new(Bump::with_capacity_in(1024, GlobalAllocator).unwrap());
+        let mut v: Vec<u64, _> = Vec::new_in(a);
+        v.extend(0..16);
+        assert!(v.allocator().inner().total_allocated() >= 16 * 8);
+        assert_eq!(v.iter().sum::<u64>(), 120);
+        let (ptr, len, cap, a) = v.into_raw_parts_with_alloc();
+        assert_eq!((len, cap >= 16), (16, true));
+        // SAFETY: the block is still live: the instance is alive, moved out
+        // of the vector; it is freed through it here, with its layout.
+        unsafe {
+            a.deallocate(
+                NonNull::new(ptr.cast::<u8>()).unwrap(),
+                Layout::array::<u64>(cap).unwrap(),
+            )
+        };
+        // Ending the instance hands the strategy back, to reset at will.
+        let mut bump = a.into_inner();
+        bump.reset();
+        assert_eq!(bump.total_allocated(), 0);
     }
 
     #[test]

@@ -55,7 +55,11 @@ pub unsafe trait PinInit<T, E = Infallible>: Sized {
     ///
     /// `slot` must be valid for writes of a `T`, aligned and uninitialised
     /// (nothing there is dropped). On `Ok(())` the caller must treat the
-    /// value as pinned: it may not be moved until it is dropped in place.
+    /// value as pinned: it may not be moved until it is dropped in place,
+    /// and its memory may not be reused before that drop, even if the
+    /// owner is leaked. If `T: Unpin` the value may move (as
+    /// `Pin::into_inner` allows), so an initialiser cannot rely on pinning
+    /// for an `Unpin` type.
     unsafe fn __pinned_init(self, slot: *mut T) -> Result<(), E>;
 }
 
@@ -173,7 +177,57 @@ impl<T> InitBox<T> {
     /// * `init` fails: the block is freed without running `T`'s destructor
     ///   and its error is returned;
     /// * `init` panics: the block is freed, then the panic continues.
+    ///
+    /// `A: 'static`, as for [`KBox::into_pin`]: a pinned value's memory
+    /// must not be reused before its destructor runs, even if the box is
+    /// leaked, and a borrowed allocator could be reset or dropped once the
+    /// borrow ends. For `T: Unpin`, [`try_init_in`](Self::try_init_in)
+    /// takes any allocator.
     pub fn try_pin_init_in<E, A, I>(init: I, alloc: A) -> Result<Pin<KBox<T, A>>, E>
+    where
+        A: Allocator + 'static,
+        I: PinInit<T, E>,
+        E: FromAllocError,
+    {
+        // SAFETY: the box is pinned at once, with a `'static` allocator.
+        unsafe { Self::init_unpinned(init, alloc) }.map(KBox::into_pin)
+    }
+
+    /// Like [`try_pin_init_in`](Self::try_pin_init_in) for a `T: Unpin`,
+    /// over any allocator, borrowed ones included: the value is not pinned
+    /// (a `Pin` of an `Unpin` value promises nothing), so nothing depends
+    /// on the allocator outliving a leaked box. Pin it with `Pin::new` if
+    /// an API wants a `Pin`.
+    ///
+    /// ```
+    /// use kcom::alloc::{Bump, InitBox};
+    /// use kcom::{GlobalAllocator, NTSTATUS, pin_init};
+    ///
+    /// struct Rec { id: u32 }
+    /// let bump = Bump::with_capacity_in(256, GlobalAllocator).unwrap();
+    /// let r = InitBox::<Rec>::try_init_in(pin_init!(Rec { id: 7 }? NTSTATUS), &bump).unwrap();
+    /// assert_eq!(r.id, 7);
+    /// ```
+    pub fn try_init_in<E, A, I>(init: I, alloc: A) -> Result<KBox<T, A>, E>
+    where
+        T: Unpin,
+        A: Allocator,
+        I: PinInit<T, E>,
+        E: FromAllocError,
+    {
+        // SAFETY: `T: Unpin`, so the value may move once initialised.
+        unsafe { Self::init_unpinned(init, alloc) }
+    }
+
+    /// The body of the initialising constructors: a box whose value `init`
+    /// built in place.
+    ///
+    /// # Safety
+    ///
+    /// Unless `T: Unpin`, the caller must pin the box at once, and only
+    /// with `A: 'static` ([`KBox::into_pin`]): `init` may rely on the value
+    /// never moving before it is dropped in place.
+    unsafe fn init_unpinned<E, A, I>(init: I, alloc: A) -> Result<KBox<T, A>, E>
     where
         A: Allocator,
         I: PinInit<T, E>,
@@ -192,12 +246,13 @@ impl<T> InitBox<T> {
         }
         let guard = Free(inner.as_ptr());
         // SAFETY: the value field is valid for writes, aligned and
-        // uninitialised; on success the value is owned by a pinned box, so
-        // it never moves before being dropped in place.
+        // uninitialised; on success the value is owned by a box that the
+        // caller pins (or whose `T` is `Unpin`), so it never moves before
+        // being dropped in place unless moving it is allowed.
         unsafe { init.__pinned_init(ptr::addr_of_mut!((*inner.as_ptr()).value))? };
         let _ = ManuallyDrop::new(guard);
         // SAFETY: value and allocator are now initialised.
-        Ok(KBox::into_pin(unsafe { KBox::from_inner(inner) }))
+        Ok(unsafe { KBox::from_inner(inner) })
     }
 
     /// [`try_pin_init_in`](Self::try_pin_init_in) with [`GlobalAllocator`].
@@ -210,9 +265,11 @@ impl<T> InitBox<T> {
     }
 
     /// For infallible initialisers: the only error is [`AllocError`].
+    ///
+    /// `A: 'static`, as for [`try_pin_init_in`](Self::try_pin_init_in).
     pub fn pin_init_in<A, I>(init: I, alloc: A) -> Result<Pin<KBox<T, A>>, AllocError>
     where
-        A: Allocator,
+        A: Allocator + 'static,
         I: PinInit<T, Infallible>,
     {
         let init = move |slot: *mut T| {

@@ -71,21 +71,55 @@ impl<T, A: Allocator> KBox<T, A> {
     }
 
     /// Allocates a pinned box (fail fast on allocation failure).
-    pub fn pin_in(value: T, alloc: A) -> Pin<Self> {
+    ///
+    /// `A: 'static`: see [`into_pin`](Self::into_pin).
+    pub fn pin_in(value: T, alloc: A) -> Pin<Self>
+    where
+        A: 'static,
+    {
         Self::into_pin(Self::new_in(value, alloc))
     }
 
     /// Allocates a pinned box; returns the value back on failure.
-    pub fn try_pin_in(value: T, alloc: A) -> Result<Pin<Self>, (T, AllocError)> {
+    ///
+    /// `A: 'static`: see [`into_pin`](Self::into_pin).
+    pub fn try_pin_in(value: T, alloc: A) -> Result<Pin<Self>, (T, AllocError)>
+    where
+        A: 'static,
+    {
         Self::try_new_in(value, alloc).map(Self::into_pin)
     }
 
     /// Pins the box. The value never moves while the box lives (moving the
     /// box moves only the pointer), so this does not allocate.
-    pub fn into_pin(b: Self) -> Pin<Self> {
+    ///
+    /// The allocator must be `'static`. Pinning promises that the value's
+    /// memory is not reused before its destructor runs, even when the box
+    /// is leaked (`mem::forget`). A borrowed allocator (`&Bump`, the
+    /// `&Stack` of a [`Stack::scope`](super::Stack::scope), a
+    /// [`Bump::from_buffer`](super::Bump::from_buffer) over a local buffer)
+    /// can be reset, closed or dropped once the borrow ends, and would hand
+    /// the leaked value's memory out again. A `'static` allocator either
+    /// lives for ever or sits inside the block itself, leaked with it.
+    /// For `T: Unpin` no pin is needed over a borrowed allocator:
+    /// `Pin::new(KBox::new_in(value, &alloc))` works with any allocator.
+    ///
+    /// ```compile_fail,E0597
+    /// use kcom::alloc::{Bump, KBox};
+    /// let bump = Bump::with_capacity_in(256, kcom::GlobalAllocator).unwrap();
+    /// let pinned = KBox::pin_in(core::marker::PhantomPinned, &bump);
+    /// # drop(pinned);
+    /// ```
+    pub fn into_pin(b: Self) -> Pin<Self>
+    where
+        A: 'static,
+    {
         // SAFETY: the value lives in its own allocation that is only freed
         // by `Drop` after dropping the value in place; `Pin<KBox>` gives no
-        // way to move it out.
+        // way to move it out. `A: 'static`: if the box is leaked, the
+        // allocator (and whatever memory it manages) can never be dropped,
+        // reset or scoped away while it exists, so the value's memory is
+        // never reused without its destructor having run.
         unsafe { Pin::new_unchecked(b) }
     }
 

@@ -11,7 +11,7 @@ use core::sync::atomic::{AtomicBool, Ordering};
 #[cfg(loom)]
 use loom::sync::atomic::{AtomicBool, Ordering};
 
-use super::Allocator;
+use super::{AllocError, Allocator, require_non_paged};
 
 /// A mutual-exclusion primitive for [`Locked`].
 ///
@@ -25,11 +25,19 @@ use super::Allocator;
 /// Between a `lock` returning and the matching `unlock`, no other `lock` may
 /// return (mutual exclusion). `lock` must synchronise-with the previous
 /// `unlock` (acquire/release semantics), so writes made while holding the
-/// lock are visible to the next holder.
+/// lock are visible to the next holder. A lock whose holder runs at
+/// `DISPATCH_LEVEL` or above must set [`RAISES_IRQL`](Self::RAISES_IRQL).
 pub unsafe trait RawLock {
     /// What `lock` hands to `unlock` (e.g. the previous IRQL); `()` for a
     /// plain spin lock.
     type State;
+
+    /// Whether the holder runs at `DISPATCH_LEVEL` (`lock` raises the IRQL,
+    /// as the driver builds' `KSpinLock` does). The memory a [`Locked`]
+    /// with such a lock touches must then be non-paged, so it refuses a
+    /// pageable inner allocator. The default is `false`; a lock that raises
+    /// the IRQL must say `true` (see the trait's safety contract).
+    const RAISES_IRQL: bool = false;
 
     /// A new, unlocked lock.
     fn new() -> Self;
@@ -139,6 +147,9 @@ unsafe impl RawLock for KSpinLock {
     /// The IRQL before the lock was taken.
     type State = wdk_sys::KIRQL;
 
+    /// The holder runs at `DISPATCH_LEVEL`.
+    const RAISES_IRQL: bool = true;
+
     fn new() -> Self {
         let mut lock: wdk_sys::KSPIN_LOCK = 0;
         // SAFETY: initialises a local, unshared KSPIN_LOCK (a plain integer,
@@ -180,13 +191,37 @@ pub type DefaultLock = SpinLock;
 /// takes the lock for its duration.
 ///
 /// The lock is a [`RawLock`], [`DefaultLock`] unless chosen: `KSpinLock`
-/// in driver builds (taken at `IRQL <= DISPATCH_LEVEL` and held at
-/// `DISPATCH_LEVEL`, so the locked memory must be non-paged), [`SpinLock`]
-/// on the host. Use [`lock`](Self::lock) to call the inner
-/// strategy's `&self` methods (statistics) under the lock, and
-/// [`get_mut`](Self::get_mut) for `&mut` methods such as `reset`: those
+/// in driver builds, [`SpinLock`] on the host. Use [`lock`](Self::lock) to
+/// call the inner strategy's `&self` methods (statistics) under the lock,
+/// and [`get_mut`](Self::get_mut) for `&mut` methods such as `reset`: those
 /// need exclusive access to the `Locked` itself, which proves no other
 /// borrower holds blocks.
+///
+/// # Pageable memory
+///
+/// A lock that raises the IRQL ([`RawLock::RAISES_IRQL`]: `KSpinLock`, the
+/// driver default) is held at `DISPATCH_LEVEL`, where touching paged memory
+/// is a bug check. With such a lock, [`try_new`](Self::try_new) and
+/// [`try_with_lock`](Self::try_with_lock) refuse an inner allocator whose
+/// blocks may be paged ([`Allocator::pageable`], e.g. a strategy over
+/// `WdkAllocator::paged`) with [`AllocError::InvalidParameter`], the same
+/// check COM objects make, and the infallible [`new`](Self::new) and
+/// [`with_lock`](Self::with_lock) do not compile:
+///
+/// ```compile_fail,E0080
+/// use kcom::alloc::{Locked, RawLock, SpinLock};
+/// /// A lock held at DISPATCH_LEVEL.
+/// struct Raising(SpinLock);
+/// // SAFETY: forwards to `SpinLock`.
+/// unsafe impl RawLock for Raising {
+///     type State = ();
+///     const RAISES_IRQL: bool = true;
+///     fn new() -> Self { Raising(SpinLock::new()) }
+///     fn lock(&self) { self.0.lock() }
+///     unsafe fn unlock(&self, s: ()) { unsafe { self.0.unlock(s) } }
+/// }
+/// let l = Locked::<_, Raising>::with_lock(kcom::GlobalAllocator);
+/// ```
 pub struct Locked<A, L: RawLock = DefaultLock> {
     lock: L,
     inner: UnsafeCell<A>,
@@ -199,19 +234,58 @@ unsafe impl<A: Send, L: RawLock + Sync> Sync for Locked<A, L> {}
 
 impl<A> Locked<A> {
     /// Wraps `inner` with the [`DefaultLock`].
+    ///
+    /// Does not compile when the default lock raises the IRQL (driver
+    /// builds): use [`try_new`](Self::try_new), which checks that `inner`
+    /// is non-paged.
     #[inline]
     pub fn new(inner: A) -> Self {
-        Locked {
-            lock: DefaultLock::new(),
-            inner: UnsafeCell::new(inner),
+        Self::with_lock(inner)
+    }
+}
+
+impl<A: Allocator> Locked<A> {
+    /// Wraps `inner` with the [`DefaultLock`]; returns it back with
+    /// [`AllocError::InvalidParameter`] if that lock raises the IRQL and
+    /// `inner` may hand out pageable memory (see [`Locked`]).
+    #[inline]
+    pub fn try_new(inner: A) -> Result<Self, (A, AllocError)> {
+        Self::try_with_lock(inner)
+    }
+}
+
+impl<A: Allocator, L: RawLock> Locked<A, L> {
+    /// Wraps `inner` with a lock of type `L`; returns it back with
+    /// [`AllocError::InvalidParameter`] if `L` raises the IRQL and `inner`
+    /// may hand out pageable memory (see [`Locked`]).
+    pub fn try_with_lock(inner: A) -> Result<Self, (A, AllocError)> {
+        if L::RAISES_IRQL
+            && let Err(e) = require_non_paged(&inner)
+        {
+            return Err((inner, e));
         }
+        Ok(Locked {
+            lock: L::new(),
+            inner: UnsafeCell::new(inner),
+        })
     }
 }
 
 impl<A, L: RawLock> Locked<A, L> {
     /// Wraps `inner` with a lock of type `L`.
+    ///
+    /// Does not compile for a lock that raises the IRQL
+    /// ([`RawLock::RAISES_IRQL`]): use [`try_with_lock`](Self::try_with_lock),
+    /// which checks that `inner` is non-paged.
     #[inline]
     pub fn with_lock(inner: A) -> Self {
+        const {
+            assert!(
+                !L::RAISES_IRQL,
+                "this lock is held at DISPATCH_LEVEL: use Locked::try_new / try_with_lock, \
+                 which refuse a pageable inner allocator"
+            )
+        };
         Locked {
             lock: L::new(),
             inner: UnsafeCell::new(inner),
@@ -357,6 +431,63 @@ mod tests {
         assert_eq!(p.get_mut().num_free_blocks(), 2);
         p.get_mut().reset();
         assert_eq!(p.into_inner().num_allocated(), 0);
+    }
+
+    /// A lock held at `DISPATCH_LEVEL` (as `KSpinLock` is), for the host.
+    struct Raising(SpinLock);
+    // SAFETY: forwards to `SpinLock`, which excludes.
+    unsafe impl RawLock for Raising {
+        type State = ();
+        const RAISES_IRQL: bool = true;
+        fn new() -> Self {
+            Raising(SpinLock::new())
+        }
+        fn lock(&self) {
+            self.0.lock()
+        }
+        unsafe fn unlock(&self, state: ()) {
+            // SAFETY: forwarded contract.
+            unsafe { self.0.unlock(state) }
+        }
+    }
+
+    #[test]
+    #[cfg(not(feature = "driver"))]
+    fn a_lock_held_at_dispatch_level_refuses_pageable_memory() {
+        use crate::alloc::{AllocError, Bump, FreeList, WdkAllocator, sim};
+        use core::mem::MaybeUninit;
+        const TAG: u32 = WdkAllocator::tag(*b"tLkP");
+        let paged = WdkAllocator::paged(TAG);
+        let non_paged = WdkAllocator::non_paged(TAG);
+
+        let Err((back, AllocError::InvalidParameter)) =
+            Locked::<_, Raising>::try_with_lock(FreeList::with_capacity_in(256, paged).unwrap())
+        else {
+            panic!("a paged backing under a raising lock must be refused");
+        };
+        assert_eq!(back.remaining(), 256, "the strategy comes back untouched");
+        drop(back);
+        let mut buf = [MaybeUninit::<u8>::uninit(); 64];
+        assert!(Locked::<_, Raising>::try_with_lock(Bump::from_buffer(&mut buf)).is_err());
+
+        // Non-paged backings are accepted and work.
+        let l =
+            Locked::<_, Raising>::try_with_lock(Bump::with_capacity_in(256, non_paged).unwrap())
+                .unwrap();
+        let layout = Layout::new::<u64>();
+        // SAFETY: a valid layout; freed once with it.
+        unsafe {
+            let p = l.alloc(layout);
+            assert!(!p.is_null());
+            l.dealloc(p, layout);
+        }
+        drop(l);
+        // A lock that does not raise the IRQL takes any backing.
+        let spin = Locked::<_, SpinLock>::try_with_lock(Bump::with_capacity_in(64, paged).unwrap());
+        assert!(spin.is_ok_and(|l| l.pageable()));
+        let st = sim::stats(crate::alloc::PoolType::Paged, TAG);
+        assert_eq!(st.outstanding_allocations, 0);
+        assert!(sim::forget_tag(TAG));
     }
 
     #[test]

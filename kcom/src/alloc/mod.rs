@@ -11,7 +11,9 @@
 //! made (`ComObject`, `KBox`) and moved out with `ptr::read` before the free,
 //! so they must be bitwise-movable and must not borrow from the block being
 //! freed: prefer small `Copy` handles such as [`GlobalAllocator`] or a shared
-//! reference `&A`.
+//! reference `&A`. Where a block may outlive every borrow (a COM object,
+//! released by whoever holds the last reference; a pinned box, which may be
+//! leaked) the allocator must be `'static` (and, for COM objects, `Send`).
 
 use core::alloc::Layout;
 use core::ptr;
@@ -62,7 +64,13 @@ pub use wdk::{MEMORY_ALLOCATION_ALIGNMENT, PoolType, WdkAllocator, init_ex_alloc
 ///   `shrink` points to a block of at least `layout.size()` bytes aligned to
 ///   `layout.align()`, that does not overlap any other live block of this
 ///   allocator, and stays valid until it is passed to `dealloc` (or to a
-///   successful `grow`/`shrink`) or the allocator is dropped;
+///   successful `grow`/`shrink`), the allocator is dropped, or a method
+///   that releases blocks in bulk runs (`reset`, `pop`, the end of a
+///   `Stack::scope`). Such methods take `&mut self` (or `self`), never
+///   `&self`: a holder of blocks holds the allocator, or a shared
+///   reference to it, which keeps them out. A wrapper that promises more
+///   (the allocator-api2 bridge [`Api2`]: valid until the instance is
+///   dropped) must not give `&mut` access to the allocator it wraps;
 /// * `alloc_zeroed` returns zeroed memory;
 /// * moving the allocator (bitwise) does not invalidate live blocks;
 /// * [`pageable`](Self::pageable) returns `true` if any block it hands out
@@ -199,6 +207,20 @@ pub unsafe trait Allocator {
     #[inline]
     fn pageable(&self) -> bool {
         false
+    }
+}
+
+/// Refuses an allocator whose blocks may be paged
+/// ([`Allocator::pageable`]) with [`AllocError::InvalidParameter`], where
+/// the blocks will be touched at `DISPATCH_LEVEL`: a COM object (its count
+/// is touched by any holder at any IRQL) and a [`Locked`] whose lock is
+/// held at `DISPATCH_LEVEL` ([`RawLock::RAISES_IRQL`]).
+#[inline]
+pub(crate) fn require_non_paged<A: Allocator + ?Sized>(alloc: &A) -> Result<(), AllocError> {
+    if alloc.pageable() {
+        Err(AllocError::InvalidParameter)
+    } else {
+        Ok(())
     }
 }
 

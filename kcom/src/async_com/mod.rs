@@ -20,6 +20,9 @@
 //!   `STATUS_INSUFFICIENT_RESOURCES`. So does a method whose future could
 //!   not be boxed, when it was boxed with [`box_future`] (as
 //!   `#[kcom::async_impl]` does).
+//! * [`box_future`] keeps a future's alignment: one aligned above the 16
+//!   bytes the kernel pool guarantees lives in kcom's pool allocator, not
+//!   behind the global allocator (see there).
 //!
 //! # Blocking caveat
 //!
@@ -40,7 +43,9 @@ use core::ptr::{self, NonNull};
 use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use core::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 
-use crate::alloc::{GlobalAllocator, NonPagedAllocator};
+use crate::alloc::{
+    Allocator, GlobalAllocator, KBox, MEMORY_ALLOCATION_ALIGNMENT, NonPagedAllocator, WdkAllocator,
+};
 use crate::com::failfast::{FailFastReason, fail_fast};
 use crate::{NTSTATUS, STATUS_INSUFFICIENT_RESOURCES};
 use std_alloc::boxed::Box;
@@ -177,7 +182,77 @@ where
 ///
 /// `#[kcom::async_impl]` boxes every future with it; use it in hand-written
 /// implementations too.
+///
+/// A future aligned to at most [`MEMORY_ALLOCATION_ALIGNMENT`] (16 bytes)
+/// is boxed by Rust's global allocator. A more-aligned one lives in kcom's
+/// pool allocator, `WdkAllocator::non_paged(GlobalAllocator::TAG)` (the
+/// simulated pool in host builds), which serves the alignment with its
+/// header (feature `wdk-alloc-align`); the box then holds only a pointer
+/// to it. A driver's global allocator need not honour alignments above
+/// what the pool guarantees (wdk-alloc does not), so a more-aligned future
+/// never goes through it; without `wdk-alloc-align` such a future does not
+/// compile. Use [`box_future_in`] to choose the allocator (and pool tag).
 pub fn box_future<'a, F>(fut: F) -> Pin<Box<dyn Future<Output = F::Output> + Send + 'a>>
+where
+    F: Future + Send + 'a,
+    F::Output: AsyncReturn,
+{
+    if align_of::<F>() > MEMORY_ALLOCATION_ALIGNMENT {
+        const {
+            assert!(
+                align_of::<F>() <= MEMORY_ALLOCATION_ALIGNMENT
+                    || WdkAllocator::SUPPORTS_OVER_ALIGNMENT,
+                "this future is aligned above the 16 bytes the kernel pool guarantees: \
+                 enable kcom's `wdk-alloc-align` feature, or use box_future_in with an \
+                 allocator that serves the alignment"
+            )
+        };
+        return box_future_in(fut, WdkAllocator::non_paged(GlobalAllocator::TAG));
+    }
+    global_box(fut)
+}
+
+/// Like [`box_future`], with the future's memory from `alloc`: the box
+/// (from Rust's global allocator) holds only a pointer to it, so the
+/// future keeps whatever alignment `alloc` serves and carries its pool
+/// tag. If `alloc` fails (or cannot serve the alignment) the result
+/// resolves to `STATUS_INSUFFICIENT_RESOURCES`.
+///
+/// `A: Send + 'static`: the future is pinned in `alloc`'s memory, and the
+/// box may be dropped on another thread.
+pub fn box_future_in<'a, F, A>(
+    fut: F,
+    alloc: A,
+) -> Pin<Box<dyn Future<Output = F::Output> + Send + 'a>>
+where
+    F: Future + Send + 'a,
+    F::Output: AsyncReturn,
+    A: Allocator + Send + 'static,
+{
+    match KBox::try_pin_in(fut, alloc) {
+        Ok(fut) => global_box(InAllocator(fut)),
+        Err((fut, _)) => {
+            drop(fut);
+            Box::pin(AllocFailed::<F::Output>(PhantomData))
+        }
+    }
+}
+
+/// A future pinned in a kcom allocator's memory ([`box_future_in`]).
+struct InAllocator<F, A: Allocator>(Pin<KBox<F, A>>);
+
+impl<F: Future, A: Allocator> Future for InAllocator<F, A> {
+    type Output = F::Output;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        // `InAllocator` is `Unpin` (a `Pin<KBox>` is a pointer); the future
+        // stays pinned in its own block.
+        self.get_mut().0.as_mut().poll(cx)
+    }
+}
+
+/// `Box::pin(fut)` through Rust's global allocator, or a zero-sized
+/// [`AllocFailed`] if the allocation fails.
+fn global_box<'a, F>(fut: F) -> Pin<Box<dyn Future<Output = F::Output> + Send + 'a>>
 where
     F: Future + Send + 'a,
     F::Output: AsyncReturn,
@@ -194,8 +269,9 @@ where
     if p.is_null() {
         return Box::pin(AllocFailed::<F::Output>(PhantomData));
     }
-    // SAFETY: `p` is a fresh, aligned block for an `F` from the global
-    // allocator, so it may be owned by a `Box<F>`.
+    // SAFETY: `p` is a fresh block for an `F` from the global allocator
+    // (aligned for it: every caller keeps `F`'s alignment within what the
+    // pool guarantees), so it may be owned by a `Box<F>`.
     let boxed = unsafe {
         p.write(fut);
         Box::from_raw(p)

@@ -160,7 +160,10 @@ macro_rules! implement_com {
 /// `Err(STATUS_INSUFFICIENT_RESOURCES)`. Objects made `_in` an allocator are
 /// freed by that allocator, which must not hand out pageable memory
 /// (`try_new_com_in` returns `Err(STATUS_INVALID_PARAMETER)`, `new_com_in`
-/// panics; see [`Allocator::pageable`](crate::Allocator::pageable)).
+/// panics; see [`Allocator::pageable`](crate::Allocator::pageable)), and
+/// must be `Send + 'static`: the last Release, on any thread and at any
+/// time, frees the object through it (see
+/// [`ComObject::try_new_in`](crate::ComObject::try_new_in)).
 #[macro_export]
 macro_rules! impl_com_object {
     ($ty:ty, $vtbl:ty $(,)?) => {
@@ -183,7 +186,7 @@ macro_rules! impl_com_object {
 
             /// Creates a COM object in `alloc` (which will free it); fails
             /// fast if the allocation fails.
-            pub fn new_com_in<A: $crate::Allocator>(
+            pub fn new_com_in<A: $crate::Allocator + ::core::marker::Send + 'static>(
                 value: Self,
                 alloc: A,
             ) -> *mut ::core::ffi::c_void {
@@ -192,7 +195,7 @@ macro_rules! impl_com_object {
 
             /// Creates a COM object in `alloc` (which will free it), or
             /// returns `STATUS_INSUFFICIENT_RESOURCES`.
-            pub fn try_new_com_in<A: $crate::Allocator>(
+            pub fn try_new_com_in<A: $crate::Allocator + ::core::marker::Send + 'static>(
                 value: Self,
                 alloc: A,
             ) -> ::core::result::Result<*mut ::core::ffi::c_void, $crate::NTSTATUS> {

@@ -46,7 +46,7 @@ use super::failfast::{FailFastReason, fail_fast};
 use super::interface::{ComInterface, ComInterfaceInfo};
 use super::rc::ComRc;
 use super::unknown::IUnknownInterface;
-use crate::alloc::{Allocator, GlobalAllocator};
+use crate::alloc::{Allocator, GlobalAllocator, require_non_paged};
 use crate::{GUID, NTSTATUS, STATUS_INSUFFICIENT_RESOURCES, STATUS_INVALID_PARAMETER};
 use crate::{STATUS_NOINTERFACE, STATUS_SUCCESS, nt_success};
 
@@ -392,9 +392,7 @@ impl<T, V: 'static, A: Allocator, S: Copy> ComObject<T, V, A, S> {
         query_type: QueryTypeFn,
     ) -> Result<NonNull<c_void>, NTSTATUS> {
         let () = Self::LAYOUT_CHECK;
-        if alloc.pageable() {
-            return Err(STATUS_INVALID_PARAMETER);
-        }
+        require_non_paged(&alloc)?;
         let layout = Layout::new::<Self>();
         // SAFETY: `layout` is a valid, non-zero-sized layout; the block is
         // freed in `destroy` with the same layout through this allocator.
@@ -533,24 +531,31 @@ pub(crate) unsafe fn query_typed(
     result
 }
 
-impl<T: ComImpl<V>, V: 'static, A: Allocator> ComObject<T, V, A> {
+impl<T: ComImpl<V>, V: 'static, A: Allocator + Send + 'static> ComObject<T, V, A> {
     /// Creates an object in `alloc` and returns its primary interface
     /// pointer with one reference, or `STATUS_INSUFFICIENT_RESOURCES`;
     /// `STATUS_INVALID_PARAMETER` if `alloc` may hand out pageable memory
     /// ([`Allocator::pageable`]: COM objects live in non-paged memory).
     ///
-    /// The object is freed by `alloc` when its count reaches zero, so the
-    /// allocator must outlive every use of the returned pointer.
+    /// The object is freed by `alloc` when its count reaches zero, by
+    /// whichever thread releases the last reference: hence `A: 'static`
+    /// (no release can outlive the allocator) and `A: Send` (the release
+    /// may run on another thread), as for [`ComClass::try_create_in`]. For a
+    /// borrowed or `!Send` allocator use
+    /// [`try_new_in_unchecked`](Self::try_new_in_unchecked).
+    ///
+    /// ```compile_fail,E0597
+    /// use kcom::alloc::{Locked, Pool};
+    /// use kcom::{ComObject, GlobalAllocator, IUnknownVtbl};
+    /// struct Foo;
+    /// let local = Locked::new(Pool::with_blocks_in(64, 2, GlobalAllocator).unwrap());
+    /// // Refused: the object could be released after `local` is gone.
+    /// let raw = ComObject::<Foo, IUnknownVtbl, _>::try_new_in(Foo, &local);
+    /// ```
     pub fn try_new_in(value: T, alloc: A) -> Result<*mut c_void, NTSTATUS> {
-        Self::try_create_raw(
-            value,
-            alloc,
-            T::VTABLE,
-            (),
-            query_via_impl::<T, V>,
-            query_type_via_impl::<V>,
-        )
-        .map(NonNull::as_ptr)
+        // SAFETY: `A: 'static` outlives every reference; `A: Send` lets the
+        // last release run on any thread.
+        unsafe { Self::try_new_in_unchecked(value, alloc) }
     }
 
     /// Like [`try_new_in`](Self::try_new_in) but fails fast
@@ -566,6 +571,28 @@ impl<T: ComImpl<V>, V: 'static, A: Allocator> ComObject<T, V, A> {
             ),
             Err(_) => std_alloc::alloc::handle_alloc_error(Layout::new::<Self>()),
         }
+    }
+}
+
+impl<T: ComImpl<V>, V: 'static, A: Allocator> ComObject<T, V, A> {
+    /// [`try_new_in`](Self::try_new_in) for an allocator that may be
+    /// borrowed or `!Send`.
+    ///
+    /// # Safety
+    ///
+    /// Every reference to the object must be released while `alloc` (and
+    /// anything it borrows) is alive, and the last one on a thread where
+    /// using `alloc` is sound.
+    pub unsafe fn try_new_in_unchecked(value: T, alloc: A) -> Result<*mut c_void, NTSTATUS> {
+        Self::try_create_raw(
+            value,
+            alloc,
+            T::VTABLE,
+            (),
+            query_via_impl::<T, V>,
+            query_type_via_impl::<V>,
+        )
+        .map(NonNull::as_ptr)
     }
 }
 
@@ -616,7 +643,12 @@ impl<T, V: 'static> ComObject<T, V> {
     /// # Safety
     ///
     /// `this` must be the primary interface pointer of a live kcom object
-    /// whose value is a `T`, and the caller gives up one reference.
+    /// whose value is a `T`, and the caller gives up one reference. If it is
+    /// the last one, this drops the value and frees the object through the
+    /// allocator it was created in, on the calling thread: that allocator
+    /// must still be alive and usable from this thread. The safe
+    /// constructors ensure both (`A: Send + 'static`); an object made by an
+    /// `_unchecked` constructor relies on its caller's promise.
     pub unsafe extern "system" fn shim_release(this: *mut c_void) -> u32 {
         // SAFETY: forwarded contract.
         unsafe { shim_release::<T, 0>(this) }

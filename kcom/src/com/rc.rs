@@ -33,6 +33,13 @@ impl<I: ComInterface> ComRc<I> {
     /// the caller must own the reference it gives up. If `I` is
     /// [`ThreadSafeInterface`], the object must allow use from any thread.
     ///
+    /// Dropping the `ComRc` may release the last reference, which frees
+    /// the object on the dropping thread: whatever the object needs for
+    /// that (for a kcom object, the allocator it was created in) must be
+    /// alive until the last reference is released and usable from the
+    /// thread that releases it. Objects from kcom's safe constructors meet
+    /// this (their allocators are `Send + 'static`).
+    ///
     /// [`query_interface`](Self::query_interface) reads the header of any
     /// object that answers `QueryInterface` for
     /// [`KCOM_OBJECT_IID`](super::object::KCOM_OBJECT_IID): only objects kcom

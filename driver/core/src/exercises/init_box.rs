@@ -59,7 +59,7 @@ impl Exercise for InitBoxExercise {
                         drops: drops,
                         never: Err(STATUS_UNSUCCESSFUL)?,
                     }? NTSTATUS);
-                    let r = InitBox::<HalfBuilt<'_>>::try_pin_init_in(failing, &tracked);
+                    let r = InitBox::<HalfBuilt<'_>>::try_init_in(failing, &tracked);
                     // The memory must be back and `Drop` must not have run,
                     // whether the initialiser failed or its allocation did.
                     let clean = drops.get() == 0 && tracked.counts().outstanding == live;
@@ -72,7 +72,7 @@ impl Exercise for InitBoxExercise {
                     }
                 }
                 let words = Record::new(seed, i).words;
-                InitBox::<Record>::try_pin_init_in(
+                InitBox::<Record>::try_init_in(
                     kcom::pin_init!(Record { index: i, words: words }? NTSTATUS),
                     &tracked,
                 )
