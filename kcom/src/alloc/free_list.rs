@@ -37,6 +37,9 @@ const BITMAP_WORDS: usize = 2;
 /// so indexing it with one needs no bounds check.
 const HEADS: usize = BITMAP_WORDS * 64;
 const _: () = assert!(CLASSES <= HEADS && EXACT == 64);
+/// How many blocks of its own power-of-two class a request above
+/// `EXACT_MAX` tries before it takes the first block of a larger class.
+const LARGE_PROBES: usize = 1;
 
 /// The size class of a free block of `size` bytes (a multiple of `UNIT`, at
 /// least `MIN_BLOCK`): `size / UNIT - 2` up to `EXACT_MAX`, then one class
@@ -88,8 +91,11 @@ fn class_of(size: usize) -> usize {
 ///   smallest non-empty exact class above its own; every block in those fits. Preferring a large
 ///   block to a slightly bigger small one keeps small blocks for exact fits,
 ///   and the rest of a large block usually stays in its class.
-/// * `alloc` of a bigger block walks its own power-of-two class first fit,
-///   then takes the first block of the next non-empty class.
+/// * `alloc` of a bigger block takes the first block of its own
+///   power-of-two class if it is big enough (often the block of that size
+///   freed last), else the first block of the next non-empty class (all of
+///   which fit): O(1). Only when no larger class has a block does it walk
+///   the rest of its own class, first fit.
 /// * A block bigger than needed is split: the request is carved from its
 ///   end, so the free rest keeps its place (and its list, unless its size
 ///   class changes).
@@ -103,8 +109,10 @@ fn class_of(size: usize) -> usize {
 ///   at most 1040 bytes (64-byte alignment: requests up to 968 bytes) the
 ///   search is O(1): the heads of the exact classes between the two sizes
 ///   (a block freed by such a request fits it again, where it lies), then a
-///   block that surely fits, in the order above. Otherwise, and if nothing
-///   there fits, the lists are walked first fit.
+///   block that surely fits, in the order above. Larger ones follow the
+///   order of a bigger block (its class's first block if the request fits
+///   there, then a class whose blocks all fit). When nothing there fits,
+///   the lists are walked first fit.
 /// * `grow`: in place if the block already has room or the next block is
 ///   free and big enough, otherwise allocate-copy-free. `shrink`: in place,
 ///   giving a large enough tail back.
@@ -113,7 +121,7 @@ fn class_of(size: usize) -> usize {
 ///
 /// | Allocator | Alloc Time | Dealloc Time | Fragmentation | Best Use Case |
 /// | --- | --- | --- | --- | --- |
-/// | `FreeList` | O(1) for blocks ≤ 1040 bytes (with the alignment's slack); O(free blocks in the request's power-of-two class) above; O(free blocks) at worst for alignment > 16 | O(1) | Low-Medium | Variable sizes |
+/// | `FreeList` | O(1) while a class that surely fits has a block (always for blocks ≤ 1040 bytes); else O(free blocks in the request's power-of-two class), O(free blocks) for alignment > 16 | O(1) | Low-Medium | Variable sizes |
 ///
 /// `alloc` and `dealloc` are inlined into their callers, as is the O(1)
 /// part of an over-aligned `alloc`; the rare paths (large requests, the
@@ -403,14 +411,31 @@ impl<A: Allocator> FreeList<A> {
         }
     }
 
-    /// `alloc` of a block larger than `EXACT_MAX`: first fit in the list of
-    /// its class, then the first block of the next non-empty class (all of
-    /// which fit).
+    /// `alloc` of a block larger than `EXACT_MAX`: first fit among the
+    /// first [`LARGE_PROBES`] blocks of its class's list, then the first
+    /// block of the next non-empty class (all of which fit), then first fit
+    /// in the rest of its class's list.
     #[inline(never)]
     fn alloc_large(&self, need: usize, size: usize) -> *mut u8 {
         let hp = self.heap();
         let c = class_of(need);
         let mut cur = hp.heads[c].get();
+        let mut probes = LARGE_PROBES;
+        while cur != NIL && probes > 0 {
+            // SAFETY: `cur` is a free block in class `c`'s list.
+            if unsafe { hp.word(cur) } >= need {
+                // SAFETY: `cur` is in class `c`'s list and big enough.
+                return unsafe { self.take::<false>(cur, c, need, size) };
+            }
+            // SAFETY: the link word of a free block in the list.
+            cur = unsafe { hp.word(cur + WORD) };
+            probes -= 1;
+        }
+        if let Some(k) = hp.find_from(c + 1) {
+            // SAFETY: the head of class `k > c`, whose blocks are all larger
+            // than any block of class `c`, so than `need`.
+            return unsafe { self.take::<true>(hp.heads[k].get(), k, need, size) };
+        }
         while cur != NIL {
             // SAFETY: `cur` is a free block in class `c`'s list.
             if unsafe { hp.word(cur) } >= need {
@@ -420,12 +445,7 @@ impl<A: Allocator> FreeList<A> {
             // SAFETY: the link word of a free block in the list.
             cur = unsafe { hp.word(cur + WORD) };
         }
-        match hp.find_from(c + 1) {
-            // SAFETY: the head of class `k > c`, whose blocks are all larger
-            // than any block of class `c`, so than `need`.
-            Some(k) => unsafe { self.take::<true>(hp.heads[k].get(), k, need, size) },
-            None => ptr::null_mut(),
-        }
+        ptr::null_mut()
     }
 
     /// Serves a `size`-byte request at alignment `align` (above UNIT) from
@@ -520,7 +540,7 @@ impl<A: Allocator> FreeList<A> {
         // most `isize::MAX`.
         let sure = need + (align - UNIT);
         if sure > EXACT_MAX {
-            return self.alloc_aligned_walk(need, size, align);
+            return self.alloc_aligned_large(need, sure, size, align);
         }
         let c = need / UNIT - MIN_BLOCK / UNIT;
         let s = sure / UNIT - MIN_BLOCK / UNIT;
@@ -548,6 +568,35 @@ impl<A: Allocator> FreeList<A> {
             }
         };
         if let Some(k) = k
+            // SAFETY: the head of the non-empty class `k`; `align > UNIT`.
+            && let Some(p) = unsafe { self.take_aligned::<true>(hp.heads[k].get(), k, size, align) }
+        {
+            return p;
+        }
+        self.alloc_aligned_walk(need, size, align)
+    }
+
+    /// `alloc` for alignments above two words when a block of `sure` bytes
+    /// (which surely fits) is larger than `EXACT_MAX`: as
+    /// [`alloc_large`](Self::alloc_large), the first block of `need`'s
+    /// class if the request fits there, else the first block of the next
+    /// non-empty class above `sure`'s (all of whose blocks are larger than
+    /// `sure`), else the walk.
+    #[inline(never)]
+    fn alloc_aligned_large(&self, need: usize, sure: usize, size: usize, align: usize) -> *mut u8 {
+        let hp = self.heap();
+        if need > self.region.len() {
+            return ptr::null_mut();
+        }
+        let c = class_of(need);
+        let head = hp.heads[c].get();
+        if head != NIL
+            // SAFETY: the head of class `c`; `align > UNIT`.
+            && let Some(p) = unsafe { self.take_aligned::<true>(head, c, size, align) }
+        {
+            return p;
+        }
+        if let Some(k) = hp.find_from(class_of(sure) + 1)
             // SAFETY: the head of the non-empty class `k`; `align > UNIT`.
             && let Some(p) = unsafe { self.take_aligned::<true>(hp.heads[k].get(), k, size, align) }
         {
@@ -1081,37 +1130,57 @@ mod tests {
         }
     }
 
-    /// A class above 1040 bytes holds blocks of different sizes: the request
-    /// walks it first fit and skips blocks that are too small, then falls
-    /// back to a higher class.
+    /// Above 1040 bytes a request takes the first block of its class if it
+    /// fits, else the first block of a larger class, else it walks the rest
+    /// of its own class first fit.
     #[test]
-    fn power_of_two_class_is_walked_first_fit() {
+    fn large_requests_head_then_larger_class_then_walk() {
         let f = FreeList::with_capacity_in(16384, GlobalAllocator).unwrap();
         // SAFETY: valid layouts; every pointer given back is a live block of this allocator with its current layout.
         unsafe {
-            let a = f.alloc(l(1500, 8)); // 1536-byte block, class [1040, 2048)
+            let a = f.alloc(l(1600, 8)); // a 1632-byte block
             let s1 = f.alloc(l(8, 8));
-            let b = f.alloc(l(1100, 8)); // 1136-byte block, same class
+            let b = f.alloc(l(1520, 8)); // a 1552-byte block, the same class
             let s2 = f.alloc(l(8, 8));
-            f.dealloc(a, l(1500, 8));
-            f.dealloc(b, l(1100, 8)); // list: b (1136), a (1536)
-            // 1400 bytes need 1424: b is too small, a fits.
-            let c = f.alloc(l(1400, 8));
-            assert!(c > a && c < a.add(1500));
-            // 1100 bytes fit b exactly.
-            let d = f.alloc(l(1100, 8));
+            assert_eq!(class_of(1632), class_of(1552));
+            f.dealloc(b, l(1520, 8));
+            // The head of its class fits: taken, though the big free block
+            // below would hold it too.
+            assert_eq!(f.alloc(l(1520, 8)), b);
+            f.dealloc(a, l(1600, 8));
+            f.dealloc(b, l(1520, 8)); // the list: b, a
+            // 1590 bytes need 1616: `b` is too small; the big free block is
+            // in a larger class, so its end serves the request, not `a`
+            // further down the list. The same at alignment 64.
+            let e = f.alloc(l(1590, 8));
+            assert!(e < s2, "{e:p} {a:p}");
+            f.dealloc(e, l(1590, 8));
+            let e = f.alloc(l(1590, 64));
+            assert!(e < s2 && e.addr().is_multiple_of(64), "{e:p} {a:p}");
+            f.dealloc(e, l(1590, 64));
+            // Take the big block; then only `a` and `b` are free.
+            let rest = f.remaining() - 1632 - 1552;
+            let filler = f.alloc(l(rest - 3 * WORD, 8));
+            assert_eq!(off(&f, filler), UNIT);
+            assert_eq!(f.remaining(), 1632 + 1552);
+            // No class above has a block now: the walk finds `a`.
+            let c = f.alloc(l(1590, 8));
+            assert_eq!(c, a);
+            // 1500 bytes need 1536: the head, `b`.
+            let d = f.alloc(l(1500, 8));
             assert_eq!(d, b);
-            // Nothing of 2000 bytes in the class any more: the end of the
-            // big free block below `s2`.
-            let e = f.alloc(l(2000, 8));
-            assert_eq!(off(&f, e) + 2032, off(&f, s2));
-            for (p, size) in [(c, 1400), (d, 1100), (e, 2000), (s1, 8), (s2, 8)] {
+            assert!(f.alloc(l(1000, 8)).is_null());
+            for (p, size) in [
+                (c, 1590),
+                (d, 1500),
+                (s1, 8),
+                (s2, 8),
+                (filler, rest - 3 * WORD),
+            ] {
                 f.dealloc(p, l(size, 8));
             }
             assert_eq!(f.remaining(), f.capacity());
-            let all = f.alloc(l(16384 - 3 * WORD, 16));
-            assert!(!all.is_null());
-            f.dealloc(all, l(16384 - 3 * WORD, 16));
+            check_lists(&f);
         }
     }
 
