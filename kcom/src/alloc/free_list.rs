@@ -37,9 +37,6 @@ const BITMAP_WORDS: usize = 2;
 /// so indexing it with one needs no bounds check.
 const HEADS: usize = BITMAP_WORDS * 64;
 const _: () = assert!(CLASSES <= HEADS && EXACT == 64);
-/// How many blocks of its own power-of-two class a request above
-/// `EXACT_MAX` tries before it takes the first block of a larger class.
-const LARGE_PROBES: usize = 1;
 
 /// The size class of a free block of `size` bytes (a multiple of `UNIT`, at
 /// least `MIN_BLOCK`): `size / UNIT - 2` up to `EXACT_MAX`, then one class
@@ -411,31 +408,30 @@ impl<A: Allocator> FreeList<A> {
         }
     }
 
-    /// `alloc` of a block larger than `EXACT_MAX`: first fit among the
-    /// first [`LARGE_PROBES`] blocks of its class's list, then the first
-    /// block of the next non-empty class (all of which fit), then first fit
-    /// in the rest of its class's list.
+    /// `alloc` of a block larger than `EXACT_MAX`: the first block of its
+    /// class's list if it is big enough (often the block of that size freed
+    /// last), then the first block of the next non-empty class (all of
+    /// which fit), then first fit in the rest of its class's list.
     #[inline(never)]
     fn alloc_large(&self, need: usize, size: usize) -> *mut u8 {
         let hp = self.heap();
         let c = class_of(need);
-        let mut cur = hp.heads[c].get();
-        let mut probes = LARGE_PROBES;
-        while cur != NIL && probes > 0 {
-            // SAFETY: `cur` is a free block in class `c`'s list.
-            if unsafe { hp.word(cur) } >= need {
-                // SAFETY: `cur` is in class `c`'s list and big enough.
-                return unsafe { self.take::<false>(cur, c, need, size) };
-            }
-            // SAFETY: the link word of a free block in the list.
-            cur = unsafe { hp.word(cur + WORD) };
-            probes -= 1;
+        let head = hp.heads[c].get();
+        // SAFETY: a non-NIL head is a free block in class `c`'s list.
+        if head != NIL && unsafe { hp.word(head) } >= need {
+            // SAFETY: the head of class `c`, big enough.
+            return unsafe { self.take::<true>(head, c, need, size) };
         }
         if let Some(k) = hp.find_from(c + 1) {
             // SAFETY: the head of class `k > c`, whose blocks are all larger
             // than any block of class `c`, so than `need`.
             return unsafe { self.take::<true>(hp.heads[k].get(), k, need, size) };
         }
+        if head == NIL {
+            return ptr::null_mut();
+        }
+        // SAFETY: the link word of the head, a free block in the list.
+        let mut cur = unsafe { hp.word(head + WORD) };
         while cur != NIL {
             // SAFETY: `cur` is a free block in class `c`'s list.
             if unsafe { hp.word(cur) } >= need {
