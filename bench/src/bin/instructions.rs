@@ -19,6 +19,11 @@
 //! deterministic for a given binary and input; the harness checks that by
 //! running the short run twice and reporting the difference as `noise`.
 //!
+//! Besides the per-workload and target tables it prints, when every
+//! contestant of a heap-matrix cell ran (`matrix` as a filter selects all
+//! of them), one table of the matrix: kcom's `FreeList` divided by each
+//! anchor, per cell.
+//!
 //! Anchors and kcom run the same workload code (the `kcom_bench` library,
 //! which `cargo bench -p kcom-bench` times with criterion), with the same
 //! region sizes and sequences.
