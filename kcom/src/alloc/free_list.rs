@@ -120,9 +120,10 @@ fn class_of(size: usize) -> usize {
 /// | --- | --- | --- | --- | --- |
 /// | `FreeList` | O(1) while a class that surely fits has a block (always for blocks ≤ 1040 bytes); else O(free blocks in the request's power-of-two class), O(free blocks) for alignment > 16 | O(1) | Low-Medium | Variable sizes |
 ///
-/// `alloc` and `dealloc` are inlined into their callers, as is the O(1)
-/// part of an over-aligned `alloc`; the rare paths (large requests, the
-/// over-aligned walk, padded blocks) are out of line.
+/// `alloc` and `dealloc` are inlined into their callers, with the O(1)
+/// search of a large request and of an over-aligned one up to 1040 bytes;
+/// the rest (over-aligned requests above, the walks, padded blocks) is out
+/// of line.
 ///
 /// # Misuse
 ///
@@ -412,7 +413,8 @@ impl<A: Allocator> FreeList<A> {
     /// class's list if it is big enough (often the block of that size freed
     /// last), then the first block of the next non-empty class (all of
     /// which fit), then first fit in the rest of its class's list.
-    #[inline(never)]
+    #[cfg_attr(debug_assertions, inline)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     fn alloc_large(&self, need: usize, size: usize) -> *mut u8 {
         let hp = self.heap();
         let c = class_of(need);
