@@ -153,6 +153,7 @@ fn touch(p: *mut u8) -> *mut u8 {
 pub fn visit(v: &mut impl Visit) {
     bump(v);
     free_list(v);
+    matrix(v);
     pool(v);
     stack(v);
 }
@@ -236,25 +237,31 @@ impl Heap for FreeList {
 }
 
 /// A 16-byte aligned heap region from the system allocator, freed on drop.
-struct RawRegion(NonNull<u8>);
+struct RawRegion(NonNull<u8>, Layout);
 
 impl RawRegion {
-    const LAYOUT: Layout = match Layout::from_size_align(REGION, 16) {
-        Ok(l) => l,
-        Err(_) => panic!("bad region layout"),
-    };
-
+    /// A region of [`REGION`] bytes.
     fn new() -> Self {
+        Self::with_len(REGION)
+    }
+
+    /// A region of `len` bytes (`len > 0`).
+    fn with_len(len: usize) -> Self {
+        let layout = Layout::from_size_align(len, 16).expect("region layout");
         // SAFETY: a non-zero layout; freed in `Drop` with the same layout.
-        let p = unsafe { System.alloc(Self::LAYOUT) };
-        RawRegion(NonNull::new(p).expect("region"))
+        let p = unsafe { System.alloc(layout) };
+        RawRegion(NonNull::new(p).expect("region"), layout)
+    }
+
+    fn len(&self) -> usize {
+        self.1.size()
     }
 }
 
 impl Drop for RawRegion {
     fn drop(&mut self) {
-        // SAFETY: allocated in `new` from `System` with this layout.
-        unsafe { System.dealloc(self.0.as_ptr(), Self::LAYOUT) }
+        // SAFETY: allocated in `with_len` from `System` with this layout.
+        unsafe { System.dealloc(self.0.as_ptr(), self.1) }
     }
 }
 
@@ -267,10 +274,13 @@ struct Lla {
 
 impl Lla {
     fn new() -> Self {
-        let region = RawRegion::new();
+        Self::over(RawRegion::new())
+    }
+
+    fn over(region: RawRegion) -> Self {
         // SAFETY: the region is valid, unused and outlives the heap (same
         // struct, dropped after it).
-        let heap = unsafe { linked_list_allocator::Heap::new(region.0.as_ptr(), REGION) };
+        let heap = unsafe { linked_list_allocator::Heap::new(region.0.as_ptr(), region.len()) };
         Lla {
             heap,
             _region: region,
@@ -301,11 +311,14 @@ struct TalcHeap {
 
 impl TalcHeap {
     fn new() -> Self {
-        let region = RawRegion::new();
+        Self::over(RawRegion::new())
+    }
+
+    fn over(region: RawRegion) -> Self {
         let mut talc = talc::base::Talc::new(talc::source::Manual);
         // SAFETY: the region is valid, not used by anything else, and
         // outlives the allocator (same struct, dropped after it).
-        unsafe { talc.claim(region.0.as_ptr(), REGION) }.expect("claim");
+        unsafe { talc.claim(region.0.as_ptr(), region.len()) }.expect("claim");
         TalcHeap {
             talc,
             _region: region,
@@ -340,9 +353,12 @@ struct RlsfHeap {
 
 impl RlsfHeap {
     fn new() -> Self {
-        let region = RawRegion::new();
+        Self::over(RawRegion::new())
+    }
+
+    fn over(region: RawRegion) -> Self {
         let mut tlsf = TlsfCore::new();
-        let block = NonNull::slice_from_raw_parts(region.0, REGION);
+        let block = NonNull::slice_from_raw_parts(region.0, region.len());
         // SAFETY: the region is valid for `REGION` bytes, used by nothing
         // else, and outlives the allocator (same struct, dropped after it;
         // the `'static` in the type is never relied on past that).
@@ -411,21 +427,24 @@ impl Default for ChurnPlan {
 
 /// `LIVE` blocks held in `heap`; each step frees a random one and allocates
 /// a new random-size block in its slot. Frees what is left on drop.
-struct Churn<H: Heap> {
+///
+/// `A` is the alignment of every request (a constant, as it is at most call
+/// sites).
+struct Churn<H: Heap, const A: usize = ALIGN> {
     heap: H,
     plan: Rc<ChurnPlan>,
     live: Vec<(*mut u8, Layout)>,
     i: usize,
 }
 
-impl<H: Heap> Churn<H> {
+impl<H: Heap, const A: usize> Churn<H, A> {
     /// Fills the heap with the plan's initial blocks.
     fn new(mut heap: H, plan: Rc<ChurnPlan>) -> Self {
         let live = plan
             .initial
             .iter()
             .map(|&s| {
-                let l = layout(s);
+                let l = Layout::from_size_align(s, A).expect("valid benchmark layout");
                 // SAFETY: a non-zero layout; freed in `step` or on drop.
                 (touch(unsafe { heap.alloc(l) }), l)
             })
@@ -446,14 +465,14 @@ impl<H: Heap> Churn<H> {
         let (p, l) = self.live[slot];
         // SAFETY: `p` is live in `heap` with layout `l` (slot bookkeeping).
         unsafe { self.heap.free(black_box(p), l) };
-        let l = layout(black_box(size));
+        let l = Layout::from_size_align(black_box(size), A).expect("valid benchmark layout");
         // SAFETY: a non-zero layout; the block is recorded in its slot.
         let q = touch(unsafe { self.heap.alloc(l) });
         self.live[slot] = (q, l);
     }
 }
 
-impl<H: Heap> Drop for Churn<H> {
+impl<H: Heap, const A: usize> Drop for Churn<H, A> {
     fn drop(&mut self) {
         for &(p, l) in &self.live {
             // SAFETY: every slot holds a live block with its layout.
@@ -510,7 +529,7 @@ fn heap_contestant<H: Heap + 'static>(
     batch_plan: &Rc<BatchPlan>,
 ) {
     v.visit(&FREELIST_CHURN, name, || {
-        let mut c = Churn::new(new(), churn_plan.clone());
+        let mut c = Churn::<H>::new(new(), churn_plan.clone());
         move || c.step()
     });
     v.visit(&FREELIST_BATCH, name, || {
@@ -536,6 +555,207 @@ fn free_list(v: &mut impl Visit) {
     heap_contestant(v, "talc", TalcHeap::new, c, b);
     heap_contestant(v, "rlsf", RlsfHeap::new, c, b);
     heap_contestant(v, "System", || Sys, c, b);
+}
+
+// ---------------------------------------------------------------------------
+// The heap matrix: the churn step over live counts, size distributions and
+// alignments.
+
+/// How a matrix cell draws its request sizes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sizes {
+    /// Every request is 16 bytes.
+    Fixed16,
+    /// Every request is 4096 bytes.
+    Fixed4k,
+    /// Uniform in `16..=4096`.
+    Uniform,
+    /// Log-uniform in `16..=4096`: a power of two from 16 to 2048 drawn
+    /// uniformly, then a size uniform from it up to twice it (4096 at
+    /// most), so there are as many requests of 16 to 32 bytes as of 2048
+    /// to 4096, and about half are 256 bytes or less.
+    LogUniform,
+}
+
+impl Sizes {
+    /// One request size.
+    pub fn draw(self, r: &mut Rng) -> usize {
+        match self {
+            Sizes::Fixed16 => 16,
+            Sizes::Fixed4k => 4096,
+            Sizes::Uniform => 16 + r.below(4096 - 16 + 1),
+            Sizes::LogUniform => {
+                let lo = 16 << r.below(8);
+                (lo + r.below(lo + 1)).min(4096)
+            }
+        }
+    }
+
+    /// The largest size it draws.
+    pub fn max(self) -> usize {
+        match self {
+            Sizes::Fixed16 => 16,
+            _ => 4096,
+        }
+    }
+}
+
+/// One cell of the heap matrix: a churn of `live` blocks, sizes drawn from
+/// `sizes`, every request aligned to `align`.
+#[derive(Clone, Copy, Debug)]
+pub struct MatrixCell {
+    /// The cell's group (`matrix_l<live>_<sizes>_a<align>`).
+    pub group: Group,
+    /// Blocks live at every step.
+    pub live: usize,
+    /// The size distribution.
+    pub sizes: Sizes,
+    /// The alignment of every request.
+    pub align: usize,
+}
+
+impl MatrixCell {
+    /// A region every contestant of the cell gets: twice the largest live
+    /// set with room for tags and alignment padding, rounded up to a power
+    /// of two, at least [`REGION`].
+    pub fn region(&self) -> usize {
+        (self.live * (self.sizes.max() + self.align + 64) * 2)
+            .next_power_of_two()
+            .max(REGION)
+    }
+}
+
+macro_rules! cell {
+    ($live:literal, $sizes:ident, $tag:literal, $align:literal) => {
+        MatrixCell {
+            group: group(
+                concat!("matrix_l", $live, "_", $tag, "_a", $align),
+                concat!(
+                    "free a random one of ",
+                    $live,
+                    " live blocks, allocate a ",
+                    $tag,
+                    " size at alignment ",
+                    $align,
+                    " in its place"
+                ),
+                OPS as u64 * 2,
+                OPS as u64 * 2,
+            ),
+            live: $live,
+            sizes: Sizes::$sizes,
+            align: $align,
+        }
+    };
+}
+
+/// The heap matrix: live counts 64, 512 and 4096 × sizes fixed 16 B
+/// (`s16`), fixed 4 KiB (`s4k`), uniform 16 B..=4 KiB (`uni`) and
+/// log-uniform 16 B..=4 KiB (`log`) × alignments 8 and 64. Every cell runs
+/// the churn step of `freelist_churn` on its own sequence.
+pub const MATRIX: &[MatrixCell] = &[
+    cell!(64, Fixed16, "s16", 8),
+    cell!(64, Fixed4k, "s4k", 8),
+    cell!(64, Uniform, "uni", 8),
+    cell!(64, LogUniform, "log", 8),
+    cell!(512, Fixed16, "s16", 8),
+    cell!(512, Fixed4k, "s4k", 8),
+    cell!(512, Uniform, "uni", 8),
+    cell!(512, LogUniform, "log", 8),
+    cell!(4096, Fixed16, "s16", 8),
+    cell!(4096, Fixed4k, "s4k", 8),
+    cell!(4096, Uniform, "uni", 8),
+    cell!(4096, LogUniform, "log", 8),
+    cell!(64, Fixed16, "s16", 64),
+    cell!(64, Fixed4k, "s4k", 64),
+    cell!(64, Uniform, "uni", 64),
+    cell!(64, LogUniform, "log", 64),
+    cell!(512, Fixed16, "s16", 64),
+    cell!(512, Fixed4k, "s4k", 64),
+    cell!(512, Uniform, "uni", 64),
+    cell!(512, LogUniform, "log", 64),
+    cell!(4096, Fixed16, "s16", 64),
+    cell!(4096, Fixed4k, "s4k", 64),
+    cell!(4096, Uniform, "uni", 64),
+    cell!(4096, LogUniform, "log", 64),
+];
+
+/// The heap contestants of every matrix cell; the first is kcom's.
+pub const MATRIX_CONTESTANTS: &[&str] = &[
+    "kcom_FreeList",
+    "talc",
+    "rlsf",
+    "linked_list_allocator",
+    "System",
+];
+
+impl ChurnPlan {
+    /// The sequence of matrix cell `cell` (seeded by its position in
+    /// [`MATRIX`], so every contestant of a cell runs the same one).
+    pub fn matrix(index: usize, cell: &MatrixCell) -> Self {
+        let mut r = Rng(0x6b63_6f6d_0100 + index as u64);
+        let initial = (0..cell.live).map(|_| cell.sizes.draw(&mut r)).collect();
+        let ops = (0..OPS)
+            .map(|_| (r.below(cell.live), cell.sizes.draw(&mut r)))
+            .collect();
+        ChurnPlan { initial, ops }
+    }
+}
+
+/// Registers one matrix cell's churn for one contestant at alignment `A`.
+fn matrix_contestant<H: Heap + 'static, const A: usize>(
+    v: &mut impl Visit,
+    cell: &'static MatrixCell,
+    name: &'static str,
+    new: impl Fn(usize) -> H + Copy,
+    plan: &Rc<ChurnPlan>,
+) {
+    v.visit(&cell.group, name, || {
+        let mut c = Churn::<H, A>::new(new(cell.region()), plan.clone());
+        move || c.step()
+    });
+}
+
+/// Registers every contestant of one matrix cell at alignment `A`.
+fn matrix_cell<const A: usize>(v: &mut impl Visit, index: usize, cell: &'static MatrixCell) {
+    let plan = Rc::new(ChurnPlan::matrix(index, cell));
+    let p = &plan;
+    let [kcom, talc, rlsf, lla, sys] = MATRIX_CONTESTANTS else {
+        unreachable!("five matrix contestants")
+    };
+    matrix_contestant::<_, A>(
+        v,
+        cell,
+        kcom,
+        |len| FreeList::with_capacity_in(len, GlobalAllocator).expect("region"),
+        p,
+    );
+    matrix_contestant::<_, A>(
+        v,
+        cell,
+        talc,
+        |len| TalcHeap::over(RawRegion::with_len(len)),
+        p,
+    );
+    matrix_contestant::<_, A>(
+        v,
+        cell,
+        rlsf,
+        |len| RlsfHeap::over(RawRegion::with_len(len)),
+        p,
+    );
+    matrix_contestant::<_, A>(v, cell, lla, |len| Lla::over(RawRegion::with_len(len)), p);
+    matrix_contestant::<_, A>(v, cell, sys, |_| Sys, p);
+}
+
+fn matrix(v: &mut impl Visit) {
+    for (i, cell) in MATRIX.iter().enumerate() {
+        match cell.align {
+            8 => matrix_cell::<8>(v, i, cell),
+            64 => matrix_cell::<64>(v, i, cell),
+            a => unreachable!("matrix alignment {a} has no instantiation"),
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -978,6 +1198,28 @@ mod tests {
             a.ops
                 .iter()
                 .all(|&(slot, size)| slot < LIVE && (MIN_SIZE..=MAX_SIZE).contains(&size))
+        );
+        for (i, cell) in MATRIX.iter().enumerate() {
+            let (a, b) = (ChurnPlan::matrix(i, cell), ChurnPlan::matrix(i, cell));
+            assert_eq!((&a.initial, &a.ops), (&b.initial, &b.ops));
+            assert_eq!(a.initial.len(), cell.live);
+            let sizes = a.initial.iter().chain(a.ops.iter().map(|(_, s)| s));
+            for &s in sizes {
+                assert!(
+                    (16..=cell.sizes.max()).contains(&s),
+                    "{}: {s}",
+                    cell.group.name
+                );
+            }
+            assert!(a.ops.iter().all(|&(slot, _)| slot < cell.live));
+        }
+        // Log-uniform: about half of the sizes are at most 256 bytes.
+        let plan = ChurnPlan::matrix(3, &MATRIX[3]);
+        assert_eq!(MATRIX[3].sizes, Sizes::LogUniform);
+        let small = plan.ops.iter().filter(|&&(_, s)| s <= 256).count();
+        assert!(
+            (plan.ops.len() * 2 / 5..=plan.ops.len() * 3 / 5).contains(&small),
+            "{small}"
         );
         let p = BatchPlan::new();
         let mut order = p.order.clone();

@@ -13,7 +13,7 @@
 //! harness counts two runs that differ only in their number of steps and
 //! takes the difference.
 //!
-//! [`TARGETS`] lists the goals (kcom ÷ anchor) the numbers are judged by.
+//! [`targets`] lists the goals (kcom ÷ anchor) the numbers are judged by.
 
 pub mod alloc;
 pub mod com;
@@ -121,6 +121,15 @@ pub const TARGETS: &[Target] = &[
     target("addref_release", "comrc_clone", "arc_anchor", 1.0),
     target("addref_release", "raw_vtable", "arc_anchor", 1.0),
 ];
+
+/// Every goal: [`TARGETS`], then one per cell of the heap matrix
+/// ([`alloc::MATRIX`]): kcom's `FreeList` at most talc's instructions.
+pub fn targets() -> Vec<Target> {
+    let matrix = alloc::MATRIX
+        .iter()
+        .map(|c| target(c.group.name, "kcom_FreeList", "talc", 1.0));
+    TARGETS.iter().copied().chain(matrix).collect()
+}
 
 /// A pairing without a target: kcom's workload against another
 /// implementation's workload of the same group (for the kcom-rs
@@ -309,7 +318,7 @@ mod tests {
     #[test]
     fn every_target_names_existing_workloads() {
         let ids = workload_ids();
-        for t in TARGETS {
+        for t in targets() {
             for w in [t.kcom, t.anchor] {
                 let id = format!("{}/{w}", t.group);
                 assert!(ids.contains(&id), "target names unknown workload {id}");

@@ -19,6 +19,11 @@
 //! deterministic for a given binary and input; the harness checks that by
 //! running the short run twice and reporting the difference as `noise`.
 //!
+//! Besides the per-workload and target tables it prints, when every
+//! contestant of a heap-matrix cell ran (`matrix` as a filter selects all
+//! of them), one table of the matrix: kcom's `FreeList` divided by each
+//! anchor, per cell.
+//!
 //! Anchors and kcom run the same workload code (the `kcom_bench` library,
 //! which `cargo bench -p kcom-bench` times with criterion), with the same
 //! region sizes and sequences.
@@ -39,7 +44,8 @@ use std::process::{Command, ExitCode};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use kcom_bench::{COMPARISONS, TARGETS};
+use kcom_bench::COMPARISONS;
+use kcom_bench::alloc::{MATRIX, MATRIX_CONTESTANTS};
 
 /// Relative distance from a target within which a nanosecond ratio that
 /// disagrees with the instruction verdict is treated as noise.
@@ -361,7 +367,7 @@ fn report(opts: &Options) -> Result<(), String> {
     )
     .unwrap();
     writeln!(out, "| --- | --- | --- | ---: | ---: | ---: | --- | --- |").unwrap();
-    for t in TARGETS {
+    for t in kcom_bench::targets() {
         let (k, a) = (
             format!("{}/{}", t.group, t.kcom),
             format!("{}/{}", t.group, t.anchor),
@@ -383,6 +389,8 @@ fn report(opts: &Options) -> Result<(), String> {
         )
         .unwrap();
     }
+
+    matrix_table(&mut out, &counts);
 
     let pairs: Vec<_> = COMPARISONS
         .iter()
@@ -415,6 +423,61 @@ fn report(opts: &Options) -> Result<(), String> {
     }
     print!("{out}");
     Ok(())
+}
+
+/// The heap matrix: one row per cell counted, kcom's `FreeList` and talc in
+/// instructions per step, then `FreeList` divided by each contestant
+/// (every figure from this run).
+fn matrix_table(out: &mut String, counts: &BTreeMap<String, Count>) {
+    let rows: Vec<_> = MATRIX
+        .iter()
+        .filter(|c| {
+            MATRIX_CONTESTANTS
+                .iter()
+                .all(|n| counts.contains_key(&format!("{}/{n}", c.group.name)))
+        })
+        .collect();
+    if rows.is_empty() {
+        return;
+    }
+    let [kcom, others @ ..] = MATRIX_CONTESTANTS else {
+        return;
+    };
+    writeln!(out, "\n## Heap matrix (`{kcom}` ÷ each, instructions)\n").unwrap();
+    write!(out, "| cell | live | sizes | align | `{kcom}` | `talc` |").unwrap();
+    for o in others {
+        write!(out, " ÷ `{o}` |").unwrap();
+    }
+    writeln!(out).unwrap();
+    writeln!(
+        out,
+        "| --- | ---: | --- | ---: | ---: | ---: |{}",
+        " ---: |".repeat(others.len())
+    )
+    .unwrap();
+    for c in rows {
+        let ir = |n: &str| counts[&format!("{}/{n}", c.group.name)].ir;
+        let k = ir(kcom);
+        write!(
+            out,
+            "| `{}` | {} | {:?} | {} | {k:.1} | {:.1} |",
+            c.group.name,
+            c.live,
+            c.sizes,
+            c.align,
+            ir("talc")
+        )
+        .unwrap();
+        for o in others {
+            let r = k / ir(o);
+            if *o == "talc" {
+                write!(out, " **{r:.3}** |").unwrap();
+            } else {
+                write!(out, " {r:.3} |").unwrap();
+            }
+        }
+        writeln!(out).unwrap();
+    }
 }
 
 /// The verdict on a target and what it rests on. Instructions decide when

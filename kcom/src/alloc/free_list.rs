@@ -88,15 +88,28 @@ fn class_of(size: usize) -> usize {
 ///   smallest non-empty exact class above its own; every block in those fits. Preferring a large
 ///   block to a slightly bigger small one keeps small blocks for exact fits,
 ///   and the rest of a large block usually stays in its class.
-/// * `alloc` of a bigger block walks its own power-of-two class first fit,
-///   then takes the first block of the next non-empty class.
+/// * `alloc` of a bigger block takes the first block of its own
+///   power-of-two class if it is big enough (often the block of that size
+///   freed last), else the first block of the next non-empty class (all of
+///   which fit): O(1). Only when no larger class has a block does it walk
+///   the rest of its own class, first fit.
 /// * A block bigger than needed is split: the request is carved from its
 ///   end, so the free rest keeps its place (and its list, unless its size
 ///   class changes).
 /// * `dealloc`: O(1), merging with free neighbours (a merged block moves to
 ///   the list of its new size).
-/// * Over-aligned requests (alignment > 16) walk the lists of every class
-///   that can hold them, first fit, padding inside the block.
+/// * Over-aligned requests (alignment > 16) are carved from the end of a
+///   free block too, at the highest aligned payload that leaves room for
+///   the request: the header sits two words before the payload, and up to
+///   `align - 16` bytes after the request stay in the block. Any block of
+///   `align - 16` bytes more than the unaligned need fits, so while that is
+///   at most 1040 bytes (64-byte alignment: requests up to 968 bytes) the
+///   search is O(1): the heads of the exact classes between the two sizes
+///   (a block freed by such a request fits it again, where it lies), then a
+///   block that surely fits, in the order above. Larger ones follow the
+///   order of a bigger block (its class's first block if the request fits
+///   there, then a class whose blocks all fit). When nothing there fits,
+///   the lists are walked first fit.
 /// * `grow`: in place if the block already has room or the next block is
 ///   free and big enough, otherwise allocate-copy-free. `shrink`: in place,
 ///   giving a large enough tail back.
@@ -105,10 +118,12 @@ fn class_of(size: usize) -> usize {
 ///
 /// | Allocator | Alloc Time | Dealloc Time | Fragmentation | Best Use Case |
 /// | --- | --- | --- | --- | --- |
-/// | `FreeList` | O(1) for blocks ≤ 1040 bytes; O(free blocks in the request's power-of-two class) above; O(free blocks) for alignment > 16 | O(1) | Low-Medium | Variable sizes |
+/// | `FreeList` | O(1) while a class that surely fits has a block (always for blocks ≤ 1040 bytes); else O(free blocks in the request's power-of-two class), O(free blocks) for alignment > 16 | O(1) | Low-Medium | Variable sizes |
 ///
-/// `alloc` and `dealloc` are inlined into their callers; the rare paths
-/// (large and over-aligned requests, padded blocks) are out of line.
+/// `alloc` and `dealloc` are inlined into their callers, with the O(1)
+/// search of a large request and of an over-aligned one up to 1040 bytes;
+/// the rest (over-aligned requests above, the walks, padded blocks) is out
+/// of line.
 ///
 /// # Misuse
 ///
@@ -234,18 +249,6 @@ impl<A: Allocator> FreeList<A> {
         }
         self.allocated.set(0);
         self.free_bytes.set(len);
-    }
-
-    /// The block size needed to hold `size` bytes at payload offset
-    /// `p_off` of a block starting at `b`.
-    #[cfg_attr(debug_assertions, inline)]
-    #[cfg_attr(not(debug_assertions), inline(always))]
-    fn need(b: usize, p_off: usize, size: usize) -> Option<usize> {
-        let n = (p_off - b)
-            .checked_add(size)?
-            .checked_add(WORD)?
-            .checked_next_multiple_of(UNIT)?;
-        Some(n.max(MIN_BLOCK))
     }
 
     /// Validates that `ptr` is a live block's payload of at least `size`
@@ -406,14 +409,31 @@ impl<A: Allocator> FreeList<A> {
         }
     }
 
-    /// `alloc` of a block larger than `EXACT_MAX`: first fit in the list of
-    /// its class, then the first block of the next non-empty class (all of
-    /// which fit).
-    #[inline(never)]
+    /// `alloc` of a block larger than `EXACT_MAX`: the first block of its
+    /// class's list if it is big enough (often the block of that size freed
+    /// last), then the first block of the next non-empty class (all of
+    /// which fit), then first fit in the rest of its class's list.
+    #[cfg_attr(debug_assertions, inline)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     fn alloc_large(&self, need: usize, size: usize) -> *mut u8 {
         let hp = self.heap();
         let c = class_of(need);
-        let mut cur = hp.heads[c].get();
+        let head = hp.heads[c].get();
+        // SAFETY: a non-NIL head is a free block in class `c`'s list.
+        if head != NIL && unsafe { hp.word(head) } >= need {
+            // SAFETY: the head of class `c`, big enough.
+            return unsafe { self.take::<true>(head, c, need, size) };
+        }
+        if let Some(k) = hp.find_from(c + 1) {
+            // SAFETY: the head of class `k > c`, whose blocks are all larger
+            // than any block of class `c`, so than `need`.
+            return unsafe { self.take::<true>(hp.heads[k].get(), k, need, size) };
+        }
+        if head == NIL {
+            return ptr::null_mut();
+        }
+        // SAFETY: the link word of the head, a free block in the list.
+        let mut cur = unsafe { hp.word(head + WORD) };
         while cur != NIL {
             // SAFETY: `cur` is a free block in class `c`'s list.
             if unsafe { hp.word(cur) } >= need {
@@ -423,49 +443,185 @@ impl<A: Allocator> FreeList<A> {
             // SAFETY: the link word of a free block in the list.
             cur = unsafe { hp.word(cur + WORD) };
         }
-        match hp.find_from(c + 1) {
-            // SAFETY: the head of class `k > c`, whose blocks are all larger
-            // than any block of class `c`, so than `need`.
-            Some(k) => unsafe { self.take::<true>(hp.heads[k].get(), k, need, size) },
-            None => ptr::null_mut(),
+        ptr::null_mut()
+    }
+
+    /// Serves a `size`-byte request at alignment `align` (above UNIT) from
+    /// free block `cur` of class `cls`, if it fits there: the payload is the
+    /// highest aligned address that leaves room for the request and the
+    /// footer before the block's end. The block handed out starts two words
+    /// before the payload (no padding in front, so `locate` takes its fast
+    /// path) and runs to the end of `cur`; at most `align - UNIT` bytes of
+    /// slack after the request stay in it. The front of `cur` stays a free
+    /// block in place if it can be one; otherwise the whole block is handed
+    /// out, the payload padded inside it. Returns `None` (changing nothing)
+    /// if the request does not fit in `cur`.
+    ///
+    /// # Safety
+    ///
+    /// `cur` is a free block in class `cls`'s list (its head if `HEAD`);
+    /// `align` is a power of two above UNIT.
+    #[cfg_attr(debug_assertions, inline)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    unsafe fn take_aligned<const HEAD: bool>(
+        &self,
+        cur: usize,
+        cls: usize,
+        size: usize,
+        align: usize,
+    ) -> Option<*mut u8> {
+        let hp = self.heap();
+        let base = self.region.addr();
+        // SAFETY: `cur` is a free block in `cls` (contract); its header is valid.
+        let bsize = unsafe { hp.word(cur) };
+        // Room for the header, the back offset, the request and the footer
+        // at all (no overflow: `size <= isize::MAX`, `bsize <= len`).
+        if size + UNIT + WORD > bsize {
+            return None;
+        }
+        let end = cur + bsize;
+        // No overflow: the region's addresses fit in `usize`, and
+        // `end - WORD - size >= cur + UNIT`.
+        let p_addr = (base + end - WORD - size) & !(align - 1);
+        if p_addr < base + cur + UNIT {
+            return None;
+        }
+        // `p` is aligned to at least 2 * UNIT and in the block, so a
+        // multiple of UNIT at least `cur + UNIT`; the request and the
+        // footer end by `end`.
+        let p = p_addr - base;
+        let b = p - UNIT;
+        let front = b - cur;
+        // SAFETY: `[cur, end)` is a free block in `cls`. A front of at least
+        // MIN_BLOCK stays a free block at `cur` (moved to the list of its
+        // new class if that changed) and `[b, end)` (a multiple of UNIT, at
+        // least `UNIT + size + WORD`, so at least MIN_BLOCK once rounded) is
+        // handed out with the payload two words in. Otherwise the whole block
+        // leaves its list and is handed out with the payload at `p`, whose
+        // back-offset word `p - WORD` lies in it after the header.
+        unsafe {
+            if front >= MIN_BLOCK {
+                let rc = class_of(front);
+                if rc != cls {
+                    hp.unlink::<HEAD>(cur, cls);
+                    hp.push(cur, rc);
+                }
+                hp.set_block(cur, front, 0);
+                Some(self.hand_out(b, end - b, size))
+            } else {
+                hp.unlink::<HEAD>(cur, cls);
+                hp.set_block(cur, bsize, ALLOC);
+                hp.set_word(p - WORD, p - cur);
+                self.allocated.set(self.allocated.get() + size);
+                self.free_bytes.set(self.free_bytes.get() - bsize);
+                Some(self.region.base().add(p))
+            }
         }
     }
 
-    /// `alloc` for alignments above two words: the payload is padded up to
-    /// the alignment inside the block, and the word before it records the
-    /// distance back to the header. Walks every class that can hold the
-    /// request, first fit.
+    /// `alloc` for alignments above two words. Any block of `need + align -
+    /// UNIT` bytes holds the request (see [`take_aligned`](Self::take_aligned));
+    /// when that is at most `EXACT_MAX`, this is O(1): the heads of the
+    /// exact classes below that size are tried (a block freed by a request
+    /// like this one fits it again, where it lies), then a block that surely
+    /// fits is taken in `alloc`'s order (its exact class, the smallest large
+    /// class, the exact classes above). Larger requests, and the rare case
+    /// that nothing there fits, walk the lists first fit.
+    #[cfg_attr(debug_assertions, inline)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     fn alloc_aligned(&self, layout: Layout) -> *mut u8 {
         let hp = self.heap();
         let (size, align) = (layout.size(), layout.align());
-        // The least any block can need, before padding; `size <= len`.
-        let least = (UNIT + size + WORD).next_multiple_of(UNIT).max(MIN_BLOCK);
-        if least > self.region.len() {
+        // As in `alloc`; no overflow, a `Layout`'s size is at most `isize::MAX`.
+        let need = (size + UNIT + WORD + UNIT - 1) & !(UNIT - 1);
+        // No overflow: a `Layout`'s size rounded up to its alignment is at
+        // most `isize::MAX`.
+        let sure = need + (align - UNIT);
+        if sure > EXACT_MAX {
+            return self.alloc_aligned_large(need, sure, size, align);
+        }
+        let c = need / UNIT - MIN_BLOCK / UNIT;
+        let s = sure / UNIT - MIN_BLOCK / UNIT;
+        let exact = hp.bitmap[0].get();
+        // Classes `c..s`: their blocks fit or not depending on where they lie.
+        let mut maybe = exact & (u64::MAX << c) & !(u64::MAX << s);
+        while maybe != 0 {
+            let k = maybe.trailing_zeros() as usize;
+            // SAFETY: the head of the non-empty class `k`; `align > UNIT`.
+            if let Some(p) = unsafe { self.take_aligned::<true>(hp.heads[k].get(), k, size, align) }
+            {
+                return p;
+            }
+            maybe &= maybe - 1;
+        }
+        let k = if exact & 1 << s != 0 {
+            Some(s)
+        } else {
+            let large = hp.bitmap[1].get();
+            if large != 0 {
+                Some(EXACT + large.trailing_zeros() as usize)
+            } else {
+                let above = exact & u64::MAX << s;
+                (above != 0).then(|| above.trailing_zeros() as usize)
+            }
+        };
+        if let Some(k) = k
+            // SAFETY: the head of the non-empty class `k`; `align > UNIT`.
+            && let Some(p) = unsafe { self.take_aligned::<true>(hp.heads[k].get(), k, size, align) }
+        {
+            return p;
+        }
+        self.alloc_aligned_walk(need, size, align)
+    }
+
+    /// `alloc` for alignments above two words when a block of `sure` bytes
+    /// (which surely fits) is larger than `EXACT_MAX`: as
+    /// [`alloc_large`](Self::alloc_large), the first block of `need`'s
+    /// class if the request fits there, else the first block of the next
+    /// non-empty class above `sure`'s (all of whose blocks are larger than
+    /// `sure`), else the walk.
+    #[inline(never)]
+    fn alloc_aligned_large(&self, need: usize, sure: usize, size: usize, align: usize) -> *mut u8 {
+        let hp = self.heap();
+        if need > self.region.len() {
             return ptr::null_mut();
         }
-        let mut cls = hp.find_from(class_of(least));
+        let c = class_of(need);
+        let head = hp.heads[c].get();
+        if head != NIL
+            // SAFETY: the head of class `c`; `align > UNIT`.
+            && let Some(p) = unsafe { self.take_aligned::<true>(head, c, size, align) }
+        {
+            return p;
+        }
+        if let Some(k) = hp.find_from(class_of(sure) + 1)
+            // SAFETY: the head of the non-empty class `k`; `align > UNIT`.
+            && let Some(p) = unsafe { self.take_aligned::<true>(hp.heads[k].get(), k, size, align) }
+        {
+            return p;
+        }
+        self.alloc_aligned_walk(need, size, align)
+    }
+
+    /// `alloc` for alignments above two words, the general case: walks the
+    /// lists of every class from `need`'s up, first fit.
+    #[cold]
+    #[inline(never)]
+    fn alloc_aligned_walk(&self, need: usize, size: usize, align: usize) -> *mut u8 {
+        let hp = self.heap();
+        if need > self.region.len() {
+            return ptr::null_mut();
+        }
+        let mut cls = hp.find_from(class_of(need));
         while let Some(c) = cls {
             let mut cur = hp.heads[c].get();
             while cur != NIL {
-                // SAFETY: `cur` is a free block in class `c`'s list.
-                let (bsize, next) = unsafe { (hp.word(cur), hp.word(cur + WORD)) };
-                if let Some(p_off) = self.region.align_offset_up(cur + UNIT, align)
-                    && let Some(need) = Self::need(cur, p_off, size)
-                    && need <= bsize
-                {
-                    // SAFETY: `[cur, cur + bsize)` is a free block in `c`;
-                    // `need` is a multiple of UNIT >= MIN_BLOCK that fits
-                    // in it; the word `p_off - WORD` is in the block after
-                    // the header.
-                    unsafe {
-                        hp.unlink::<false>(cur, c);
-                        let used = hp.keep_front(cur, bsize, need);
-                        hp.set_block(cur, used, ALLOC);
-                        hp.set_word(p_off - WORD, p_off - cur);
-                        self.allocated.set(self.allocated.get() + size);
-                        self.free_bytes.set(self.free_bytes.get() - used);
-                        return self.region.base().add(p_off);
-                    }
+                // SAFETY: `cur` is a free block in class `c`'s list; its link
+                // is read before it can be taken.
+                let next = unsafe { hp.word(cur + WORD) };
+                // SAFETY: as above; `align > UNIT`.
+                if let Some(p) = unsafe { self.take_aligned::<false>(cur, c, size, align) } {
+                    return p;
                 }
                 cur = next;
             }
@@ -972,37 +1128,57 @@ mod tests {
         }
     }
 
-    /// A class above 1040 bytes holds blocks of different sizes: the request
-    /// walks it first fit and skips blocks that are too small, then falls
-    /// back to a higher class.
+    /// Above 1040 bytes a request takes the first block of its class if it
+    /// fits, else the first block of a larger class, else it walks the rest
+    /// of its own class first fit.
     #[test]
-    fn power_of_two_class_is_walked_first_fit() {
+    fn large_requests_head_then_larger_class_then_walk() {
         let f = FreeList::with_capacity_in(16384, GlobalAllocator).unwrap();
         // SAFETY: valid layouts; every pointer given back is a live block of this allocator with its current layout.
         unsafe {
-            let a = f.alloc(l(1500, 8)); // 1536-byte block, class [1040, 2048)
+            let a = f.alloc(l(1600, 8)); // a 1632-byte block
             let s1 = f.alloc(l(8, 8));
-            let b = f.alloc(l(1100, 8)); // 1136-byte block, same class
+            let b = f.alloc(l(1520, 8)); // a 1552-byte block, the same class
             let s2 = f.alloc(l(8, 8));
-            f.dealloc(a, l(1500, 8));
-            f.dealloc(b, l(1100, 8)); // list: b (1136), a (1536)
-            // 1400 bytes need 1424: b is too small, a fits.
-            let c = f.alloc(l(1400, 8));
-            assert!(c > a && c < a.add(1500));
-            // 1100 bytes fit b exactly.
-            let d = f.alloc(l(1100, 8));
+            assert_eq!(class_of(1632), class_of(1552));
+            f.dealloc(b, l(1520, 8));
+            // The head of its class fits: taken, though the big free block
+            // below would hold it too.
+            assert_eq!(f.alloc(l(1520, 8)), b);
+            f.dealloc(a, l(1600, 8));
+            f.dealloc(b, l(1520, 8)); // the list: b, a
+            // 1590 bytes need 1616: `b` is too small; the big free block is
+            // in a larger class, so its end serves the request, not `a`
+            // further down the list. The same at alignment 64.
+            let e = f.alloc(l(1590, 8));
+            assert!(e < s2, "{e:p} {a:p}");
+            f.dealloc(e, l(1590, 8));
+            let e = f.alloc(l(1590, 64));
+            assert!(e < s2 && e.addr().is_multiple_of(64), "{e:p} {a:p}");
+            f.dealloc(e, l(1590, 64));
+            // Take the big block; then only `a` and `b` are free.
+            let rest = f.remaining() - 1632 - 1552;
+            let filler = f.alloc(l(rest - 3 * WORD, 8));
+            assert_eq!(off(&f, filler), UNIT);
+            assert_eq!(f.remaining(), 1632 + 1552);
+            // No class above has a block now: the walk finds `a`.
+            let c = f.alloc(l(1590, 8));
+            assert_eq!(c, a);
+            // 1500 bytes need 1536: the head, `b`.
+            let d = f.alloc(l(1500, 8));
             assert_eq!(d, b);
-            // Nothing of 2000 bytes in the class any more: the end of the
-            // big free block below `s2`.
-            let e = f.alloc(l(2000, 8));
-            assert_eq!(off(&f, e) + 2032, off(&f, s2));
-            for (p, size) in [(c, 1400), (d, 1100), (e, 2000), (s1, 8), (s2, 8)] {
+            assert!(f.alloc(l(1000, 8)).is_null());
+            for (p, size) in [
+                (c, 1590),
+                (d, 1500),
+                (s1, 8),
+                (s2, 8),
+                (filler, rest - 3 * WORD),
+            ] {
                 f.dealloc(p, l(size, 8));
             }
             assert_eq!(f.remaining(), f.capacity());
-            let all = f.alloc(l(16384 - 3 * WORD, 16));
-            assert!(!all.is_null());
-            f.dealloc(all, l(16384 - 3 * WORD, 16));
+            check_lists(&f);
         }
     }
 
@@ -1054,7 +1230,7 @@ mod tests {
                     1 => rnd(1024),
                     _ => rnd(4096),
                 } as usize;
-                let lay = l(size, 1 << rnd(6));
+                let lay = l(size, 1 << rnd(8));
                 // SAFETY: a valid layout; freed later with it.
                 let p = unsafe { f.alloc(lay) };
                 if !p.is_null() {
@@ -1088,6 +1264,51 @@ mod tests {
             f.dealloc(z, l(0, 1));
             f.dealloc(b, l(10, 1024));
             assert_eq!(f.remaining(), 4096);
+        }
+    }
+
+    /// An over-aligned request is carved from the end of the free block
+    /// (the highest aligned payload with room for it), its header two words
+    /// before the payload; the block it frees serves the same request again
+    /// in place.
+    #[test]
+    fn over_aligned_requests_carve_from_the_end() {
+        let f = FreeList::with_capacity_in(4096, GlobalAllocator).unwrap();
+        let end = f.region.addr() + 4096;
+        // SAFETY: valid layouts; every pointer given back is a live block of this allocator with its current layout.
+        unsafe {
+            let a = f.alloc(l(16, 64));
+            assert_eq!(a.addr() % 64, 0);
+            assert!(end - (a.addr() + 16 + WORD) < 64);
+            assert_eq!(f.heap().word(off(&f, a) - WORD), UNIT);
+            let b = f.alloc(l(100, 64));
+            assert_eq!(b.addr() % 64, 0);
+            assert!(b.addr() + 100 + 3 * WORD <= a.addr());
+            f.dealloc(a, l(16, 64));
+            let a2 = f.alloc(l(16, 64));
+            assert_eq!(a2, a);
+            // 32-aligned requests in the room left: every payload aligned,
+            // nothing overlapping.
+            let mut live = Vec::new();
+            loop {
+                let p = f.alloc(l(40, 32));
+                if p.is_null() {
+                    break;
+                }
+                assert_eq!(p.addr() % 32, 0);
+                live.push(p);
+            }
+            assert!(live.len() > 30, "{}", live.len());
+            live.sort();
+            assert!(live.windows(2).all(|w| w[0].addr() + 40 <= w[1].addr()));
+            check_lists(&f);
+            for p in live {
+                f.dealloc(p, l(40, 32));
+            }
+            f.dealloc(a2, l(16, 64));
+            f.dealloc(b, l(100, 64));
+            assert_eq!(f.remaining(), f.capacity());
+            check_lists(&f);
         }
     }
 
