@@ -230,7 +230,7 @@ pub(crate) fn require_non_paged<A: Allocator + ?Sized>(alloc: &A) -> Result<(), 
 /// kcom requires it where the kernel touches a block at `DISPATCH_LEVEL`
 /// behind the caller's back: the async executor's waker state, whose
 /// `KEVENT` is set by wakers on any thread at up to `DISPATCH_LEVEL`
-/// ([`block_on_in`](crate::async_com::block_on_in)).
+/// (`async_com::block_on_in`, with the `async-com` feature).
 ///
 /// Implemented for [`GlobalAllocator`] (non-paged pool in driver builds)
 /// and for `&A` when `A` is. `WdkAllocator` does not implement it: its pool
