@@ -53,6 +53,9 @@ impl_com_object!(Foo, IFooVtbl);
 fn main() {
     let raw = Foo::new_com(Foo);
 
+    // SAFETY: `raw` is a live object with one reference, created above;
+    // its first word is the `IFooVtbl` pointer, `ping` is called with the
+    // object itself, and the one reference is released once, at the end.
     unsafe {
         let vtbl = *(raw as *mut *const IFooVtbl);
         let status = ((*vtbl).ping)(raw, 42);

@@ -16,9 +16,11 @@ struct ThreadBound(PhantomData<*const ()>);
 // SAFETY: forwards to `GlobalAllocator`.
 unsafe impl Allocator for ThreadBound {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: the caller keeps `alloc`'s contract, which is forwarded.
         unsafe { GlobalAllocator.alloc(layout) }
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: the caller keeps `dealloc`'s contract, which is forwarded.
         unsafe { GlobalAllocator.dealloc(ptr, layout) }
     }
 }
